@@ -1,0 +1,39 @@
+# Two commands for a new user: `make demo` and `make test`. Everything else is set-up they call.
+PYTHON_FOR_VENV := /usr/bin/python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_DIR ?= demo-data
+export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: demo test lint setup system-packages clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+# Debian packages the tests and the hub need (chromium for browser tests, nftables for egress rules).
+system-packages:
+	@command -v chromium >/dev/null && command -v nft >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nftables)
+
+# The venv is built from Debian's python: researcher accounts cannot execute pyenv's (under /root).
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON_FOR_VENV) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --silent
+	touch $@
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: system-packages setup lint
+	$(BIN)/pytest -q
+
+demo: setup
+	$(BIN)/python -m enclave.demo --dir $(DEMO_DIR)
+
+clean:
+	rm -rf $(VENV) node_modules $(DEMO_DIR)

@@ -1,0 +1,67 @@
+"""The ``enclave`` command: one entry point, one sub-command group per part of the system.
+
+Each group lives with its part (``warehouse/cli.py``, ``output_review/cli.py``, ...) and
+exposes ``register(subparsers)``; handlers import their heavy dependencies lazily so that
+``enclave --help`` stays fast.
+"""
+
+import argparse
+import importlib
+import sys
+
+from enclave import __version__
+from enclave.errors import EnclaveError
+
+# group name -> module that defines ``register(subparsers)``
+COMMAND_GROUPS = {
+    "warehouse": "warehouse.cli",
+    "review": "output_review.cli",
+    "project": "hub.cli",
+    "report": "reports.cli",
+    "audit": "audit.cli",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="enclave", description="A secure research environment for consortium student records."
+    )
+    parser.add_argument("--version", action="version", version=f"enclave {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
+    groups = parser.add_subparsers(dest="group", metavar="COMMAND")
+    groups.required = True
+    for name, module_name in COMMAND_GROUPS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as e:
+            if e.name != module_name:
+                raise
+            continue  # that part of the system is not built yet
+        module.register(groups)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except EnclaveError as e:
+        print(f"enclave: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("enclave: interrupted; nothing was committed.", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if args.debug:
+            raise
+        # never echo values: only the exception type and where to look
+        print(
+            f"enclave: internal error ({type(e).__name__}); rerun with --debug for details.",
+            file=sys.stderr,
+        )
+        return 70
+
+
+if __name__ == "__main__":
+    sys.exit(main())

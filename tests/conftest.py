@@ -1,0 +1,32 @@
+"""Fixtures shared by every part's tests: the real PostgreSQL on 127.0.0.1:5432."""
+
+import os
+import uuid
+
+import pytest
+
+PG_ADMIN_URL = os.environ.get(
+    "ENCLAVE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards.
+
+    Roles are cluster-wide: tests that create roles must derive their names from the
+    database name (``url.database``) so that parallel runs never collide.
+    """
+    import sqlalchemy as sa
+
+    name = f"enclave_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
