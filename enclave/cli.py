@@ -12,14 +12,8 @@ import sys
 from enclave import __version__
 from enclave.errors import EnclaveError
 
-# group name -> module that defines ``register(subparsers)``
-COMMAND_GROUPS = {
-    "warehouse": "warehouse.cli",
-    "review": "output_review.cli",
-    "project": "hub.cli",
-    "report": "reports.cli",
-    "audit": "audit.cli",
-}
+# modules that each define ``register(subparsers)`` for one command group
+COMMAND_GROUPS = ("warehouse.cli", "output_review.cli", "hub.cli", "reports.cli", "audit.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
     groups = parser.add_subparsers(dest="group", metavar="COMMAND")
     groups.required = True
-    for name, module_name in COMMAND_GROUPS.items():
+    for module_name in COMMAND_GROUPS:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as e:

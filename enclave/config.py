@@ -27,4 +27,6 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
     except ConfigFileNotFound as e:
         raise EnclaveError(f"{path}: config file not found ({e}).") from e
     except Exception as e:  # a config file is code: report where it broke, briefly
-        raise EnclaveError(f"{path}: config file could not be loaded: {type(e).__name__}: {e}") from e
+        raise EnclaveError(
+            f"{path}: config file could not be loaded: {type(e).__name__}: {e}"
+        ) from e
