@@ -1,0 +1,1 @@
+"""The "Enclave (Python)" kernel: an ipykernel whose sessions hold a recorded ``warehouse``."""
