@@ -1,0 +1,1 @@
+"""The review service: submissions, reviewer and steward decisions, releases (issue 5)."""

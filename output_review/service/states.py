@@ -1,0 +1,75 @@
+"""The review workflow as data: every state, and which action moves a request where.
+
+One table (``TRANSITIONS``) is the whole state machine; the README draws it. Code never
+assigns a status directly: it asks ``next_status(current, action)``, which refuses anything
+the table does not list.
+"""
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    SUBMITTED = "submitted"  # frozen, gate run, waiting for its first reviewer
+    IN_REVIEW = "in_review"  # at least one approval in the current round
+    CHANGES_REQUESTED = "changes_requested"  # back with the researcher until resubmitted
+    APPROVED = "approved"  # every required approval given; the release is being built
+    RELEASED = "released"  # the package exists and can be downloaded by the requester
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+class Action(StrEnum):
+    APPROVE = "approve"  # an approval that still leaves others outstanding
+    APPROVE_FINAL = "approve_final"  # the approval that completes the set
+    REQUEST_CHANGES = "request_changes"
+    REJECT = "reject"
+    RESUBMIT = "resubmit"
+    WITHDRAW = "withdraw"
+    RELEASE = "release"
+
+
+S, A = Status, Action
+TRANSITIONS: dict[Status, dict[Action, Status]] = {
+    S.SUBMITTED: {
+        A.APPROVE: S.IN_REVIEW,
+        A.APPROVE_FINAL: S.APPROVED,
+        A.REQUEST_CHANGES: S.CHANGES_REQUESTED,
+        A.REJECT: S.REJECTED,
+        A.RESUBMIT: S.SUBMITTED,
+        A.WITHDRAW: S.WITHDRAWN,
+    },
+    S.IN_REVIEW: {
+        A.APPROVE: S.IN_REVIEW,
+        A.APPROVE_FINAL: S.APPROVED,
+        A.REQUEST_CHANGES: S.CHANGES_REQUESTED,
+        A.REJECT: S.REJECTED,
+        A.WITHDRAW: S.WITHDRAWN,
+    },
+    S.CHANGES_REQUESTED: {
+        A.RESUBMIT: S.SUBMITTED,
+        A.WITHDRAW: S.WITHDRAWN,
+    },
+    S.APPROVED: {A.RELEASE: S.RELEASED},
+    S.RELEASED: {},
+    S.REJECTED: {},
+    S.WITHDRAWN: {},
+}
+del S, A
+
+# states in which reviewers and stewards still have something to decide
+OPEN_FOR_DECISION = frozenset({Status.SUBMITTED, Status.IN_REVIEW})
+
+
+class InvalidTransition(Exception):
+    """The table has no such move; ``str()`` is a sentence for the user."""
+
+
+def next_status(current: Status | str, action: Action | str) -> Status:
+    current, action = Status(current), Action(action)
+    try:
+        return TRANSITIONS[current][action]
+    except KeyError:
+        allowed = ", ".join(a.value for a in TRANSITIONS[current]) or "nothing"
+        raise InvalidTransition(
+            f"a request that is {current.value} cannot take '{action.value}' (allowed: {allowed})."
+        ) from None
