@@ -1,0 +1,1 @@
+"""The built-in checks, one nbconvert Preprocessor per file; see ``base.OutputCheck``."""

@@ -1,0 +1,56 @@
+"""Outputs the gate cannot read as tables or text: JSON, JavaScript, widgets, scripts and any
+mimetype it does not know. Deny by default: unknown means a person must look."""
+
+import re
+
+from traitlets import List, Unicode
+
+from output_review.checks.base import OutputCheck
+
+SCRIPT = re.compile(r"<script\b|\bjavascript:|\bon[a-z]+\s*=", re.I)
+
+
+class OpaqueOutputs(OutputCheck):
+    rule = "opaque-output"
+
+    known_mimetypes = List(
+        Unicode(),
+        [
+            "text/plain",
+            "text/html",
+            "text/markdown",
+            "text/latex",
+            "image/png",
+            "image/jpeg",
+            "image/svg+xml",
+            "image/gif",
+        ],
+        help="Mimetypes the gate reads; every other one (JSON, JavaScript, widgets) is reviewed.",
+    ).tag(config=True)
+
+    def preprocess_cell(self, cell, resources, index):
+        for number, output in enumerate(cell.get("outputs", ())):
+            data = output.get("data", {})
+            unknown = [m for m in data if m not in self.known_mimetypes]
+            if unknown:
+                self.review(resources, index, number, f"an output of type {unknown[0][:60]}")
+            html = data.get("text/html", "")
+            if isinstance(html, str) and SCRIPT.search(html):
+                self.review(resources, index, number, "HTML with a script")
+        if cell.cell_type == "markdown" and SCRIPT.search(cell.source):
+            self.review(resources, index, None, "markdown with a script")
+        return cell, resources
+
+    def check_notebook(self, nb, resources):
+        if "widgets" in nb.metadata:
+            self.review(resources, None, None, "saved widget state")
+
+    def review(self, resources, cell, output, what: str) -> None:
+        self.report(
+            resources,
+            cell,
+            output,
+            "review",
+            f"{what} cannot be screened automatically; a reviewer must inspect it, or "
+            "show the result as a table or text instead.",
+        )

@@ -1,0 +1,54 @@
+"""Oversized outputs: too long or too many rows for a reviewer to check line by line."""
+
+import re
+
+from traitlets import Int
+
+from output_review.checks.base import OutputCheck
+from output_review.tables import find_tables
+from output_review.texts import cell_texts
+
+
+DECLARED_ROWS = re.compile(r"(\d+) rows [x×] \d+ columns|Length: (\d+)")
+
+
+def rows_upper_bound(text: str) -> int:
+    """A cheap bound on any table's rows: lines, HTML rows and pandas' declared counts."""
+    declared = [int(a or b) for a, b in DECLARED_ROWS.findall(text)]
+    return max(text.count("\n"), text.count("<tr"), *declared, 0) + 1
+
+
+class Oversized(OutputCheck):
+    rule = "oversized"
+
+    max_output_chars = Int(
+        100_000, help="Longest representation of one output, in characters, that passes."
+    ).tag(config=True)
+
+    max_table_rows = Int(1_000, help="Most rows a table in an output may have.").tag(config=True)
+
+    def preprocess_cell(self, cell, resources, index):
+        for text in cell_texts(cell):
+            if text.output is None:
+                continue
+            if len(text.text) > self.max_output_chars:
+                self.review(resources, index, text.output, f"{len(text.text):,} characters")
+            elif rows_upper_bound(text.text) > self.max_table_rows and any(
+                t.rows > self.max_table_rows for t in find_tables(text.kind, text.text)
+            ):
+                self.review(
+                    resources,
+                    index,
+                    text.output,
+                    f"a table of more than {self.max_table_rows:,} rows",
+                )
+        return cell, resources
+
+    def review(self, resources, cell, output, what: str) -> None:
+        self.report(
+            resources,
+            cell,
+            output,
+            "review",
+            f"the output has {what}; release a summary instead, or a reviewer must check it all.",
+        )

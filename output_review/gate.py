@@ -1,0 +1,129 @@
+"""The gate: runs every enabled check over every cell and collects one report.
+
+It fails closed: built-in and entry-point checks (group ``enclave.output_checks``) are all on
+unless configured off, a gate with no enabled check refuses to run, a check that cannot be
+loaded stops the gate, and a check that raises on a cell gives that cell a ``review`` finding.
+"""
+
+from importlib.metadata import entry_points
+
+from traitlets import List, Unicode
+from traitlets.config import LoggingConfigurable
+
+from enclave.errors import EnclaveError
+from output_review.checks.base import FINDINGS, OutputCheck
+from output_review.checks.direct_identifiers import DirectIdentifiers
+from output_review.checks.images import Images
+from output_review.checks.opaque_outputs import OpaqueOutputs
+from output_review.checks.oversized import Oversized
+from output_review.checks.record_listings import RecordListings
+from output_review.checks.small_counts import SmallCounts
+from output_review.checks.student_keys import StudentKeys
+from output_review.findings import SEVERITY_RANK, Finding, GateReport
+from output_review.reader import read_notebook  # noqa: F401  (public API: gate.read_notebook)
+from output_review.tables import find_tables
+
+ENTRY_POINT_GROUP = "enclave.output_checks"
+BUILT_IN_CHECKS = (
+    StudentKeys,
+    DirectIdentifiers,
+    SmallCounts,
+    RecordListings,
+    Images,
+    OpaqueOutputs,
+    Oversized,
+)
+
+
+class Gate(LoggingConfigurable):
+    """Screens a notebook: ``Gate(config=cfg).screen(nb)`` returns a :class:`GateReport`."""
+
+    disabled_entry_points = List(
+        Unicode(),
+        help="""Names of ``enclave.output_checks`` entry points not to load. Prefer
+        ``c.<CheckClass>.enabled = False``, which also works for built-in checks.""",
+    ).tag(config=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        checks = [cls(parent=self) for cls in self.check_classes()]
+        self.checks = [check for check in checks if check.enabled]
+        if not self.checks:
+            raise EnclaveError(
+                "output checks: every check is disabled; the gate refuses to pass unscreened "
+                "outputs. Enable at least one check in the configuration.",
+                exit_code=2,
+            )
+
+    def check_classes(self) -> list[type]:
+        classes = list(BUILT_IN_CHECKS)
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if ep.name in self.disabled_entry_points:
+                continue
+            try:
+                cls = ep.load()
+            except Exception as e:  # a check that cannot load must not silently vanish
+                raise EnclaveError(
+                    f"output check '{ep.name}' ({ep.value}) cannot be loaded "
+                    f"({type(e).__name__}); fix or uninstall it, or add it to "
+                    "Gate.disabled_entry_points.",
+                    exit_code=2,
+                ) from e
+            if not (isinstance(cls, type) and issubclass(cls, OutputCheck)):
+                raise EnclaveError(
+                    f"output check '{ep.name}' ({ep.value}) is not a subclass of "
+                    "output_review.checks.base.OutputCheck; fix the entry point.",
+                    exit_code=2,
+                )
+            if cls not in classes:
+                classes.append(cls)
+        return classes
+
+    def screen(self, nb, name: str = "") -> GateReport:
+        resources = {FINDINGS: []}
+        for check in self.checks:
+            self.guarded(check, None, resources, lambda c=check: c.check_notebook(nb, resources))
+        for index, cell in enumerate(nb.cells):
+            for check in self.checks:
+                self.guarded(
+                    check,
+                    index,
+                    resources,
+                    lambda c=check, cell=cell, i=index: c.preprocess_cell(cell, resources, i),
+                )
+        find_tables.cache_clear()  # the cache holds output text; do not keep it past a screen
+        return GateReport(name, merge(resources[FINDINGS]))
+
+    def guarded(self, check, cell, resources, run) -> None:
+        try:
+            run()
+        except Exception as e:
+            # never log the exception text: it may quote output values
+            self.log.warning("check %s failed on cell %s: %s", check.rule, cell, type(e).__name__)
+            resources[FINDINGS].append(
+                Finding(
+                    cell,
+                    None,
+                    "check-failed",
+                    "review",
+                    f"check '{check.rule}' failed "
+                    f"({type(e).__name__}) here; a reviewer must inspect this "
+                    f"{'cell' if cell is not None else 'notebook'} by hand.",
+                )
+            )
+
+
+def merge(findings) -> list[Finding]:
+    """One finding per place and rule, the worst severity first found; ordered by place."""
+    kept: dict[tuple, Finding] = {}
+    for f in findings:
+        if not isinstance(f, Finding):
+            f = Finding(**f)  # third-party checks may report plain dicts
+        key = (f.cell, f.output, f.rule)
+        if key not in kept or SEVERITY_RANK[f.severity] > SEVERITY_RANK[kept[key].severity]:
+            kept[key] = f
+
+    def place(f):
+        return (-1 if f.cell is None else f.cell, -1 if f.output is None else f.output)
+
+    return sorted(kept.values(), key=place)

@@ -1,0 +1,146 @@
+"""Read a notebook file the way the gate needs it, refusing anything that is not one.
+
+``nbformat.read`` validates against the full JSON schema, which is slow on large files and
+says little a researcher can act on; here we check only the structure the gate relies on and
+name the place that is wrong. Multi-line strings are joined as nbformat does.
+"""
+
+import json
+from pathlib import Path
+
+from nbformat import NotebookNode
+
+from enclave.errors import EnclaveError
+
+MAX_DEPTH = 100  # JSON nesting any honest output stays far below
+OUTPUT_KEYS = {
+    "stream": ("name", "text"),
+    "display_data": ("data", "metadata"),
+    "execute_result": ("data", "metadata"),
+    "error": ("ename", "evalue", "traceback"),
+}
+CELL_TYPES = ("code", "markdown", "raw")
+
+
+class NotebookInvalid(EnclaveError):
+    exit_code = 2
+
+
+def read_notebook(path) -> NotebookNode:
+    """Load and check ``path``; any problem is a one-line :class:`EnclaveError` (exit 2)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise NotebookInvalid(f"{path}: cannot be read ({e.strerror}); check the path.") from None
+    return parse_notebook(raw, str(path))
+
+
+def parse_notebook(raw: bytes, name: str) -> NotebookNode:
+    if not raw.strip():
+        raise NotebookInvalid(f"{name}: the file is empty; save the notebook again.")
+    if raw.startswith(b"PK\x03\x04"):
+        raise NotebookInvalid(f"{name}: is a zip archive, not a notebook; submit the .ipynb file.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise NotebookInvalid(
+            f"{name}: not UTF-8 text (bad byte at offset {e.start}); save it as a notebook again."
+        ) from None
+    try:
+        nb = json.loads(text, object_hook=NotebookNode)
+    except json.JSONDecodeError as e:
+        raise NotebookInvalid(
+            f"{name}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})."
+        ) from None
+    except RecursionError:
+        raise NotebookInvalid(f"{name}: JSON nested too deeply to be a notebook.") from None
+    check_structure(nb, name)
+    return nb
+
+
+def check_structure(nb, name: str) -> None:
+    def fail(where: str, problem: str):
+        raise NotebookInvalid(f"{name}: {where}: {problem}.")
+
+    if not isinstance(nb, dict):
+        fail("top level", "not a JSON object; this is not a notebook")
+    for key in ("nbformat", "metadata", "cells"):
+        if key not in nb:
+            fail("top level", f"missing key '{key}'; this is not an nbformat 4 notebook")
+    if not isinstance(nb.nbformat, int) or nb.nbformat < 4:
+        fail("nbformat", f"version {nb.nbformat!r} is not supported; upgrade it to 4 in Jupyter")
+    if not isinstance(nb.metadata, dict):
+        fail("metadata", "must be an object")
+    check_depth(nb.metadata, "metadata", fail)
+    if not isinstance(nb.cells, list):
+        fail("cells", "must be a list")
+    for i, cell in enumerate(nb.cells):
+        where = f"cells[{i}]"
+        if not isinstance(cell, dict):
+            fail(where, "must be an object")
+        for key in ("cell_type", "source"):
+            if key not in cell:
+                fail(where, f"missing key '{key}'")
+        if cell.cell_type not in CELL_TYPES:
+            fail(f"{where}.cell_type", f"unknown type {str(cell.cell_type)[:20]!r}")
+        cell.source = joined(cell.source, f"{where}.source", fail)
+        cell.setdefault("metadata", NotebookNode())
+        check_depth(cell.metadata, f"{where}.metadata", fail)
+        check_depth(cell.get("attachments", {}), f"{where}.attachments", fail)
+        if cell.cell_type == "code":
+            if not isinstance(cell.get("outputs"), list):
+                fail(where, "a code cell needs an 'outputs' list")
+            for j, output in enumerate(cell.outputs):
+                check_output(output, f"{where}.outputs[{j}]", fail)
+
+
+def check_output(output, where: str, fail) -> None:
+    if not isinstance(output, dict) or "output_type" not in output:
+        fail(where, "missing key 'output_type'")
+    keys = OUTPUT_KEYS.get(output.output_type)
+    if keys is None:
+        fail(f"{where}.output_type", f"unknown type {str(output.output_type)[:20]!r}")
+    for key in keys:
+        if key not in output:
+            fail(where, f"missing key '{key}'")
+    if output.output_type == "stream":
+        output.text = joined(output.text, f"{where}.text", fail)
+    elif output.output_type == "error":
+        if not isinstance(output.traceback, list):
+            fail(f"{where}.traceback", "must be a list of strings")
+    else:
+        if not isinstance(output.data, dict):
+            fail(f"{where}.data", "must be an object")
+        for mime, value in output.data.items():
+            if is_json_mime(mime):
+                check_depth(value, f"{where}.data", fail)
+            else:
+                output.data[mime] = joined(value, f"{where}.data[{mime[:40]!r}]", fail)
+    check_depth(output.get("metadata", {}), f"{where}.metadata", fail)
+
+
+def is_json_mime(mime: str) -> bool:
+    return mime == "application/json" or mime.endswith("+json")
+
+
+def joined(value, where: str, fail) -> str:
+    """nbformat stores multi-line strings as lists of lines; checks want one string."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(line, str) for line in value):
+        return "".join(value)
+    fail(where, "must be a string or a list of strings")
+
+
+def check_depth(value, where: str, fail) -> None:
+    """Iterative, so that hostile nesting cannot exhaust the stack of later steps."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            fail(where, f"nested deeper than {MAX_DEPTH} levels; this is not a real output")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))

@@ -1,0 +1,55 @@
+"""Every piece of text in a cell that could carry a disclosure, with where it sits.
+
+Checks that look for patterns (keys, identifiers) scan these; the gate screens sources,
+every representation of every output, streams, tracebacks, attachments and metadata.
+"""
+
+import json
+import re
+from dataclasses import dataclass
+
+from output_review.reader import is_json_mime
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+BINARY_IMAGES = ("image/png", "image/jpeg", "image/gif", "image/bmp", "image/webp")
+
+
+@dataclass(frozen=True)
+class Text:
+    output: int | None  # None: the cell's source, attachments or metadata
+    kind: str  # a mimetype, "stdout"/"stderr", "traceback", "source", "metadata"
+    text: str
+
+
+def as_text(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def output_texts(output, index: int):
+    kind = output.output_type
+    if kind == "stream":
+        yield Text(index, str(output.name), output.text)
+    elif kind == "error":
+        parts = [str(output.ename), str(output.evalue), *map(str, output.traceback)]
+        yield Text(index, "traceback", ANSI.sub("", "\n".join(parts)))
+    else:
+        for mime, value in output.data.items():
+            if mime in BINARY_IMAGES:
+                continue  # base64 pixels carry no text we can read; the image rule reviews them
+            yield Text(index, mime, as_text(value) if is_json_mime(mime) else value)
+    if output.get("metadata"):
+        yield Text(index, "metadata", as_text(output.metadata))
+
+
+def cell_texts(cell):
+    """Source and cell-level metadata first, then each output's texts."""
+    yield Text(None, "source", cell.source)
+    if cell.get("metadata"):
+        yield Text(None, "metadata", as_text(cell.metadata))
+    for name, bundle in cell.get("attachments", {}).items():
+        yield Text(None, "attachment", name)
+        for mime, value in bundle.items():
+            if mime not in BINARY_IMAGES:
+                yield Text(None, mime, as_text(value))
+    for index, output in enumerate(cell.get("outputs", ())):
+        yield from output_texts(output, index)
