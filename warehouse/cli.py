@@ -1,0 +1,108 @@
+"""``enclave warehouse generate|keygen|load|grant|risk``."""
+
+from enclave.errors import EnclaveError
+
+
+def _url(args) -> str:
+    if args.url:
+        return args.url
+    from enclave.config import load_config
+    from warehouse.db import WarehouseSettings
+
+    return WarehouseSettings(config=load_config(args.config)).url
+
+
+def _generate(args) -> int:
+    from warehouse.generate import generate
+
+    if args.students < 1:
+        raise EnclaveError("--students: give a positive number of people to simulate.")
+    pop = generate(args.out, args.students, args.seed)
+    rows = sum(len(df) for df in pop.files.values())
+    print(f"wrote {len(pop.files)} extracts ({rows:,} rows) and manifest.json to {args.out}")
+    return 0
+
+
+def _keygen(args) -> int:
+    from warehouse.pseudonymize import write_key
+
+    print(f"wrote a new key to {write_key(args.keyfile)} (mode 0600); keep it secret and backed up")
+    return 0
+
+
+def _load(args) -> int:
+    from warehouse.load import load
+    from warehouse.pseudonymize import read_key
+    from warehouse.summary import format_summary
+
+    key = read_key(args.key)
+    result = load(args.extracts, _url(args), key, args.accept_rejects, args.quarantine)
+    print(format_summary(result))
+    return 0
+
+
+def _grant(args) -> int:
+    from warehouse.grant import grant_project
+
+    institutions = [i.strip() for i in args.institutions.split(",") if i.strip()]
+    where = grant_project(_url(args), args.project, institutions)
+    print(
+        f"project {args.project}: read access to {', '.join(sorted(set(institutions)))} via {where}"
+    )
+    return 0
+
+
+def _risk(args) -> int:
+    from warehouse.risk import format_risk, risk_report
+
+    if args.k < 2:
+        raise EnclaveError("--k: k-anonymity needs k of at least 2.")
+    print(format_risk(risk_report(_url(args), args.k), args.k))
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("warehouse", help="build and share the pseudonymized warehouse")
+    parser.add_argument("--config", help="traitlets config file (default $ENCLAVE_CONFIG)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    def url_option(p):
+        p.add_argument(
+            "--url", help="SQLite path or postgresql+psycopg:// URL (WarehouseSettings.url)"
+        )
+
+    p = commands.add_parser("generate", help="write synthetic consortium extracts")
+    p.add_argument("--out", required=True, help="folder for the extracts and manifest.json")
+    p.add_argument("--students", type=int, default=1000, help="people to simulate")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same files)")
+    p.set_defaults(func=_generate)
+
+    p = commands.add_parser("keygen", help="create a random pseudonymization key (mode 0600)")
+    p.add_argument("keyfile")
+    p.set_defaults(func=_keygen)
+
+    p = commands.add_parser("load", help="validate, pseudonymize, link and load extracts")
+    p.add_argument("extracts", help="folder holding manifest.json and the CSV extracts")
+    p.add_argument("--key", required=True, help="key file from `enclave warehouse keygen`")
+    url_option(p)
+    p.add_argument(
+        "--accept-rejects",
+        action="store_true",
+        help="load the valid rows even if some were rejected (they stay in the quarantine report)",
+    )
+    p.add_argument("--quarantine", help="quarantine report path (default EXTRACTS/quarantine.csv)")
+    p.set_defaults(func=_load)
+
+    p = commands.add_parser("grant", help="give a project read access to approved institutions")
+    p.add_argument("project")
+    p.add_argument(
+        "--institutions", required=True, help="comma-separated codes, e.g. K12-001,CC-101"
+    )
+    url_option(p)
+    p.set_defaults(func=_grant)
+
+    p = commands.add_parser("risk", help="k-anonymity of the students' quasi-identifiers")
+    p.add_argument("--k", type=int, default=5, help="smallest acceptable class size (default 5)")
+    url_option(p)
+    p.set_defaults(func=_risk)

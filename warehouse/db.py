@@ -1,0 +1,100 @@
+"""Where the warehouse lives: a SQLite file (the embedded default) or PostgreSQL by URL.
+
+A URL is a SQLite path (``warehouse.sqlite``), a ``sqlite:///`` URL, or a
+``postgresql+psycopg://`` URL. On PostgreSQL the tables live in schema ``warehouse``; on
+SQLite in the file's main schema. Queries name tables without a schema on both.
+"""
+
+import os
+import sqlite3
+from pathlib import Path
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from traitlets import Unicode
+from traitlets.config import Configurable
+
+from enclave.errors import EnclaveError
+
+SCHEMA = "warehouse"
+CONNECT_ERROR = 4  # exit status when the database cannot be reached
+
+
+class WarehouseSettings(Configurable):
+    """Where ``enclave warehouse`` commands find the warehouse."""
+
+    url = Unicode(
+        os.environ.get("ENCLAVE_WAREHOUSE_URL", "warehouse.sqlite"),
+        help="""The warehouse: a SQLite file path or ``sqlite:///`` URL (the embedded
+        default), or a ``postgresql+psycopg://`` URL. ``--url`` overrides it; the default
+        comes from ``$ENCLAVE_WAREHOUSE_URL``, else ``warehouse.sqlite``.""",
+    ).tag(config=True)
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith(("postgresql:", "postgresql+", "postgres:"))
+
+
+def sqlite_path(url: str) -> Path:
+    """The file behind a SQLite path or ``sqlite:///`` URL."""
+    if url.startswith("sqlite:"):
+        database = sa.engine.make_url(url).database
+        if not database or database == ":memory:":
+            raise EnclaveError(f"{url}: the warehouse must be a file; give a path.")
+        return Path(database)
+    if "://" in url:
+        raise EnclaveError(
+            f"--url: unsupported database URL scheme {url.split('://')[0]!r}; use a SQLite "
+            "path or a postgresql+psycopg:// URL."
+        )
+    return Path(url)
+
+
+def pg_url(url: str) -> sa.URL:
+    """The URL with the psycopg (v3) driver, whatever PostgreSQL spelling was given."""
+    return sa.engine.make_url(url).set(drivername="postgresql+psycopg")
+
+
+def shown(url: str) -> str:
+    """A URL safe to print: the password is masked."""
+    return sa.engine.make_url(url).render_as_string(hide_password=True) if "://" in url else url
+
+
+def pg_connect(url: str, **kwargs):
+    """A psycopg connection, or a one-line error when the server refuses it."""
+    import psycopg
+
+    u = pg_url(url)
+    params = {
+        "host": u.host,
+        "port": u.port,
+        "user": u.username,
+        "password": u.password,
+        "dbname": u.database,
+    }
+    try:
+        return psycopg.connect(**{k: v for k, v in params.items() if v is not None}, **kwargs)
+    except psycopg.OperationalError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise EnclaveError(
+            f"{shown(url)}: the database refuses connections ({first}); start PostgreSQL "
+            "or fix --url.",
+            exit_code=CONNECT_ERROR,
+        ) from None
+
+
+def connect_readonly(url: str) -> sa.Engine:
+    """A SQLAlchemy Engine that cannot write to the warehouse.
+
+    SQLite is opened with ``mode=ro`` (the file must exist). PostgreSQL sessions start
+    read-only with ``search_path`` set to the warehouse schema; the role in the URL should
+    be a project role (``grant``), which the server itself stops from writing.
+    """
+    if is_postgres(url):
+        options = f"-c default_transaction_read_only=on -c search_path={SCHEMA}"
+        return sa.create_engine(pg_url(url), connect_args={"options": options})
+    path = sqlite_path(url).resolve()
+    if not path.is_file():
+        raise EnclaveError(f"{path}: no warehouse here; run `enclave warehouse load` first.")
+    uri = f"file:{quote(str(path))}?mode=ro"
+    return sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))

@@ -1,0 +1,169 @@
+"""Deterministic record linkage across institutions.
+
+Records are student rows (one per institution and local id). They are joined, in order:
+
+1. on the statewide student id (K-12 ids; colleges record it when a student came from a
+   district),
+2. on the SSN,
+3. on normalized first name + last name + date of birth, only where the two sides have no
+   conflicting SSN or statewide id and no institution would then hold two of the records.
+
+A candidate group is *ambiguous*, and not linked, when two of its records belong to the same
+institution (two students at one college with the same SSN, or the same name and birth date)
+or when it joins people whose strong identifiers disagree. Each resulting person gets one
+identifier to pseudonymize: its statewide id, else its SSN, else its name key, else (when that
+identifier is shared with another person) its first institution and local id.
+"""
+
+import unicodedata
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+RECORD_COLUMNS = ("institution", "local_id", "ssid", "ssn", "name_key")
+
+
+@dataclass
+class LinkStats:
+    """What linkage did, in counts only (no identifier ever leaves this module)."""
+
+    records: int = 0
+    people: int = 0
+    ambiguous: dict = field(default_factory=dict)  # rule -> candidate groups left unlinked
+    pairs: list = field(default_factory=list)  # (inst_a, inst_b, linked, rate_a, rate_b)
+
+
+def normalize_name(name: str) -> str:
+    """Upper-case ASCII letters only: accents, case, spaces, hyphens and apostrophes vanish."""
+    return "".join(c for c in unicodedata.normalize("NFKD", name.upper()) if "A" <= c <= "Z")
+
+
+def name_keys(first: pd.Series, last: pd.Series, birth_date: pd.Series) -> pd.Series:
+    """``FIRST|LAST|YYYY-MM-DD`` per record, or "" when a name normalizes to nothing."""
+    norm = {}
+    for series in (first, last):
+        for v in pd.unique(series):
+            if v not in norm:
+                norm[v] = normalize_name(v)
+    f, la = first.map(norm), last.map(norm)
+    key = f + "|" + la + "|" + birth_date
+    return key.where((f != "") & (la != ""), "")
+
+
+class _Clusters:
+    """Union-find over record positions; the smaller position becomes the root."""
+
+    def __init__(self, n: int):
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        parent = self.parent
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> int:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            ra, rb = min(ra, rb), max(ra, rb)
+            self.parent[rb] = ra
+        return ra
+
+    def roots(self) -> np.ndarray:
+        return np.fromiter((self.find(i) for i in range(len(self.parent))), np.int64)
+
+
+def _candidate_groups(records: pd.DataFrame, column: str) -> tuple[list[np.ndarray], int]:
+    """Groups of 2+ records sharing a non-empty value; ambiguous ones counted, not returned."""
+    sub = records.loc[records[column] != "", [column, "institution"]]
+    sub = sub[sub[column].duplicated(keep=False)]
+    clash = sub.duplicated([column, "institution"], keep=False)
+    ambiguous = sub.loc[clash, column].unique()
+    sub = sub[~sub[column].isin(ambiguous)]
+    groups = list(sub.groupby(column, sort=False).indices.values())
+    return [sub.index.to_numpy()[g] for g in groups], len(ambiguous)
+
+
+def _link_strong(records: pd.DataFrame, clusters: _Clusters, column: str) -> int:
+    groups, ambiguous = _candidate_groups(records, column)
+    for members in groups:
+        first = int(members[0])
+        for m in members[1:]:
+            clusters.union(first, int(m))
+    return ambiguous
+
+
+def _link_names(records: pd.DataFrame, clusters: _Clusters) -> int:
+    groups, ambiguous = _candidate_groups(records, "name_key")
+    if not groups:
+        return ambiguous
+    inst, ssid, ssn = (records[c].to_numpy() for c in ("institution", "ssid", "ssn"))
+    roots = clusters.roots()
+    involved = np.unique(roots[np.concatenate(groups)])
+    info = {}  # root -> (institutions, statewide ids, ssns) of its whole cluster
+    for pos in np.flatnonzero(np.isin(roots, involved)):
+        entry = info.setdefault(int(roots[pos]), (set(), set(), set()))
+        entry[0].add(inst[pos])
+        if ssid[pos]:
+            entry[1].add(ssid[pos])
+        if ssn[pos]:
+            entry[2].add(ssn[pos])
+    for members in groups:
+        parts = {clusters.find(int(m)) for m in members}
+        if len(parts) == 1:
+            continue
+        merged = (set(), set(), set())
+        compatible = True
+        for root in parts:
+            insts, ids, ssns = info[root]
+            compatible &= not (merged[0] & insts)
+            for acc, new in zip(merged, (insts, ids, ssns), strict=True):
+                acc |= new
+        if not compatible or len(merged[1]) > 1 or len(merged[2]) > 1:
+            ambiguous += 1
+            continue
+        root = min(parts)
+        for other in parts - {root}:
+            clusters.union(root, other)
+        info[root] = merged
+    return ambiguous
+
+
+def link(records: pd.DataFrame) -> tuple[pd.Series, LinkStats]:
+    """Person identifier (to pseudonymize) per record, aligned with ``records``' rows."""
+    records = records.reset_index(drop=True)
+    clusters = _Clusters(len(records))
+    stats = LinkStats(records=len(records))
+    stats.ambiguous["statewide id"] = _link_strong(records, clusters, "ssid")
+    stats.ambiguous["ssn"] = _link_strong(records, clusters, "ssn")
+    stats.ambiguous["name + birth date"] = _link_names(records, clusters)
+    roots = pd.Series(clusters.roots(), name="root")
+
+    def first_nonempty(column: str) -> pd.Series:
+        values = records[column]
+        return values[values != ""].groupby(roots[values != ""]).min()
+
+    local = (records.institution + ":" + records.local_id).groupby(roots).min()
+    person = ("ssid:" + first_nonempty("ssid")).reindex(local.index)
+    person = person.fillna("ssn:" + first_nonempty("ssn")).fillna(
+        "name:" + first_nonempty("name_key")
+    )
+    person = person.fillna("local:" + local)
+    shared = person.duplicated(keep=False)
+    person[shared] = "local:" + local[shared]
+    stats.people = len(person)
+    stats.pairs = _pair_rates(records.institution, roots)
+    return person.reindex(roots).set_axis(records.index), stats
+
+
+def _pair_rates(institution: pd.Series, roots: pd.Series) -> list:
+    """For each pair of institutions: people at both, as a share of each one's students."""
+    present = pd.crosstab(roots, institution).astype(bool)
+    rows = []
+    for a, b in combinations(sorted(present.columns), 2):
+        both = int((present[a] & present[b]).sum())
+        rows.append((a, b, both, both / present[a].sum(), both / present[b].sum()))
+    return rows

@@ -1,0 +1,80 @@
+"""Write the warehouse into PostgreSQL, all or nothing, owned by a dedicated role.
+
+One transaction: make sure the owner role exists, become it, build every table in a staging
+schema (COPY, then indexes, then row-level security), drop the old ``warehouse`` schema and
+rename the staging one in its place, and give the registered project roles their grants and
+row policies again. Readers never see a half-built warehouse; a failure rolls everything back.
+"""
+
+import io
+
+import pandas as pd
+from psycopg import sql
+
+from warehouse import grant
+from warehouse.db import SCHEMA, pg_connect
+from warehouse.schema import INDEXED_COLUMNS, WAREHOUSE_TABLES
+
+STAGING = f"{SCHEMA}_staging"
+CHUNK_ROWS = 200_000
+_PG_TYPES = {"TEXT": "text", "INTEGER": "integer", "REAL": "double precision"}
+
+
+def _create(cur, schema: str) -> None:
+    cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    for name, columns in WAREHOUSE_TABLES.items():
+        cols = sql.SQL(", ").join(
+            sql.SQL("{} {} NOT NULL").format(sql.Identifier(c), sql.SQL(_PG_TYPES[t]))
+            for c, t in columns
+        )
+        cur.execute(
+            sql.SQL("CREATE TABLE {}.{} ({})").format(
+                sql.Identifier(schema), sql.Identifier(name), cols
+            )
+        )
+
+
+def _copy(cur, schema: str, name: str, df: pd.DataFrame, progress) -> None:
+    columns = [c for c, _ in WAREHOUSE_TABLES[name]]
+    statement = sql.SQL("COPY {}.{} ({}) FROM STDIN (FORMAT csv)").format(
+        sql.Identifier(schema),
+        sql.Identifier(name),
+        sql.SQL(", ").join(map(sql.Identifier, columns)),
+    )
+    with cur.copy(statement) as copy:
+        for start in range(0, len(df), CHUNK_ROWS):
+            chunk = df[columns].iloc[start : start + CHUNK_ROWS]
+            buf = io.StringIO()
+            chunk.to_csv(buf, index=False, header=False, lineterminator="\n")
+            copy.write(buf.getvalue())
+            progress.update(len(chunk))
+
+
+def _finish_tables(cur, schema: str) -> None:
+    for name, columns in WAREHOUSE_TABLES.items():
+        table = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
+        for col in INDEXED_COLUMNS:
+            if col in dict(columns):
+                cur.execute(sql.SQL("CREATE INDEX ON {} ({})").format(table, sql.Identifier(col)))
+        # no policy = no rows: a project role sees only what grant_project allows it
+        cur.execute(sql.SQL("ALTER TABLE {} ENABLE ROW LEVEL SECURITY").format(table))
+        cur.execute(sql.SQL("ANALYZE {}").format(table))
+
+
+def write_postgres(url: str, tables: dict[str, pd.DataFrame], progress) -> None:
+    """Replace schema ``warehouse`` with ``tables`` in one transaction."""
+    with pg_connect(url) as conn, conn.cursor() as cur:
+        owner = grant.prepare_owner(cur, conn.info.dbname)
+        cur.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(owner)))
+        _create(cur, STAGING)
+        for name, df in tables.items():
+            _copy(cur, STAGING, name, df, progress)
+        _finish_tables(cur, STAGING)
+        cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
+        cur.execute(
+            sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(
+                sql.Identifier(STAGING), sql.Identifier(SCHEMA)
+            )
+        )
+        grant.reapply_all(cur)
+        conn.commit()

@@ -1,0 +1,194 @@
+"""Check one extract file against its declared schema (``schema.py``).
+
+File-level problems (missing, empty, binary, not UTF-8, not CSV, ragged, missing or extra
+columns) raise ``EnclaveError``: the whole load stops. Row-level problems (a missing required
+value, a wrong type, an unknown code, a malformed SSN, date, ZIP or term, an id shared by two
+different rows) reject the row with a reason; exact duplicate rows are counted, not rejected.
+Checks run once per distinct value (``pd.factorize``), so a column of a million terms costs a
+hash pass plus a few hundred checks. Reasons name the column, never the value.
+"""
+
+import datetime as dt
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from enclave.errors import EnclaveError
+from warehouse.schema import TERMS, Column, RawTable
+
+FILE_ERROR = 2  # exit status for a file the loader cannot read at all
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
+_SSN = re.compile(r"(\d{3})-?(\d{2})-?(\d{4})")
+_ZIP = re.compile(r"\d{5}(?:-\d{4})?")
+_RAGGED = re.compile(r"line (\d+), saw (\d+)")
+
+
+@dataclass
+class Extract:
+    """One validated file: typed valid rows plus what was rejected and why."""
+
+    institution: str
+    table: RawTable
+    path: str  # as named in the manifest, for messages and the quarantine report
+    read: int = 0
+    duplicates: int = 0
+    rows: pd.DataFrame | None = None  # valid rows; a ``line`` column keeps the file line
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+
+    def reject(self, mask: np.ndarray, reason: str | pd.Series) -> None:
+        """Move the valid rows selected by ``mask`` to the rejected list."""
+        bad = self.rows[mask]
+        reasons = reason[mask] if isinstance(reason, pd.Series) else [reason] * len(bad)
+        self.rejected.extend(zip(bad.line.tolist(), reasons, strict=True))
+        self.rows = self.rows[~mask]
+
+
+def _fail(path: str, what: str) -> EnclaveError:
+    return EnclaveError(f"{path}: {what}", exit_code=FILE_ERROR)
+
+
+def read_csv(file: Path, name: str, table: RawTable) -> pd.DataFrame:
+    """The file's rows as strings, or a one-line error for a file that is not this table."""
+    try:
+        data = file.read_bytes()
+    except FileNotFoundError:
+        raise _fail(name, "file listed in the manifest is missing; re-export it.") from None
+    except OSError as e:
+        raise _fail(name, f"cannot read the file ({e.strerror}).") from None
+    if not data.strip():
+        raise _fail(name, "file is empty; export the table with its header row.")
+    if b"\x00" in data:
+        raise _fail(name, "not a CSV file (binary content); export the table as CSV text.")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise _fail(
+            name, f"line {line}: bytes that are not UTF-8; re-export the file as UTF-8."
+        ) from None
+    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    if "," not in header:
+        raise _fail(
+            name,
+            "not a CSV file (its first line is not a comma-separated header); export "
+            f"{table.name} as CSV with the header {','.join(table.column_names)}.",
+        )
+    try:
+        df = pd.read_csv(
+            io.BytesIO(data),
+            dtype=object,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            encoding="utf-8-sig",
+        )
+    except pd.errors.ParserError as e:
+        m = _RAGGED.search(str(e))
+        where = (
+            f"line {m.group(1)} has {m.group(2)} fields, more than the header"
+            if m
+            else "not parseable as CSV"
+        )
+        raise _fail(name, f"{where}; fix the quoting or the delimiters and re-export.") from None
+    missing = [c for c in table.column_names if c not in df.columns]
+    extra = [c for c in df.columns if c not in table.column_names]
+    if missing or extra:
+        parts = [f"missing column(s) {', '.join(missing)}"] if missing else []
+        parts += [f"unexpected column(s) {', '.join(map(str, extra))}"] if extra else []
+        raise _fail(
+            name,
+            f"{'; '.join(parts)}; the {table.sector} {table.name} extract has exactly the "
+            f"columns {','.join(table.column_names)}.",
+        )
+    return df[table.column_names]
+
+
+def _check_unique(values: np.ndarray, col: Column) -> tuple[np.ndarray, np.ndarray, str]:
+    """(valid?, converted value, reason if invalid) for each distinct non-empty value."""
+    kind = col.kind
+    if kind in ("int", "float"):
+        num = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(float)
+        ok = np.isfinite(num) & (num >= col.low) & (num <= col.high)
+        if kind == "int":
+            ok &= num == np.floor(num)
+            num = np.where(ok, num, 0).astype(np.int64)
+        noun = "an integer" if kind == "int" else "a number"
+        return ok, num, f"not {noun} from {col.low:g} to {col.high:g}"
+    if kind == "date":
+        parsed = pd.to_datetime(pd.Series(values, dtype=object), format="%Y-%m-%d", errors="coerce")
+        ok = (parsed.dt.year >= 1900).to_numpy() & (
+            parsed <= pd.Timestamp(dt.date.today())
+        ).to_numpy()
+        return ok, parsed.dt.strftime("%Y-%m-%d").to_numpy(object), "not a past date as YYYY-MM-DD"
+    if kind == "ssn":
+        digits = np.array([_ssn_digits(v) for v in values], dtype=object)
+        return digits != "", digits, "not a valid SSN (NNN-NN-NNNN)"
+    if kind == "zip":
+        ok = np.array([_ZIP.fullmatch(v) is not None for v in values], dtype=bool)
+        return ok, values, "not a ZIP code (NNNNN or NNNNN-NNNN)"
+    if kind == "term":
+        return np.isin(values, list(TERMS)), values, "not a term YYYYFA, YYYYSP or YYYYSU"
+    if kind == "code":
+        return np.isin(values, col.codes), values, f"not one of {', '.join(col.codes)}"
+    if kind == "id":
+        ok = np.array([_ID.fullmatch(v) is not None for v in values], dtype=bool)
+        return ok, values, "not an id (letters, digits, '.', '_' or '-', at most 40)"
+    return np.ones(len(values), dtype=bool), values, ""  # free text
+
+
+def _ssn_digits(value: str) -> str:
+    m = _SSN.fullmatch(value)
+    if not m or m[1] in ("000", "666") or m[1][0] == "9" or m[2] == "00" or m[3] == "0000":
+        return ""
+    return m[1] + m[2] + m[3]
+
+
+def validate(df: pd.DataFrame, extract: Extract) -> Extract:
+    """Fill ``extract`` with typed valid rows, rejections and the duplicate count."""
+    extract.read = len(df)
+    lines = np.arange(2, len(df) + 2)  # line 1 is the header
+    dup = df.duplicated().to_numpy()
+    extract.duplicates = int(dup.sum())
+    df, lines = df[~dup], lines[~dup]
+    reason = np.full(len(df), None, dtype=object)
+    typed = {"line": lines}
+    for col in extract.table.columns:
+        codes, uniques = pd.factorize(df[col.name].to_numpy(object), sort=False)
+        uniques = np.asarray(uniques, dtype=object)
+        empty_u = uniques == ""
+        ok_u, conv_u, why = _check_unique(uniques, col)
+        ok_u = np.where(empty_u, not col.required, ok_u)
+        conv_u = np.where(empty_u, "", conv_u) if conv_u.dtype == object else conv_u
+        bad = ~ok_u[codes] & (reason == None)  # noqa: E711 (elementwise)
+        reason[bad] = np.where(
+            empty_u[codes[bad]], f"{col.name}: required value is missing", f"{col.name}: {why}"
+        )
+        typed[col.name] = conv_u[codes]
+    rows = pd.DataFrame(typed, index=df.index)
+    valid = reason == None  # noqa: E711
+    extract.rows = rows[valid]
+    extract.rejected = list(zip(lines[~valid].tolist(), reason[~valid].tolist(), strict=True))
+    return extract
+
+
+def reject_shared_ids(extract: Extract, id_column: str) -> None:
+    """A students file must have one row per id; rows sharing an id are all rejected."""
+    rows = extract.rows
+    shared = rows[id_column].duplicated(keep=False).to_numpy()
+    if not shared.any():
+        return
+    dup = rows[shared]
+    lines = dup.groupby(id_column).line
+    low, high = lines.transform("min"), lines.transform("max")
+    partner = high.where(high != dup.line, low).astype(str)
+    reason = pd.Series("", index=rows.index, dtype=object)
+    reason[shared] = (
+        f"{id_column}: the same id is also on line "
+        + partner
+        + " with different values; send one row per student"
+    )
+    extract.reject(shared, reason)
