@@ -1,0 +1,41 @@
+"""One set of state objects per state database, shared by the hub's handlers and spawners."""
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from traitlets.config import Config
+
+from audit import AuditLog
+from enclave.state import EnclaveState, make_engine
+from hub.agreement import AgreementRecords, DataUseAgreement
+from hub.projects import ProjectRegistry
+
+
+@dataclass(frozen=True)
+class EnclaveContext:
+    agreement: DataUseAgreement
+    acceptances: AgreementRecords
+    projects: ProjectRegistry
+    audit: AuditLog
+
+
+@lru_cache(maxsize=8)
+def _context_for(db_url: str, agreement_file: str, agreement_version: str) -> EnclaveContext:
+    engine = make_engine(db_url)
+    agreement = DataUseAgreement(text_file=agreement_file)
+    if agreement_version:
+        agreement.version = agreement_version
+    return EnclaveContext(
+        agreement=agreement,
+        acceptances=AgreementRecords(engine),
+        projects=ProjectRegistry(engine),
+        audit=AuditLog(engine),
+    )
+
+
+def enclave_context(config: Config) -> EnclaveContext:
+    """The state objects for this configuration (engines are made once per process)."""
+    state = EnclaveState(config=config)
+    agreement = DataUseAgreement(config=config)
+    explicit = config.DataUseAgreement.get("version", "")
+    return _context_for(state.db_url, agreement.text_file, explicit)

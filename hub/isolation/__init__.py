@@ -1,0 +1,1 @@
+"""Operating-system isolation of research sessions: accounts, egress rules, limits, namespaces."""

@@ -1,0 +1,255 @@
+"""``EnclaveSpawner``: a research session as the researcher's own Unix account, fenced in.
+
+Before anything starts, the spawner checks — and refuses with a clear message — that the user is
+a researcher, has accepted the current data-use agreement, chose one of their active projects,
+and has a Unix account. Then it gives the session exactly one project's read-only warehouse
+access, confines the uid's network (nftables), and starts the single-user server with a scrubbed
+environment, resource limits and a private mount namespace (hidepid /proc).
+"""
+
+import os
+import pwd
+from html import escape
+from pathlib import Path
+from urllib.parse import urlparse
+
+from jupyterhub.spawner import LocalProcessSpawner, SpawnException
+from traitlets import Bool, Integer, List, Unicode, default
+
+from enclave.errors import EnclaveError
+from hub.authenticator import RESEARCHERS
+from hub.context import enclave_context
+from hub.isolation.egress import EgressRules
+from hub.isolation.extracts import stage_extract, unstage
+from hub.isolation.limits import Limits
+from hub.isolation.namespace import isolate_mounts
+
+SESSION_CONFIG_DIR = Path(__file__).resolve().parent / "session" / "jupyter_config"
+_egress_tables: dict[str, EgressRules] = {}
+
+
+def _refuse(message: str, reason: str, html: str | None = None) -> SpawnException:
+    return SpawnException(message, reason=reason, status_code=403, message_html=html)
+
+
+class EnclaveSpawner(LocalProcessSpawner):
+    """Isolated research sessions (see the module docstring)."""
+
+    session_venv = Unicode(
+        "/opt/enclave/venv",
+        help="""Virtual environment the sessions run from (built from /usr/bin/python3 with a
+        non-editable install of this project, readable by researcher accounts:
+        ``make session-venv``).""",
+    ).tag(config=True)
+
+    sessions_dir = Unicode(
+        "/var/lib/enclave/sessions",
+        help="""Directory (0711 root) holding each running session's copy of its project's
+        SQLite extract, readable by that researcher only. Outside the hub's 0700 directory.""",
+    ).tag(config=True)
+
+    egress_table = Unicode(
+        "enclave",
+        help="Name of the nftables ``inet`` table holding the sessions' egress rules.",
+    ).tag(config=True)
+
+    allowed_egress = List(
+        Unicode(),
+        help="""Extra ``address:port`` pairs sessions may open TCP connections to (IPv4). The
+        hub's API and the query-log service are always allowed; everything else is rejected.""",
+    ).tag(config=True)
+
+    query_log_url = Unicode(
+        help="""URL the kernel POSTs each query's lineage record to
+        (``$ENCLAVE_QUERY_LOG_URL``): the review service's query endpoint. Defaults to
+        ``<JupyterHub.bind_url>/services/review/api/queries``.""",
+    ).tag(config=True)
+
+    @default("query_log_url")
+    def _query_log_url_default(self):
+        bind_url = self.config.JupyterHub.get("bind_url", "http://127.0.0.1:8000")
+        return bind_url.rstrip("/") + "/services/review/api/queries"
+
+    max_processes = Integer(
+        256, help="RLIMIT_NPROC for the researcher's uid (processes and threads)."
+    ).tag(config=True)
+
+    max_open_files = Integer(1024, help="RLIMIT_NOFILE per session process.").tag(config=True)
+
+    hide_processes = Bool(
+        True,
+        help="""Run the session in a private mount namespace whose /proc is mounted with
+        ``hidepid=invisible``, so other users' processes are invisible.""",
+    ).tag(config=True)
+
+    hidden_paths = List(
+        Unicode(),
+        ["/run/postgresql"],
+        help="""Directories covered by an empty read-only tmpfs inside the session (needs
+        ``hide_processes``). PostgreSQL's socket directory is hidden because its ``local``
+        lines trust any role.""",
+    ).tag(config=True)
+
+    @default("mem_limit")
+    def _mem_limit_default(self):
+        return 2 * 1024**3
+
+    @default("cmd")
+    def _cmd_default(self):
+        return [f"{self.session_venv}/bin/jupyterhub-singleuser"]
+
+    @default("default_url")
+    def _default_url_default(self):
+        return "/lab"
+
+    @default("env_keep")
+    def _env_keep_default(self):
+        return []  # a scrubbed environment: nothing of the hub's leaks into the session
+
+    @default("options_form")
+    def _options_form_default(self):
+        return self._project_form
+
+    # -- the spawn form ------------------------------------------------------------------------
+    def _project_form(self, spawner) -> str:
+        ctx = enclave_context(self.config)
+        name = self.user.name
+        if not ctx.acceptances.has_accepted(name, ctx.agreement.version):
+            return (
+                '<p class="alert alert-warning">Before any access to data you must read and '
+                'accept the <a href="/hub/agreement">data-use agreement</a>.</p>'
+            )
+        projects = ctx.projects.active_projects_for(name)
+        if not projects:
+            return (
+                '<p class="alert alert-warning">You have no active approved project. Ask an '
+                "administrator to add you to one.</p>"
+            )
+        options = "".join(
+            f'<option value="{escape(p.name)}">{escape(p.name)} — {escape(p.purpose)} '
+            f"(until {p.expires})</option>"
+            for p in projects
+        )
+        return (
+            '<label for="enclave-project">Project</label>'
+            f'<select id="enclave-project" name="project" class="form-control">{options}</select>'
+        )
+
+    def options_from_form(self, formdata):
+        return {"project": (formdata.get("project") or [""])[0]}
+
+    # -- checks, each refusal with its own message ---------------------------------------------
+    def _check_may_start(self):
+        ctx = enclave_context(self.config)
+        name = self.user.name
+        groups = {g.name for g in self.user.groups}
+        if RESEARCHERS not in groups:
+            raise _refuse(
+                "Only researchers get data sessions; reviewers and data stewards work in the "
+                "review service.",
+                reason="not-researcher",
+            )
+        if not ctx.acceptances.has_accepted(name, ctx.agreement.version):
+            raise _refuse(
+                "Accept the current data-use agreement (/hub/agreement) before starting a session.",
+                reason="agreement",
+                html='Accept the current <a href="/hub/agreement">data-use agreement</a> '
+                "before starting a session.",
+            )
+        try:
+            project = ctx.projects.check_user_can_use(name, self.user_options.get("project", ""))
+        except EnclaveError as e:
+            raise _refuse(str(e), reason="project") from None
+        try:
+            account = pwd.getpwnam(name)
+        except KeyError:
+            raise _refuse(
+                f"There is no Unix account for {name!r} on this enclave yet; ask an "
+                "administrator to run `enclave project add-member`.",
+                reason="no-account",
+            ) from None
+        return ctx, project, account
+
+    # -- start and stop ------------------------------------------------------------------------
+    async def start(self):
+        ctx, project, account = self._check_may_start()
+        access = Path(project.warehouse_access)
+        if not access.is_file():
+            raise _refuse(
+                f"project {project.name!r}: its warehouse extract is missing; ask an "
+                "administrator to re-run the approval.",
+                reason="warehouse",
+            )
+        self._project = project.name
+        self._warehouse_path = stage_extract(access, Path(self.sessions_dir), account, project.name)
+        await self._egress().confine(account.pw_uid, self._allowed_destinations())
+        self._output_dir = self._make_output_dir(account, project.name)
+        ctx.audit.append(
+            actor=self.user.name,
+            action="spawn",
+            project=project.name,
+            details={"institutions": list(project.institutions)},
+        )
+        return await super().start()
+
+    async def stop(self, now=False):
+        try:
+            await super().stop(now=now)
+        finally:
+            unstage(Path(self.sessions_dir), self.user.name)
+
+    def _egress(self) -> EgressRules:
+        if self.egress_table not in _egress_tables:
+            _egress_tables[self.egress_table] = EgressRules(self.egress_table)
+        return _egress_tables[self.egress_table]
+
+    def _allowed_destinations(self) -> set[tuple[str, int]]:
+        urls = [self.hub.api_url, self.query_log_url]
+        allowed = set()
+        for url in urls:
+            parsed = urlparse(url)
+            allowed.add((parsed.hostname, parsed.port or 80))
+        for pair in self.allowed_egress:
+            address, _, port = pair.rpartition(":")
+            allowed.add((address, int(port)))
+        return allowed
+
+    def _make_output_dir(self, account: pwd.struct_passwd, project: str) -> str:
+        path = Path(account.pw_dir) / "projects" / project / "outputs"
+        for part in (path.parent.parent, path.parent, path):
+            part.mkdir(exist_ok=True)
+            os.chown(part, account.pw_uid, account.pw_gid)
+            os.chmod(part, 0o700)
+        return str(path)
+
+    # -- the session process -------------------------------------------------------------------
+    def get_env(self):
+        env = super().get_env()
+        venv_bin = f"{self.session_venv}/bin"
+        env.update(
+            PATH=f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
+            LANG="C.UTF-8",
+            JUPYTER_CONFIG_DIR=str(SESSION_CONFIG_DIR),
+            ENCLAVE_PROJECT=self._project,
+            ENCLAVE_WAREHOUSE_URL=f"sqlite:///{self._warehouse_path}",
+            ENCLAVE_QUERY_LOG_URL=self.query_log_url,
+            ENCLAVE_OUTPUT_DIR=self._output_dir,
+            # one BLAS thread: the address-space limit must not be eaten by thread arenas
+            OPENBLAS_NUM_THREADS="1",
+            OMP_NUM_THREADS="1",
+            MALLOC_ARENA_MAX="2",
+        )
+        return env
+
+    def make_preexec_fn(self, name):
+        drop_privileges = super().make_preexec_fn(name)
+        limits = Limits(self.mem_limit or 0, self.max_processes, self.max_open_files)
+        hide, hidden_paths = self.hide_processes, list(self.hidden_paths)
+
+        def preexec():
+            if hide:
+                isolate_mounts(hidden_paths)
+            limits.apply()
+            drop_privileges()
+
+        return preexec

@@ -1,0 +1,101 @@
+# The enclave's JupyterHub deployment, top to bottom.
+#
+# Deployment-specific values come from the environment (the secrets never live in this file):
+#   ENCLAVE_HUB_DIR       the hub's own 0700 directory (hub database, cookie secret, state db)
+#   ENCLAVE_OIDC_ISSUER   the consortium's OpenID Connect provider
+#   OAUTH_CLIENT_ID / OAUTH_CLIENT_SECRET / OAUTH_CALLBACK_URL   the hub's client at that provider
+#   ENCLAVE_PROFILE       "local" (default: LocalProcess sessions on this machine) or
+#                         "kubernetes" (KubeSpawner; see deploy/)
+# Every enclave setting below is a traitlet with help text: `jupyterhub --help-all` lists them.
+import os
+import sys
+from pathlib import Path
+
+c = get_config()  # noqa: F821
+REPO = Path(__file__).resolve().parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+HUB_DIR = Path(os.environ.get("ENCLAVE_HUB_DIR", "/srv/enclave"))
+PROFILE = os.environ.get("ENCLAVE_PROFILE", "local")
+
+# --- the hub's own directory: 0700, it holds the client secret, tokens and every record ---------
+HUB_DIR.mkdir(parents=True, exist_ok=True)
+os.chmod(HUB_DIR, 0o700)
+c.JupyterHub.bind_url = "http://127.0.0.1:8000"
+c.JupyterHub.db_url = f"sqlite:///{HUB_DIR / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(HUB_DIR / "jupyterhub_cookie_secret")
+c.JupyterHub.pid_file = str(HUB_DIR / "jupyterhub.pid")
+c.ConfigurableHTTPProxy.pid_file = str(HUB_DIR / "jupyterhub-proxy.pid")
+c.ConfigurableHTTPProxy.command = [str(REPO / "node_modules" / ".bin" / "configurable-http-proxy")]
+c.EnclaveState.db_url = f"sqlite:///{HUB_DIR / 'enclave.sqlite'}"
+
+# --- sign-on: the consortium's OpenID Connect provider; groups become roles ---------------------
+c.JupyterHub.authenticator_class = "hub.authenticator.EnclaveAuthenticator"
+# EnclaveAuthenticator: researchers | reviewers | stewards-<institution> | admins; others refused.
+# Its OIDC defaults (scopes, groups claim, basic auth) are in hub/authenticator.py.
+
+# --- the data-use agreement, accepted before any access -----------------------------------------
+c.JupyterHub.template_paths = [str(REPO / "templates" / "hub")]
+c.JupyterHub.extra_handlers = [(r"/agreement", "hub.pages.AgreementHandler")]
+# c.DataUseAgreement.text_file / .version: see hub/agreement.py
+
+# --- isolated research sessions -------------------------------------------------------------------
+c.JupyterHub.spawner_class = "hub.spawner.EnclaveSpawner"
+c.Spawner.mem_limit = "2G"
+c.Spawner.start_timeout = 60
+c.Spawner.http_timeout = 60
+c.EnclaveSpawner.max_processes = 256
+c.EnclaveSpawner.max_open_files = 1024
+c.JupyterHub.allow_named_servers = False  # one session, one project, at a time
+c.JupyterHub.redirect_to_server = False
+
+# --- roles: built-in scopes, plus the place for the review service (issue 5) --------------------
+c.JupyterHub.custom_scopes = {
+    # review service: add its custom scopes here, e.g. "custom:review:decide": {...}
+}
+c.JupyterHub.load_roles = [
+    # review service: add its roles here (reviewers, stewards, researchers' submit scope)
+]
+
+# --- services -------------------------------------------------------------------------------------
+c.JupyterHub.services = [
+    {
+        "name": "idle-culler",
+        "command": [
+            sys.executable,
+            "-m",
+            "jupyterhub_idle_culler",
+            "--timeout=3600",
+            "--cull-every=300",
+        ],
+    },
+    # review service: add its entry here
+]
+c.JupyterHub.load_roles.append(
+    {
+        "name": "idle-culler",
+        "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+        "services": ["idle-culler"],
+    }
+)
+
+# --- Kubernetes (deploy/values.yaml carries the same settings for Zero-to-JupyterHub) -----------
+if PROFILE == "kubernetes":
+    c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"
+    c.JupyterHub.db_url = os.environ.get(
+        "ENCLAVE_HUB_DB_URL", "postgresql+psycopg://hub@enclave-postgres/hub"
+    )
+    c.EnclaveState.db_url = os.environ.get(
+        "ENCLAVE_STATE_DB_URL", "postgresql+psycopg://enclave@enclave-postgres/enclave"
+    )
+    c.KubeSpawner.image = "ghcr.io/consortium/enclave-session:0.1.0"
+    c.KubeSpawner.uid = 1000
+    c.KubeSpawner.fs_gid = 100
+    c.KubeSpawner.mem_limit = "2G"
+    c.KubeSpawner.cpu_limit = 1.0
+    c.KubeSpawner.extra_labels = {"enclave/session": "true"}
+    c.KubeSpawner.allow_privilege_escalation = False
+    c.KubeSpawner.automount_service_account_token = False
+elif PROFILE != "local":
+    raise ValueError(f"ENCLAVE_PROFILE={PROFILE!r}: use 'local' or 'kubernetes'.")
