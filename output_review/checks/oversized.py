@@ -8,7 +8,6 @@ from output_review.checks.base import OutputCheck
 from output_review.tables import find_tables
 from output_review.texts import cell_texts
 
-
 DECLARED_ROWS = re.compile(r"(\d+) rows [x×] \d+ columns|Length: (\d+)")
 
 

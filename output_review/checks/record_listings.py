@@ -65,7 +65,7 @@ class RecordListings(OutputCheck):
                 output,
                 "block",
                 f"{where} lists individual records with identifier column "
-                f"{identifying[0][:40]!r}; release aggregates only.",
+                f"{identifying[0][:20]!r}; release aggregates only.",
             )
         elif len(quasi) >= self.min_quasi_identifiers:
             self.report(

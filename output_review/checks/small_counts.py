@@ -63,7 +63,7 @@ class SmallCounts(OutputCheck):
                     cell,
                     output,
                     "block",
-                    f"{where} has a count below {self.min_count} in column {label[:40]!r}; "
+                    f"{where} has a count below {self.min_count} in column {label[:20]!r}; "
                     f"suppress or combine categories so every count is {self.min_count} or more.",
                 )
                 return
@@ -75,7 +75,7 @@ class SmallCounts(OutputCheck):
                 cell,
                 output,
                 self.zero_severity,
-                f"{where} has a zero count in column {zero[:40]!r}; a reviewer must check "
+                f"{where} has a zero count in column {zero[:20]!r}; a reviewer must check "
                 "that it discloses nothing by difference.",
             )
 

@@ -16,7 +16,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).parent
 
-SETUP = '''
+SETUP = """
 import numpy as np, pandas as pd
 from IPython.display import HTML, JSON, Javascript, Latex, Markdown, display
 rng = np.random.default_rng(7)
@@ -37,7 +37,7 @@ students = pd.DataFrame({
 })
 # A handful of students in a rare category: the small cells a table must not show.
 students.loc[:3, "ethnicity"] = "Pacific Islander"
-'''
+"""
 
 
 def cell(source, outputs=(), cell_source="pass", markdown=False, **metadata):
@@ -51,8 +51,10 @@ def cell(source, outputs=(), cell_source="pass", markdown=False, **metadata):
 def aggregates_pass():
     """Safe outputs a naive check would block: years, CC-101, separators, margins, means."""
     return [
-        cell("# Completion by institution\nCounts below cover CC-101 and UNI-201, 2019-2020.",
-             markdown=True),
+        cell(
+            "# Completion by institution\nCounts below cover CC-101 and UNI-201, 2019-2020.",
+            markdown=True,
+        ),
         cell("pd.crosstab(students.institution, students.gender, margins=True)", ["pass"]),
         cell("students.groupby('academic_year').size()", ["pass"]),
         cell("students.groupby('grade_level').size()", ["pass"]),
@@ -60,8 +62,11 @@ def aggregates_pass():
         cell("students.groupby('institution')['term_gpa'].mean().round(2)", ["pass"]),
         cell("students.institution.value_counts(normalize=True).mul(100).round(1)", ["pass"]),
         cell("print(f'Students in the cohort: {len(students) * 1000:,}')", ["pass"]),
-        cell("students.pivot_table(index='term', columns='zip3', values='units', "
-             "aggfunc='count', margins=True)", ["pass"]),
+        cell(
+            "students.pivot_table(index='term', columns='zip3', values='units', "
+            "aggfunc='count', margins=True)",
+            ["pass"],
+        ),
         cell("print(students.gender.value_counts().to_dict())", ["pass"]),
         cell(
             "X = np.column_stack([np.ones(N), students.units])\n"
@@ -71,8 +76,11 @@ def aggregates_pass():
             ["pass"],
         ),
         cell("print(f'OLS term_gpa ~ units: R2 = 0.013, n = {N:,}, df_model = 1')", ["pass"]),
-        cell("students.groupby('institution').agg(n=('units', 'size'), "
-             "mean_units=('units', 'mean')).round(2)", ["pass"]),
+        cell(
+            "students.groupby('institution').agg(n=('units', 'size'), "
+            "mean_units=('units', 'mean')).round(2)",
+            ["pass"],
+        ),
         cell("students[['birth_year', 'units', 'term_gpa']].describe().round(2)", ["pass"]),
         cell("Institutions: K12-001, CC-101 and UNI-201 joined in 2019.", markdown=True),
     ]
@@ -85,17 +93,27 @@ def small_counts_block():
         cell("print(students.ethnicity.value_counts().to_dict())", ["block"]),
         cell("print(pd.crosstab(students.ethnicity, students.gender))", ["block"]),
         cell("students.ethnicity.value_counts().astype(float)", ["block"]),
-        cell("display(HTML(pd.crosstab(students.ethnicity, students.zip3).to_html()))",
-             ["block"]),
-        cell("display(Latex(pd.crosstab(students.ethnicity, students.gender).style.to_latex()))",
-             ["block"]),
-        cell("| group | n |\n|---|---|\n| Pacific Islander | 4 |\n| Other | 2,996 |",
-             cell_source="block", markdown=True),
-        cell("band = np.where(students.birth_year < 2003, 'before 2003', '2003 or later')\n"
-             "pd.crosstab(students.birth_year, band)", ["review"]),
+        cell("display(HTML(pd.crosstab(students.ethnicity, students.zip3).to_html()))", ["block"]),
+        cell(
+            "display(Latex(pd.crosstab(students.ethnicity, students.gender).style.to_latex()))",
+            ["block"],
+        ),
+        cell(
+            "| group | n |\n|---|---|\n| Pacific Islander | 4 |\n| Other | 2,996 |",
+            cell_source="block",
+            markdown=True,
+        ),
+        cell(
+            "band = np.where(students.birth_year < 2003, 'before 2003', '2003 or later')\n"
+            "pd.crosstab(students.birth_year, band)",
+            ["review"],
+        ),
         cell("students.groupby(['institution', 'ethnicity']).size()", ["block"]),
-        cell("pd.crosstab(students.ethnicity, students.gender)", ["block"],
-             jupyter={"source_hidden": True, "outputs_hidden": True}),
+        cell(
+            "pd.crosstab(students.ethnicity, students.gender)",
+            ["block"],
+            jupyter={"source_hidden": True, "outputs_hidden": True},
+        ),
     ]
 
 
@@ -105,30 +123,42 @@ def identifiers_block():
         cell("print(students.student_key.iloc[0])", ["block"]),
         cell('lookup = "stu_0123456789abcdefghjkmnpqrs"', cell_source="block"),
         cell("raise KeyError(students.student_key.iloc[1])", ["block"]),
-        cell("from faker import Faker\nfake = Faker('en_US'); Faker.seed(3)\n"
-             "pd.DataFrame({'student_name': [fake.name() for _ in range(3)], "
-             "'ethnicity': ['Asian', 'Black', 'White']})", ["block"]),
+        cell(
+            "from faker import Faker\nfake = Faker('en_US'); Faker.seed(3)\n"
+            "pd.DataFrame({'student_name': [fake.name() for _ in range(3)], "
+            "'ethnicity': ['Asian', 'Black', 'White']})",
+            ["block"],
+        ),
         cell("print('contact:', fake.email())", ["block"]),
         cell("print('phone', fake.numerify('(###) 555-0###'))", ["block"]),
         cell("print('ssn', fake.ssn())", ["block"]),
         cell("print('home:', fake.street_address())", ["block"]),
         cell("print({'dob': '2006-04-12', 'grade_level': 8})", ["block"]),
-        cell("import sys; print('warning for', students.student_key.iloc[2], file=sys.stderr)",
-             ["block"]),
+        cell(
+            "import sys; print('warning for', students.student_key.iloc[2], file=sys.stderr)",
+            ["block"],
+        ),
     ]
 
 
 def listings_and_opaque_review():
-    png = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJ"
-           "RU5ErkJggg==")
+    png = (
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJ"
+        "RU5ErkJggg=="
+    )
     attached = cell("Figure: ![fig](attachment:fig.png)", cell_source="review", markdown=True)
     attached.attachments = {"fig.png": {"image/png": png}}
     return [
-        cell("students[['birth_year', 'gender', 'ethnicity', 'zip3', 'grade_level']].head()",
-             ["review"]),
-        cell("import matplotlib\nmatplotlib.use('module://matplotlib_inline.backend_inline')\n"
-             "import matplotlib.pyplot as plt\n"
-             "students.groupby('academic_year').size().plot.bar(); plt.show()", ["review"]),
+        cell(
+            "students[['birth_year', 'gender', 'ethnicity', 'zip3', 'grade_level']].head()",
+            ["review"],
+        ),
+        cell(
+            "import matplotlib\nmatplotlib.use('module://matplotlib_inline.backend_inline')\n"
+            "import matplotlib.pyplot as plt\n"
+            "students.groupby('academic_year').size().plot.bar(); plt.show()",
+            ["review"],
+        ),
         cell("display(JSON({'cohort': 'all'}))", ["review"]),
         cell("display(Javascript('console.log(1)'))", ["review"]),
         cell("display(HTML('<b>done</b><script>alert(1)</script>'))", ["review"]),
@@ -154,7 +184,11 @@ def notebook_level():
 
 def notebook(cells):
     nb = new_notebook(cells=[cell(SETUP), *cells])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     return nb
 
 

@@ -1,0 +1,138 @@
+"""``enclave review check|redact|render``: the gate for researchers and reviewers.
+
+Exit status of ``check``: 0 every output passes, 1 something needs review or is blocked,
+2 the notebook (or the configuration) is invalid.
+"""
+
+import importlib
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+SERVICE_CLI = "output_review.service.cli"
+
+
+def register(subparsers):
+    """Create the ``review`` group; returns its sub-command parsers so others can attach."""
+    parser = subparsers.add_parser("review", help="screen notebook outputs before release")
+    commands = parser.add_subparsers(dest="review_command", metavar="COMMAND")
+    commands.required = True
+
+    check = commands.add_parser("check", help="screen a notebook and list findings")
+    add_common(check)
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.set_defaults(func=run_check)
+
+    redact = commands.add_parser("redact", help="write a copy with blocked outputs removed")
+    add_common(redact)
+    redact.add_argument("-o", "--output", required=True, metavar="OUT", help="notebook to write")
+    redact.set_defaults(func=run_redact)
+
+    render = commands.add_parser("render", help="write the reviewer's HTML view")
+    add_common(render)
+    render.add_argument("-o", "--output", required=True, metavar="OUT.html", help="HTML to write")
+    render.set_defaults(func=run_render)
+
+    try:  # issue 5 adds ``review submit`` in its own module
+        service = importlib.import_module(SERVICE_CLI)
+    except ModuleNotFoundError as e:
+        if e.name not in (SERVICE_CLI, "output_review.service"):
+            raise
+    else:
+        service.register_submit(commands)
+    return commands
+
+
+def add_common(parser) -> None:
+    parser.add_argument("notebook", metavar="NOTEBOOK", help="the .ipynb file to screen")
+    parser.add_argument("--config", metavar="FILE", help="traitlets config (jupyterhub_config.py)")
+
+
+def screened(args):
+    from enclave.config import load_config
+    from output_review.gate import Gate, read_notebook
+
+    gate = Gate(config=load_config(args.config))
+    nb = read_notebook(args.notebook)
+    return nb, gate.screen(nb, str(args.notebook))
+
+
+def run_check(args) -> int:
+    _, report = screened(args)
+    if args.format == "json":
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        print(format_text(report))
+    return 0 if report.verdict == "pass" else 1
+
+
+def format_text(report) -> str:
+    counts = {s: sum(f.severity == s for f in report.findings) for s in ("block", "review")}
+    lines = [
+        f"{report.notebook}: {report.verdict.upper()} "
+        f"({counts['block']} blocked, {counts['review']} to review)"
+    ]
+    current = object()
+    for f in report.findings:
+        if f.cell != current:
+            current = f.cell
+            lines.append("notebook" if f.cell is None else f"cell {f.cell}")
+        where = (
+            "metadata"
+            if f.cell is None
+            else ("source" if f.output is None else f"output {f.output}")
+        )
+        lines.append(f"  {where:<10} {f.severity.upper():<6} {f.rule}: {f.message}")
+    return "\n".join(lines)
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Readers never see half a file: write beside the target, then rename over it."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def output_path(args) -> str:
+    from enclave.errors import EnclaveError
+
+    parent = Path(args.output).parent
+    if not parent.is_dir():
+        raise EnclaveError(f"{args.output}: folder {parent} does not exist; create it first.")
+    return args.output
+
+
+def run_redact(args) -> int:
+    import nbformat
+
+    from output_review.redact import redact
+
+    out = output_path(args)
+    nb, report = screened(args)
+    redacted = redact(nb, report)
+    write_atomically(out, nbformat.writes(redacted))
+    removed = sum(f.severity == "block" for f in report.findings)
+    marked = sum(f.severity == "review" for f in report.findings)
+    print(
+        f"{out}: written; {removed} blocked finding(s) removed, {marked} marked for review.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def run_render(args) -> int:
+    from output_review.render import render_html
+
+    out = output_path(args)
+    nb, report = screened(args)
+    write_atomically(out, render_html(nb, report))
+    print(f"{out}: written; verdict {report.verdict}.", file=sys.stderr)
+    return 0
