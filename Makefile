@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_DIR ?= demo-data
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: demo test lint setup system-packages clean
+.PHONY: demo test lint setup system-packages session-venv clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -25,14 +25,19 @@ node_modules/.installed: package.json
 	npm install --no-audit --no-fund --silent
 	touch $@
 
+# The venv research sessions run from (built from Debian's python, outside the repo; quick when
+# nothing changed): see hub/isolation/session_venv.py.
+session-venv: setup
+	$(BIN)/python -m hub.isolation.session_venv /opt/enclave/venv
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: system-packages setup lint
+test: system-packages setup session-venv lint
 	$(BIN)/pytest -q
 
-demo: setup
+demo: setup session-venv
 	$(BIN)/python -m enclave.demo --dir $(DEMO_DIR)
 
 clean:
