@@ -1,0 +1,1 @@
+"""Report templates (``*.ipynb``) shipped with the enclave; found with importlib.resources."""

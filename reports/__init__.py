@@ -1,0 +1,1 @@
+"""Parameterized report runs: papermill inside the enclave, then the review gate."""

@@ -1,0 +1,105 @@
+"""``enclave report run|batch|list``: parameterized report runs inside the enclave."""
+
+import sys
+
+from enclave.errors import EnclaveError
+
+EXIT_NEEDS_REVIEW = 1  # the run worked; the gate says review or block
+EXIT_RUN_FAILED = 3
+
+
+def _context(args):
+    from reports.session import context_from
+
+    return context_from(args)
+
+
+def _submit(args, paths) -> None:
+    from output_review.service.client import submit_notebooks
+
+    request = submit_notebooks(paths, purpose=args.purpose)
+    print(f"submitted for review: request {request}")
+
+
+def _run(args) -> int:
+    from reports.parameters import check_values
+    from reports.runner import run_report
+    from reports.template import load_template
+
+    template = load_template(args.template)
+    given = dict(args.parameter or [])
+    if len(given) != len(args.parameter or []):
+        raise EnclaveError("-p: a parameter is given twice; give each name once.", exit_code=2)
+    values = check_values(template.name, template.parameters, given, as_text=True)
+    context = _context(args)
+    result = run_report(template, values, context)
+    if result.status == "failed":
+        where = f" in cell {result.cell}" if result.cell is not None else ""
+        print(f"report failed{where}: {result.error}; nothing was filed.", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    print(f"{result.path}  gate: {result.verdict}  ({result.seconds:.1f} s)")
+    if args.submit:
+        _submit(args, [result.path])
+    return 0 if result.verdict == "pass" else EXIT_NEEDS_REVIEW
+
+
+def _batch(args) -> int:
+    from reports.batch import load_grid, run_batch, summary_table
+    from reports.template import load_template
+
+    if args.workers < 1:
+        raise EnclaveError("--workers: give a number of worker processes of 1 or more.", 2)
+    template = load_template(args.template)
+    combinations = load_grid(args.grid, template)
+    context = _context(args)
+    results = run_batch(template, combinations, context, args.workers)
+    print(summary_table(results))
+    if any(r.status == "failed" for r in results):
+        return EXIT_RUN_FAILED
+    if args.submit:
+        _submit(args, [r.path for r in results])
+    return 0 if all(r.verdict == "pass" for r in results) else EXIT_NEEDS_REVIEW
+
+
+def _list(args) -> int:
+    from reports.template import bundled_templates, load_template
+
+    for name in sorted(bundled_templates()):
+        template = load_template(name)
+        print(template.name)
+        for p in template.parameters.values():
+            print(f"    {p.name}: {p.type} = {p.default!r}  {p.help}".rstrip())
+    return 0
+
+
+def register(groups) -> None:
+    parser = groups.add_parser("report", help="run parameterized report templates")
+    commands = parser.add_subparsers(dest="command", metavar="ACTION")
+    commands.required = True
+
+    def add(name, handler, help_text):
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("template", help="a template notebook path, or a bundled template name")
+        sub.add_argument("--project", help="the project (default: the session's)")
+        sub.add_argument("--warehouse-url", help="read-only warehouse URL (default: the session's)")
+        sub.add_argument("--output-dir", help="the project's output area (default: the session's)")
+        sub.add_argument("--config", help="config file for the gate (jupyterhub_config.py)")
+        sub.add_argument("--submit", action="store_true", help="file the output(s) for review")
+        sub.add_argument("--purpose", default="", help="what the report is for (with --submit)")
+        sub.set_defaults(func=handler)
+        return sub
+
+    run = add("run", _run, "run a template once, then the gate")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="a parameter value (repeatable)",
+    )
+    batch = add("batch", _batch, "run every combination of a parameter grid")
+    batch.add_argument("--grid", required=True, help="YAML file: name -> list of values")
+    batch.add_argument("--workers", type=int, default=2, help="parallel worker processes")
+    listing = commands.add_parser("list", help="list the bundled templates and their parameters")
+    listing.set_defaults(func=_list)

@@ -1,0 +1,185 @@
+"""One report run: papermill executes the template, the gate screens it, the notebook is filed.
+
+The run executes into a private scratch directory; only a run that completed is moved (one
+``os.replace``) into the output area, stamped with what reviewers need: template, its SHA-256,
+the parameters, the warehouse version and the gate's verdict. A failed run leaves nothing there.
+"""
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import nbformat
+
+from reports.kernel import IpcKernelManager
+from reports.papermill_local import papermill
+from reports.session import RunContext
+from reports.template import KERNEL_NAME, Template
+from reports.versions import warehouse_version
+
+SCRATCH = ".report-runs"  # inside the output area: same filesystem, so the final move is atomic
+
+
+@dataclass(frozen=True)
+class RunResult:
+    parameters: dict
+    status: str  # ok | failed | current (an earlier run with the same inputs is kept)
+    path: Path | None = None
+    verdict: str | None = None  # the gate's: pass | review | block
+    cell: int | None = None  # the template cell that failed
+    error: str | None = None
+    seconds: float = 0.0
+
+
+def canonical(values: dict) -> str:
+    return json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def output_path(context: RunContext, template: Template, values: dict) -> Path:
+    """``reports/<template>/<template>__<changed parameters>__<hash>.ipynb``: stable per inputs."""
+    changed = {k: v for k, v in sorted(values.items()) if v != template.parameters[k].default}
+    slug = "_".join(f"{k}={v}" for k, v in changed.items()) or "defaults"
+    slug = re.sub(r"[^A-Za-z0-9_.=-]+", "-", slug)[:80]
+    digest = hashlib.sha256(canonical(values).encode()).hexdigest()[:10]
+    return (
+        context.output_dir / "reports" / template.name / f"{template.name}__{slug}__{digest}.ipynb"
+    )
+
+
+def run_key(template: Template, values: dict, version: str) -> str:
+    """Changes whenever the template's code, the parameters or the warehouse data change."""
+    return hashlib.sha256(f"{template.sha256}\n{canonical(values)}\n{version}".encode()).hexdigest()
+
+
+def current_run(path: Path, key: str) -> dict | None:
+    """The report metadata of the notebook at ``path`` if it was made with run key ``key``."""
+    try:
+        report = json.loads(path.read_bytes())["metadata"]["enclave"]["report"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return report if isinstance(report, dict) and report.get("run_key") == key else None
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+PAPERMILL_ADDED = {"injected-parameters", "papermill-error-cell-tag"}
+
+
+def _failed_cell(nb) -> int | None:
+    """Index in the *template* of the cell papermill marked as failed or still running."""
+    added = 0  # cells papermill inserted before it: injected parameters, the error banner
+    for index, cell in enumerate(nb.cells):
+        metadata = cell.get("metadata", {})
+        if PAPERMILL_ADDED & set(metadata.get("tags", [])):
+            added += 1
+        elif metadata.get("papermill", {}).get("status") in ("failed", "running"):
+            return index - added
+    return None
+
+
+def _read_partial(path: Path):
+    """What papermill saved before the failure (it saves after every cell), if anything."""
+    try:
+        return nbformat.read(str(path), as_version=4)
+    except (OSError, ValueError):
+        return nbformat.v4.new_notebook()
+
+
+def _error_line(error: Exception) -> str:
+    """One line for the summary: the exception's name and the first line of its message."""
+    name = getattr(error, "ename", None) or type(error).__name__
+    message = getattr(error, "evalue", None) or str(error)
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    return f"{name}: {first.rstrip('.')}"[:200] if first else name
+
+
+def make_gate(context: RunContext):
+    from enclave.config import load_config
+    from output_review.gate import Gate
+
+    return Gate(config=load_config(context.gate_config))
+
+
+def run_report(
+    template: Template,
+    values: dict,
+    context: RunContext,
+    *,
+    version: str | None = None,
+    skip_current: bool = False,
+    gate=None,
+) -> RunResult:
+    """Execute one run; ``values`` must already be checked (``check_values``)."""
+    version = version if version is not None else warehouse_version(context.warehouse_url)
+    final = output_path(context, template, values)
+    key = run_key(template, values, version)
+    kept = current_run(final, key) if skip_current else None
+    if kept:
+        return RunResult(values, "current", final, kept.get("gate", {}).get("verdict"))
+    clock = time.monotonic()
+    scratch_root = context.output_dir / SCRATCH
+    scratch_root.mkdir(mode=0o700, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(dir=scratch_root))
+    partial = scratch / final.name
+    try:
+        started = datetime.now(UTC)
+        try:
+            with _environment(context.kernel_environment(final)):
+                nb = papermill.execute_notebook(
+                    str(template.path),
+                    str(partial),
+                    parameters=values,
+                    kernel_name=KERNEL_NAME,
+                    progress_bar=False,
+                    cwd=str(scratch),  # files a report writes stay out of the output area
+                    kernel_manager_class=IpcKernelManager,
+                )
+            report = (gate or make_gate(context)).screen(nb, final.name)
+        except Exception as e:  # a cell error, a dead kernel, a timeout, a gate that broke
+            cell = _failed_cell(_read_partial(partial))
+            error = _error_line(e)
+            return RunResult(values, "failed", cell=cell, error=error, seconds=_since(clock))
+        nb.metadata.papermill["output_path"] = str(final)
+        nb.metadata["enclave"] = {
+            "report": {
+                "template": template.name,
+                "template_sha256": template.sha256,
+                "parameters": values,
+                "project": context.project,
+                "warehouse_version": version,
+                "run_key": key,
+                "started": started.isoformat(timespec="seconds"),
+                "seconds": round(_since(clock), 3),
+                "gate": {"verdict": report.verdict, "findings": len(report.findings)},
+            }
+        }
+        nbformat.write(nb, str(partial))
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(partial, final)
+        return RunResult(values, "ok", final, report.verdict, seconds=_since(clock))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _since(clock: float) -> float:
+    return time.monotonic() - clock

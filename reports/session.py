@@ -1,0 +1,63 @@
+"""Where a report run happens: the project, its read-only warehouse, its output area.
+
+Inside a hub session all three come from the spawner's environment; ``--project`` must then name
+the session's own project. Outside (an administrator's batch), the command line gives them.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from enclave.errors import EnclaveError
+from warehouse.db import is_postgres, sqlite_path
+
+
+@dataclass(frozen=True)
+class RunContext:
+    project: str
+    warehouse_url: str
+    output_dir: Path
+    gate_config: str | None = None  # traitlets config file for the gate (jupyterhub_config.py)
+
+    def kernel_environment(self, notebook: Path) -> dict[str, str]:
+        """What the report's kernel reads (see kernels/client.py)."""
+        return {
+            "ENCLAVE_PROJECT": self.project,
+            "ENCLAVE_WAREHOUSE_URL": self.warehouse_url,
+            "ENCLAVE_NOTEBOOK": str(notebook),
+        }
+
+
+def context_from(args, environ=os.environ) -> RunContext:
+    session_project = environ.get("ENCLAVE_PROJECT")
+    project = args.project or session_project
+    if not project:
+        raise EnclaveError("--project: name the approved project this report runs for.")
+    if session_project and project != session_project:
+        raise EnclaveError(
+            f"--project: this session belongs to project {session_project!r}; a report for "
+            f"{project!r} must run in a session of that project."
+        )
+    url = args.warehouse_url or environ.get("ENCLAVE_WAREHOUSE_URL")
+    if not url:
+        raise EnclaveError(
+            "--warehouse-url: no warehouse access; run inside a project session (it sets "
+            "ENCLAVE_WAREHOUSE_URL) or give the project's read-only URL."
+        )
+    if not is_postgres(url):  # the kernel runs elsewhere (a scratch directory): pin the file
+        url = str(sqlite_path(url).resolve())
+    output = args.output_dir or environ.get("ENCLAVE_OUTPUT_DIR")
+    if not output:
+        raise EnclaveError(
+            "--output-dir: no output area; run inside a project session (it sets "
+            "ENCLAVE_OUTPUT_DIR) or give the project's output directory."
+        )
+    if not (environ.get("ENCLAVE_QUERY_LOG_URL") or environ.get("ENCLAVE_QUERY_LOG_FILE")):
+        raise EnclaveError(
+            "ENCLAVE_QUERY_LOG_URL: not set, so the report's queries could not be recorded "
+            "and would be refused; run inside a project session or set ENCLAVE_QUERY_LOG_FILE."
+        )
+    output_dir = Path(output).resolve()
+    if not output_dir.is_dir():
+        raise EnclaveError(f"{output_dir}: the output area does not exist; create it first.")
+    return RunContext(project, url, output_dir, getattr(args, "config", None))
