@@ -12,11 +12,10 @@ import json
 import posixpath
 import zipfile
 from datetime import UTC, datetime
-from pathlib import Path
 
 from output_review.findings import Finding, GateReport
 
-RELEASE_TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "service" / "release"
+RELEASE_TEMPLATE = "service/release"  # a folder under templates.templates_root()
 
 
 def gate_report_from_record(record: dict) -> GateReport:
@@ -41,7 +40,7 @@ def build_package(request, progress, notebook_bytes: bytes, nb) -> bytes:
         "purpose": request.purpose,
     }
     report_html = render_html(
-        nb, gate_report_from_record(gate), template=str(RELEASE_TEMPLATE), extra=stamp
+        nb, gate_report_from_record(gate), template=RELEASE_TEMPLATE, extra=stamp
     ).encode()
     notebook_name = posixpath.basename(request.notebook)
     files = {"report.html": report_html, notebook_name: notebook_bytes}

@@ -335,7 +335,7 @@ class ReviewWorkflow:
             if any(d.user == actor.name and d.round == row.round for d in decisions):
                 raise Conflict(f"request {row.id}: you have already decided in this round.")
             if decision == "approve":
-                self._verify_frozen(row)
+                self.verify_frozen(row)
             institutions = sorted(permissions.involved_stewardships(actor, row))
             conn.execute(
                 review_decisions.insert().values(
@@ -379,7 +379,7 @@ class ReviewWorkflow:
                 self._add_comment(conn, actor, row, comment, "all")
         return status.value
 
-    def _verify_frozen(self, row) -> None:
+    def verify_frozen(self, row) -> None:
         try:
             self.store.verify(row.sha256)
         except StoreError as e:
@@ -447,7 +447,7 @@ class ReviewWorkflow:
             decisions = self._decisions(conn, [row.id]).get(row.id, [])
         if row.status != "approved":
             return None
-        self._verify_frozen(row)
+        self.verify_frozen(row)
         progress = self.progress(row, decisions)
         package = builder(row, progress)
         sha256, created = self.store.put_bytes(package)

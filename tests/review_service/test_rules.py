@@ -1,6 +1,14 @@
 """Unit tests of the rules as data: states, approvals, permissions."""
 
 import pytest
+from review_factories import (
+    admin,
+    decision,
+    request_row,
+    researcher,
+    reviewer,
+    steward,
+)
 
 from output_review.service import permissions as p
 from output_review.service.approvals import progress
@@ -12,14 +20,6 @@ from output_review.service.states import (
     InvalidTransition,
     Status,
     next_status,
-)
-from review_service.factories import (
-    admin,
-    decision,
-    request_row,
-    researcher,
-    reviewer,
-    steward,
 )
 
 

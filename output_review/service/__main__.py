@@ -1,0 +1,3 @@
+from output_review.service.app import main
+
+main()
