@@ -17,13 +17,13 @@ from audit import AuditLog
 from enclave.errors import EnclaveError
 from hub.isolation.accounts import check_username
 
-PROJECT_NAME = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+PROJECT_NAME = re.compile(r"^[a-z][a-z0-9_]{1,29}$")
 
 metadata = sa.MetaData()
 projects = sa.Table(
     "projects",
     metadata,
-    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(30), primary_key=True),
     sa.Column("purpose", sa.Text, nullable=False),
     sa.Column("expires", sa.Date, nullable=False),
     sa.Column("expired_at", sa.String(32)),
@@ -93,7 +93,7 @@ def known_institutions() -> dict:
 def check_project_name(name: str) -> str:
     if not PROJECT_NAME.match(name or ""):
         raise EnclaveError(
-            f"project {name!r}: not a valid project name; use 2-40 lowercase letters, digits or "
+            f"project {name!r}: not a valid project name; use 2-30 lowercase letters, digits or "
             "'_', starting with a letter."
         )
     return name

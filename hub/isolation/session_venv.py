@@ -19,8 +19,18 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE_VENV = Path(sys.prefix)
-PROJECT_PARTS = ("enclave", "warehouse", "output_review", "hub", "kernels", "reports", "audit",
-                 "templates", "notebooks", "pyproject.toml")
+PROJECT_PARTS = (
+    "enclave",
+    "warehouse",
+    "output_review",
+    "hub",
+    "kernels",
+    "reports",
+    "audit",
+    "templates",
+    "notebooks",
+    "pyproject.toml",
+)
 SCRIPTS = {
     "jupyterhub-singleuser": "jupyterhub.singleuser",
     "jupyter": "jupyter_core.command",
@@ -79,8 +89,11 @@ def build(target: Path) -> Path:
             f"#!{target}/bin/python3\nimport sys\nfrom {module} import main\nsys.exit(main())\n"
         )
         path.chmod(0o755)
-    subprocess.run([str(new / "bin" / "python3"), "-m", "kernels.install", "--prefix", str(new)],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [str(new / "bin" / "python3"), "-m", "kernels.install", "--prefix", str(new)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     subprocess.run(["chmod", "-R", "a+rX,go-w", str(new)], check=True)
     # the venv's own python3 symlink points at /usr/bin/python3; paths inside use ``target``
     old = target.with_name(target.name + ".old")
@@ -99,7 +112,7 @@ def ensure(target: Path) -> bool:
     if stamp.is_file() and stamp.read_text() == wanted:
         return False
     target.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(target.parent, 0o755)
+    os.chmod(target.parent, 0o755)  # noqa: S103 (researchers must reach the venv)
     build(target)
     stamp.write_text(wanted)
     return True

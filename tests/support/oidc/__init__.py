@@ -80,6 +80,8 @@ class OIDCProvider:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process and self.process.stdout:
+            self.process.stdout.close()
         if self._config_dir:
             self._config_dir.cleanup()
             self._config_dir = None

@@ -1,0 +1,376 @@
+"""End to end through the real provider, hub, proxy, spawner, Unix accounts and kernel.
+
+One enclave for the module: alice (researcher in proj_a and proj_b), bob (researcher in proj_a),
+rita (reviewer), eve (no enclave group). Refusals first, then alice's proj_a session, then what
+must fail from inside her kernel.
+"""
+
+import time
+
+import pytest
+import requests
+
+from tests.support.enclave import running_enclave
+from tests.support.kernel import Kernel
+from tests.support.login import api_token, login, xsrf_headers
+
+PEOPLE = {
+    "alice": ["researchers"],
+    "bob": ["researchers"],
+    "rita": ["reviewers"],
+    "eve": ["outsiders"],
+}
+PROJECTS = {
+    "proj_a": {"members": ["alice", "bob"], "institutions": ["K12-001", "CC-101"]},
+    "proj_b": {"members": ["alice"], "institutions": ["UNI-201"]},
+    "proj_pending": {"members": ["alice"], "institutions": []},
+    "proj_old": {"members": ["alice"], "institutions": ["CC-102"], "expired": True},
+    "proj_other": {"members": ["bob"], "institutions": ["K12-002"]},
+}
+
+
+@pytest.fixture(scope="module")
+def enclave(tmp_path_factory):
+    with running_enclave(tmp_path_factory.mktemp("enclave"), PEOPLE, PROJECTS) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def alice(enclave):
+    name = enclave.names["alice"]
+    session = login(enclave.hub.url, name, enclave.password)
+    session.name = name
+    session.token = api_token(session, enclave.hub.url, name)
+    return session
+
+
+def spawn(enclave, user, project):
+    return requests.post(
+        f"{enclave.hub.api_url}/users/{user.name}/server",
+        json={"project": project},
+        headers={"Authorization": f"token {user.token}"},
+        timeout=120,
+    )
+
+
+def accept_agreement(enclave, user):
+    page = user.get(f"{enclave.hub.url}/hub/agreement", timeout=30)
+    if 'id="agreement-accepted"' in page.text:
+        return page
+    version = page.text.split('name="version" value="')[1].split('"')[0]
+    return user.post(
+        f"{enclave.hub.url}/hub/agreement",
+        data={"accept": "yes", "version": version, "_xsrf": xsrf_headers(user)["X-XSRFToken"]},
+        timeout=30,
+    )
+
+
+def wait_ready(enclave, user, timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        model = requests.get(
+            f"{enclave.hub.api_url}/users/{user.name}",
+            headers={"Authorization": f"token {user.token}"},
+            timeout=30,
+        ).json()
+        server = model["servers"].get("")
+        if server and server["ready"]:
+            return server
+        if not model["pending"] and not server:
+            raise AssertionError(f"spawn failed:\n{enclave.hub.log()[-3000:]}")
+        time.sleep(0.3)
+    raise AssertionError(f"server not ready in {timeout}s:\n{enclave.hub.log()[-3000:]}")
+
+
+# -- refusals ---------------------------------------------------------------------------------
+def test_outsider_group_is_refused_at_login(enclave):
+    session = login(enclave.hub.url, enclave.names["eve"], enclave.password)
+    assert session.login_response.status_code == 403
+    assert "not currently authorized" in session.login_response.text
+
+
+def test_wrong_password_is_refused_by_the_provider(enclave):
+    from tests.support.login import LoginFailed
+
+    with pytest.raises(LoginFailed):
+        login(enclave.hub.url, enclave.names["alice"], "not-the-password")
+
+
+def test_spawn_refused_until_agreement_accepted(enclave, alice):
+    response = spawn(enclave, alice, "proj_a")
+    assert response.status_code == 403
+    assert "data-use agreement" in response.json()["message"]
+    form = alice.get(f"{enclave.hub.url}/hub/spawn", timeout=30).text
+    assert "accept the" in form and "proj_a" not in form
+
+
+def test_reviewer_gets_no_data_session(enclave):
+    name = enclave.names["rita"]
+    rita = login(enclave.hub.url, name, enclave.password)
+    assert rita.login_response.status_code == 200
+    rita.name, rita.token = name, api_token(rita, enclave.hub.url, name)
+    response = spawn(enclave, rita, "proj_a")
+    assert response.status_code == 403
+    assert "Only researchers" in response.json()["message"]
+
+
+def test_accepting_the_agreement_is_recorded(enclave, alice):
+    from audit import AuditLog
+    from enclave.state import make_engine
+
+    response = accept_agreement(enclave, alice)
+    assert response.status_code == 200 and "/hub/spawn" in response.url
+    events = AuditLog(make_engine(enclave.state_url)).events(
+        user=alice.name, action="agreement.accept"
+    )
+    assert len(events) == 1 and events[0].details["version"]
+
+
+@pytest.mark.parametrize(
+    ("project", "reason"),
+    [
+        ("proj_old", "expired"),
+        ("proj_pending", "no institution has approved"),
+        ("proj_other", "not a member"),
+        ("no_such", "no such project"),
+    ],
+)
+def test_spawn_refused_for_projects_alice_may_not_use(enclave, alice, project, reason):
+    accept_agreement(enclave, alice)
+    response = spawn(enclave, alice, project)
+    assert response.status_code == 403
+    assert reason in response.json()["message"]
+
+
+def test_spawn_form_lists_only_active_projects(enclave, alice):
+    accept_agreement(enclave, alice)
+    form = alice.get(f"{enclave.hub.url}/hub/spawn", timeout=30).text
+    assert 'value="proj_a"' in form and 'value="proj_b"' in form
+    for refused in ("proj_old", "proj_pending", "proj_other"):
+        assert f'value="{refused}"' not in form
+
+
+# -- alice's proj_a session -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def session(enclave, alice):
+    accept_agreement(enclave, alice)
+    response = spawn(enclave, alice, "proj_a")
+    assert response.status_code in (201, 202), response.text
+    wait_ready(enclave, alice)
+    server_url = f"{enclave.hub.url}/user/{alice.name}"
+    kernel = Kernel(server_url, alice.token)
+    yield kernel
+    kernel.shutdown()
+
+
+def run(kernel, code):
+    out = kernel.execute(code)
+    assert out["error"] is None, out
+    return out["stdout"].strip()
+
+
+def test_query_returns_dataframe_and_is_recorded(enclave, session):
+    out = run(
+        session,
+        "df = warehouse.query('SELECT institution, COUNT(*) AS n FROM students GROUP BY 1')\n"
+        "print(type(df).__name__, sorted(df.institution))",
+    )
+    assert out == "DataFrame ['CC-101', 'K12-001']"
+    record = enclave.query_log.records[-1]
+    assert record["project"] == "proj_a" and "students" in record["sql"]
+
+
+def test_runs_as_own_unix_account_with_scrubbed_environment(enclave, alice, session):
+    out = run(
+        session,
+        "import os, pwd, json\n"
+        "home_mode = oct(os.stat(os.path.expanduser('~')).st_mode & 0o777)\n"
+        "print(json.dumps([pwd.getpwuid(os.getuid()).pw_name, home_mode, sorted(os.environ)]))",
+    )
+    import json
+
+    user, home_mode, env = json.loads(out)
+    assert user == alice.name and home_mode == "0o700"
+    assert {"ENCLAVE_PROJECT", "ENCLAVE_WAREHOUSE_URL", "ENCLAVE_QUERY_LOG_URL"} <= set(env)
+    assert not [k for k in env if k.startswith(("OAUTH", "ENCLAVE_OIDC", "ENCLAVE_HUB"))]
+
+
+def test_cannot_read_another_researchers_files(enclave, session):
+    bob_home = f"/home/{enclave.names['bob']}"
+    out = session.execute(f"open({bob_home + '/.profile'!r}).read()")
+    assert out["error"][0] == "PermissionError"
+    out = session.execute(f"import os; os.listdir({bob_home!r})")
+    assert out["error"][0] == "PermissionError"
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "warehouse/warehouse.key",
+        "warehouse/extracts",
+        "warehouse/warehouse.sqlite",
+        "jupyterhub.sqlite",
+        "enclave.sqlite",
+        "warehouse/projects/proj_b.sqlite",
+    ],
+)
+def test_cannot_read_key_raw_extracts_hub_database_or_other_extracts(enclave, session, relative):
+    path = enclave.hub.hub_dir / relative
+    assert path.exists()
+    out = session.execute(f"import os; os.stat({str(path)!r})")
+    assert out["error"][0] == "PermissionError"
+
+
+def test_other_projects_session_copy_is_absent(enclave, alice, session):
+    out = run(
+        session, f"import os; print(sorted(os.listdir({str(enclave.sessions_dir / alice.name)!r})))"
+    )
+    assert out == "['proj_a.sqlite']"
+
+
+def test_cannot_write_to_the_warehouse(session):
+    out = session.execute("warehouse.query('DELETE FROM students')")
+    assert out["error"] is not None
+    out = session.execute(
+        "import sqlite3, os\n"
+        "path = os.environ['ENCLAVE_WAREHOUSE_URL'].removeprefix('sqlite:///')\n"
+        "sqlite3.connect(path).execute('DELETE FROM students')"
+    )
+    assert out["error"][0] == "OperationalError" and "readonly" in out["error"][1]
+
+
+def test_rows_of_unapproved_institutions_are_not_there(session):
+    out = run(
+        session,
+        "import sqlite3, os\n"
+        "path = os.environ['ENCLAVE_WAREHOUSE_URL'].removeprefix('sqlite:///')\n"
+        "con = sqlite3.connect(f'file:{path}?mode=ro', uri=True)\n"
+        "tables = ('students', 'univ_enrollments', 'k12_enrollments')\n"
+        "print(sorted({r[0] for t in tables for r in con.execute(f'SELECT institution FROM {t}')}))",
+    )
+    assert out == "['CC-101', 'K12-001']"
+
+
+def test_tcp_only_to_allowed_destinations(enclave, session):
+    code = (
+        "import socket\n"
+        "def reach(host, port):\n"
+        "    s = socket.socket(); s.settimeout(3)\n"
+        "    try:\n"
+        "        s.connect((host, port)); return 'open'\n"
+        "    except OSError as e:\n"
+        "        return type(e).__name__\n"
+        "    finally:\n"
+        "        s.close()\n"
+        f"print(reach('127.0.0.1', {enclave.hub.hub_port}), reach('127.0.0.1', 5432), "
+        f"reach('127.0.0.1', {enclave.provider.issuer.rsplit(':', 1)[1]}), reach('10.0.0.1', 443))"
+    )
+    hub_api, postgres, provider, outside = run(session, code).split()
+    assert hub_api == "open"
+    assert postgres != "open" and provider != "open" and outside != "open"
+
+
+def test_udp_and_ipv6_are_rejected(session):
+    out = session.execute(
+        "import socket\n"
+        "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'x', ('127.0.0.1', 53))"
+    )
+    assert out["error"][0] == "PermissionError"
+    out = session.execute(
+        "import socket\n"
+        "s = socket.socket(socket.AF_INET6); s.settimeout(3); s.connect(('::1', 5432))"
+    )
+    assert out["error"] is not None
+
+
+def test_cannot_see_other_users_processes(enclave, session):
+    out = run(
+        session,
+        "import os\n"
+        f"print(os.path.exists('/proc/{enclave.hub.process.pid}'), os.path.exists('/proc/1'), "
+        "os.path.exists(f'/proc/{os.getpid()}'))",
+    )
+    assert out == "False False True"
+
+
+def test_postgres_socket_is_hidden(session):
+    out = run(session, "import os; print(os.listdir('/run/postgresql'))")
+    assert out == "[]"
+
+
+def test_memory_limit_stops_large_allocation(session):
+    out = session.execute("block = bytearray(3 * 1024**3)")
+    assert out["error"][0] == "MemoryError"
+    # the kernel survives the refusal; the allocation did not happen
+    assert run(session, "print('block' in globals())") == "False"
+
+
+def test_resource_limits_from_configuration(session):
+    out = run(
+        session,
+        "import resource\n"
+        "names = ('RLIMIT_AS', 'RLIMIT_NPROC', 'RLIMIT_NOFILE', 'RLIMIT_CORE')\n"
+        "print(*[resource.getrlimit(getattr(resource, n))[0] for n in names])",
+    )
+    assert out == f"{1536 * 1024**2} 256 1024 0"
+
+
+# -- nothing leaves through the browser -------------------------------------------------------
+@pytest.mark.parametrize(
+    "route",
+    [
+        "files/projects/proj_a/outputs/table.csv?download=1",
+        "files/projects/proj_a/outputs/table.csv",
+        "nbconvert/html/projects/proj_a/nb.ipynb?download=true",
+        "api/nbconvert",
+        "view/projects/proj_a/outputs/table.csv",
+    ],
+)
+def test_download_and_export_routes_are_refused(enclave, alice, session, route):
+    run(
+        session,
+        "import os, json, pathlib\n"
+        "out = pathlib.Path(os.environ['ENCLAVE_OUTPUT_DIR'])\n"
+        "(out / 'table.csv').write_text('a,b\\n1,2\\n')\n"
+        "nb = {'cells': [], 'metadata': {}, 'nbformat': 4, 'nbformat_minor': 5}\n"
+        "(out.parent / 'nb.ipynb').write_text(json.dumps(nb))",
+    )
+    response = requests.get(
+        f"{enclave.hub.url}/user/{alice.name}/{route}",
+        headers={"Authorization": f"token {alice.token}"},
+        timeout=30,
+    )
+    assert response.status_code == 403
+    assert "a,b" not in response.text
+
+
+def test_lab_download_and_export_menu_items_are_disabled(enclave, alice, session):
+    import json
+    import re
+
+    page = requests.get(
+        f"{enclave.hub.url}/user/{alice.name}/lab",
+        headers={"Authorization": f"token {alice.token}"},
+        timeout=30,
+    )
+    assert page.status_code == 200
+    config = json.loads(
+        re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', page.text, re.S).group(1)
+    )
+    disabled = config["disabledExtensions"]
+    for plugin in (
+        "@jupyterlab/docmanager-extension:download",
+        "@jupyterlab/filebrowser-extension:download",
+        "@jupyterlab/notebook-extension:export",
+    ):
+        assert plugin in disabled
+    assert config.get("terminalsAvailable") in (False, "False")
+
+
+def test_spawn_was_audited(enclave, alice, session):
+    from audit import AuditLog
+    from enclave.state import make_engine
+
+    events = AuditLog(make_engine(enclave.state_url)).events(user=alice.name, action="spawn")
+    assert [e.project for e in events] == ["proj_a"]
+    assert events[0].details["institutions"] == ["CC-101", "K12-001"]

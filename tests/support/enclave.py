@@ -1,0 +1,114 @@
+"""A whole running enclave for tests: warehouse, projects, accounts, provider, hub.
+
+``running_enclave(base_dir, people, projects)`` yields an ``Enclave`` with everything started;
+``people`` maps a stem to provider groups (a Unix account is made for everyone, with a unique
+name in ``enclave.names[stem]``); ``projects`` maps a project name to
+``{"members": [stems], "institutions": [codes], "expired": bool}``. Every password is
+``enclave.password``.
+"""
+
+import contextlib
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tests.support.hub import RunningHub, start_hub
+from tests.support.oidc import OIDCProvider
+from tests.support.ports import free_port
+from tests.support.querylog import QueryLogReceiver
+from tests.support.unix_users import unix_users
+
+SESSIONS_ROOT = Path("/var/lib/enclave")
+
+
+@dataclass
+class Enclave:
+    hub: RunningHub
+    provider: OIDCProvider
+    names: dict
+    warehouse_dir: Path
+    sessions_dir: Path
+    query_log: QueryLogReceiver
+    password: str
+    projects: dict = field(default_factory=dict)
+
+    @property
+    def state_url(self) -> str:
+        return f"sqlite:///{self.hub.hub_dir / 'enclave.sqlite'}"
+
+
+def _register_projects(state_url: str, warehouse: Path, names: dict, projects: dict) -> None:
+    from enclave.state import make_engine
+    from hub.projects import ProjectRegistry
+    from warehouse.grant import grant_project
+
+    registry = ProjectRegistry(make_engine(state_url))
+    expires = (datetime.now(UTC) + timedelta(days=365)).date()
+    for name, spec in projects.items():
+        registry.create(name, purpose=f"test project {name}", expires=expires, actor="admin")
+        for stem in spec.get("members", []):
+            registry.add_member(name, names[stem], actor="admin")
+        for institution in spec.get("institutions", []):
+            registry.approve(
+                name,
+                institution,
+                actor="admin",
+                grant=lambda p, insts: grant_project(str(warehouse), p, insts),
+            )
+        if spec.get("expired"):
+            registry.expire(name, actor="admin")
+    registry.engine.dispose()
+
+
+@contextlib.contextmanager
+def running_enclave(
+    base_dir: Path, people: dict, projects: dict, *, extra_config: str = "", students: int = 300
+):
+    from enclave.demo import prepare_warehouse
+
+    base_dir = Path(base_dir)
+    hub_dir = base_dir / "hub"
+    hub_dir.mkdir(parents=True, mode=0o700)
+    warehouse_dir = hub_dir / "warehouse"
+    with contextlib.redirect_stdout(None):
+        demo = prepare_warehouse(warehouse_dir, students=students)
+    tag = uuid.uuid4().hex[:8]
+    SESSIONS_ROOT.mkdir(parents=True, exist_ok=True)
+    SESSIONS_ROOT.chmod(0o755)
+    sessions_dir = SESSIONS_ROOT / f"test-sessions-{tag}"
+    password = uuid.uuid4().hex
+    port = free_port()
+    with contextlib.ExitStack() as stack:
+        names = stack.enter_context(unix_users(*people))
+        _register_projects(
+            f"sqlite:///{hub_dir / 'enclave.sqlite'}", demo.warehouse, names, projects
+        )
+        accounts = {
+            names[stem]: {"password": password, "groups": groups} for stem, groups in people.items()
+        }
+        provider = stack.enter_context(
+            OIDCProvider(accounts, [f"http://127.0.0.1:{port}/hub/oauth_callback"])
+        )
+        query_log = stack.enter_context(QueryLogReceiver())
+        config = f"""
+c.EnclaveSpawner.egress_table = "enclave_test_{tag}"
+c.EnclaveSpawner.sessions_dir = {str(sessions_dir)!r}
+c.EnclaveSpawner.query_log_url = {query_log.url!r}
+c.Spawner.mem_limit = "1536M"
+{extra_config}
+"""
+        hub = start_hub(hub_dir, provider, port=port, extra_config=config)
+        stack.callback(shutil.rmtree, sessions_dir, True)
+        stack.callback(_delete_table, f"enclave_test_{tag}")
+        stack.callback(hub.stop)
+        yield Enclave(
+            hub, provider, names, warehouse_dir, sessions_dir, query_log, password, projects
+        )
+
+
+def _delete_table(table: str) -> None:
+    import subprocess
+
+    subprocess.run(["nft", "delete", "table", "inet", table], capture_output=True)
