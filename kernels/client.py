@@ -98,6 +98,12 @@ class Warehouse:
             columns=["column", "type", "nullable"],
         )
 
+    def close(self) -> None:
+        """Close the warehouse connections (the next call reconnects)."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
     # -- internals -------------------------------------------------------------------------
 
     def _connect(self) -> sa.Engine:
@@ -136,27 +142,30 @@ class Warehouse:
         """Run the statement; return (column names, rows, tables read)."""
         try:
             if self._postgres:
-                driver = conn.connection.driver_connection
                 # prepared statements hold exactly one command: "SELECT 1; DELETE ..." is refused
-                driver.prepare_threshold = 0
+                conn.connection.driver_connection.prepare_threshold = 0
                 conn.execute(sa.text("SET TRANSACTION READ ONLY"))
                 tables = {
                     name
                     for schema, name in lineage.postgres_tables_read(conn, sql, params)
                     if schema == POSTGRES_SCHEMA
                 }
-                result = conn.execute(sa.text(sql), params)
-            else:
-                with lineage.sqlite_tables_read(conn.connection.driver_connection) as tables:
-                    result = conn.execute(sa.text(sql), params)
-            if not result.returns_rows:
-                raise QueryRefused("query refused: only statements that return rows are allowed.")
-            return list(result.keys()), result.fetchall(), tables
+                return (*self._rows(conn, sql, params), tables)
+            with lineage.sqlite_read_only(conn.connection.driver_connection):
+                tables = lineage.sqlite_tables_read(conn, sql, params)
+                return (*self._rows(conn, sql, params), tables)
         except sa.exc.ArgumentError as e:  # a :name with no value in params
             raise WarehouseError(f"query: {e}") from None
         except sa.exc.StatementError as e:
             message = str(e.orig).strip().splitlines()[0] if e.orig else e.args[0]
             raise WarehouseError(f"query failed: {message}") from None
+
+    @staticmethod
+    def _rows(conn: sa.Connection, sql: str, params: dict):
+        result = conn.execute(sa.text(sql), params)
+        if not result.returns_rows:
+            raise QueryRefused("query refused: only statements that return rows are allowed.")
+        return list(result.keys()), result.fetchall()
 
     def _institutions_of(self, conn: sa.Connection, tables: set[str]) -> set[str]:
         catalog = self._catalog()

@@ -5,9 +5,10 @@ in that table *for this project* (the project's extract, or the rows its Postgre
 whatever its WHERE clause says. Over-counting only asks one more steward; under-counting would
 release data without its owner's approval.
 
-- SQLite: an authorizer callback, installed while the query compiles, reports every table read
-  (views resolve to their base tables) and denies anything but reading, including ATTACH.
-- PostgreSQL: ``EXPLAIN (FORMAT JSON)`` of the query lists every relation its plan scans.
+- SQLite: ``EXPLAIN`` of the query lists the b-trees its program opens for reading (views
+  resolve to their base tables; indexes to their tables); an authorizer callback denies anything
+  but reading, including ATTACH and PRAGMA.
+- PostgreSQL: ``EXPLAIN (VERBOSE, FORMAT JSON)`` of the query lists every relation its plan scans.
 """
 
 import sqlite3
@@ -27,22 +28,20 @@ _SQLITE_ALLOWED = {
 
 
 @contextmanager
-def sqlite_tables_read(dbapi_connection: sqlite3.Connection):
-    """Yield a set that fills with the tables read by statements compiled inside the block."""
-    tables: set[str] = set()
+def sqlite_read_only(dbapi_connection: sqlite3.Connection):
+    """Deny everything but reading to statements compiled inside the block."""
     denied: list[int] = []
 
-    def authorize(action, arg1, _arg2, _db_name, _trigger_or_view):
-        if action not in _SQLITE_ALLOWED:
-            denied.append(action)
-            return sqlite3.SQLITE_DENY
-        if action == sqlite3.SQLITE_READ:
-            tables.add(arg1)
-        return sqlite3.SQLITE_OK
+    def authorize(action, *_args):
+        if action in _SQLITE_ALLOWED:
+            return sqlite3.SQLITE_OK
+        denied.append(action)
+        return sqlite3.SQLITE_DENY
 
+    # setting an authorizer also expires cached statements, so each one is checked again
     dbapi_connection.set_authorizer(authorize)
     try:
-        yield tables
+        yield
     except sa.exc.DatabaseError as e:
         if denied:
             raise QueryRefused(
@@ -54,9 +53,23 @@ def sqlite_tables_read(dbapi_connection: sqlite3.Connection):
         dbapi_connection.set_authorizer(None)
 
 
+def sqlite_tables_read(conn: sa.Connection, sql: str, params: dict) -> set[str]:
+    """Tables whose b-trees (the table's or one of its indexes') the compiled program opens.
+
+    The authorizer is not enough: SQLite does not report the columns of a ``JOIN ... USING``
+    condition it synthesizes, so a join used only as a filter would read a table unseen.
+    """
+    program = conn.execute(sa.text(f"EXPLAIN {sql}"), params).all()
+    roots = {row.p2 for row in program if row.opcode == "OpenRead" and row.p3 == 0}
+    owners = conn.execute(
+        sa.text("SELECT rootpage, tbl_name FROM sqlite_master WHERE rootpage > 0")
+    )
+    return {table for rootpage, table in owners if rootpage in roots}
+
+
 def postgres_tables_read(conn: sa.Connection, sql: str, params: dict) -> set[tuple[str, str]]:
     """(schema, table) of every relation the plan of ``sql`` scans."""
-    plan = conn.execute(sa.text(f"EXPLAIN (FORMAT JSON) {sql}"), params).scalar_one()
+    plan = conn.execute(sa.text(f"EXPLAIN (VERBOSE, FORMAT JSON) {sql}"), params).scalar_one()
     found: set[tuple[str, str]] = set()
     pending = [entry["Plan"] for entry in plan]
     while pending:

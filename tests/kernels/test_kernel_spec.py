@@ -1,0 +1,67 @@
+"""The "Enclave (Python)" kernel spec: installable into any environment; a real kernel started
+from it has a working, recorded `warehouse`."""
+
+import json
+import os
+import sys
+
+import pytest
+from jupyter_client import KernelManager
+
+from kernels import install
+
+
+def test_install_into_another_prefix(tmp_path):
+    assert install.main(["--prefix", str(tmp_path)]) == 0
+    spec = json.loads((tmp_path / "share/jupyter/kernels/enclave-python/kernel.json").read_text())
+    assert spec["display_name"] == "Enclave (Python)"
+    # "python" is mapped to the interpreter that launches the kernel: one spec for every venv
+    assert spec["argv"][:3] == ["python", "-m", "ipykernel_launcher"]
+    assert "--ext=kernels.extension" in spec["argv"]
+
+
+@pytest.fixture
+def enclave_kernel(sqlite_warehouse, query_log):
+    install.install(prefix=sys.prefix)
+    env = {
+        **os.environ,
+        "ENCLAVE_WAREHOUSE_URL": sqlite_warehouse["cc101"],
+        "ENCLAVE_PROJECT": "cconly",
+        "ENCLAVE_QUERY_LOG_FILE": str(query_log[0]),
+        "JPY_SESSION_NAME": "/home/rita/completion.ipynb",
+    }
+    km = KernelManager(kernel_name="enclave-python", transport="ipc")
+    km.start_kernel(env=env)
+    client = km.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        yield client
+    finally:
+        client.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def run(client, code: str) -> dict:
+    outputs = []
+    reply = client.execute_interactive(code, timeout=60, output_hook=outputs.append)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    results = [
+        m["content"]["data"]["text/plain"] for m in outputs if m["msg_type"] == "execute_result"
+    ]
+    return results[-1]
+
+
+def test_kernel_session_has_a_recorded_warehouse(enclave_kernel, query_log):
+    assert run(enclave_kernel, "warehouse") == "<enclave warehouse for project 'cconly'>"
+    assert "'cc_course_outcomes'" in run(enclave_kernel, "warehouse.tables()")
+    shown = run(
+        enclave_kernel,
+        "df = warehouse.query('SELECT institution, COUNT(*) AS n FROM cc_enrollments "
+        "GROUP BY institution')\n(type(df).__name__, df.institution.tolist())",
+    )
+    assert shown == "('DataFrame', ['CC-101'])"
+    (record,) = query_log[1]()
+    assert record["notebook"] == "/home/rita/completion.ipynb"
+    assert record["project"] == "cconly"
+    assert record["institutions"] == ["CC-101"]
