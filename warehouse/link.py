@@ -22,6 +22,8 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from warehouse.schema import INSTITUTIONS
+
 RECORD_COLUMNS = ("institution", "local_id", "ssid", "ssn", "name_key")
 
 
@@ -44,7 +46,7 @@ def name_keys(first: pd.Series, last: pd.Series, birth_date: pd.Series) -> pd.Se
     """``FIRST|LAST|YYYY-MM-DD`` per record, or "" when a name normalizes to nothing."""
     norm = {}
     for series in (first, last):
-        for v in pd.unique(series):
+        for v in pd.unique(series.to_numpy(object)).tolist():
             if v not in norm:
                 norm[v] = normalize_name(v)
     f, la = first.map(norm), last.map(norm)
@@ -76,23 +78,23 @@ class _Clusters:
         return np.fromiter((self.find(i) for i in range(len(self.parent))), np.int64)
 
 
-def _candidate_groups(records: pd.DataFrame, column: str) -> tuple[list[np.ndarray], int]:
+def _candidate_groups(records: pd.DataFrame, column: str) -> tuple[list[list[int]], int]:
     """Groups of 2+ records sharing a non-empty value; ambiguous ones counted, not returned."""
     sub = records.loc[records[column] != "", [column, "institution"]]
     sub = sub[sub[column].duplicated(keep=False)]
     clash = sub.duplicated([column, "institution"], keep=False)
     ambiguous = sub.loc[clash, column].unique()
     sub = sub[~sub[column].isin(ambiguous)]
-    groups = list(sub.groupby(column, sort=False).indices.values())
-    return [sub.index.to_numpy()[g] for g in groups], len(ambiguous)
+    positions = sub.index.to_numpy()
+    groups = sub.groupby(column, sort=False).indices.values()
+    return [positions[g].tolist() for g in groups], len(ambiguous)
 
 
 def _link_strong(records: pd.DataFrame, clusters: _Clusters, column: str) -> int:
     groups, ambiguous = _candidate_groups(records, column)
     for members in groups:
-        first = int(members[0])
         for m in members[1:]:
-            clusters.union(first, int(m))
+            clusters.union(members[0], m)
     return ambiguous
 
 
@@ -100,19 +102,22 @@ def _link_names(records: pd.DataFrame, clusters: _Clusters) -> int:
     groups, ambiguous = _candidate_groups(records, "name_key")
     if not groups:
         return ambiguous
-    inst, ssid, ssn = (records[c].to_numpy() for c in ("institution", "ssid", "ssn"))
     roots = clusters.roots()
-    involved = np.unique(roots[np.concatenate(groups)])
+    involved = np.isin(roots, roots[np.concatenate(groups)])
     info = {}  # root -> (institutions, statewide ids, ssns) of its whole cluster
-    for pos in np.flatnonzero(np.isin(roots, involved)):
-        entry = info.setdefault(int(roots[pos]), (set(), set(), set()))
-        entry[0].add(inst[pos])
-        if ssid[pos]:
-            entry[1].add(ssid[pos])
-        if ssn[pos]:
-            entry[2].add(ssn[pos])
+    columns = [roots[involved]] + [
+        records[c].to_numpy(object)[involved] for c in ("institution", "ssid", "ssn")
+    ]
+    for root, inst, ssid, ssn in zip(*(c.tolist() for c in columns), strict=True):
+        entry = info.setdefault(root, (set(), set(), set()))
+        entry[0].add(inst)
+        if ssid:
+            entry[1].add(ssid)
+        if ssn:
+            entry[2].add(ssn)
+    find = clusters.find
     for members in groups:
-        parts = {clusters.find(int(m)) for m in members}
+        parts = {find(m) for m in members}
         if len(parts) == 1:
             continue
         merged = (set(), set(), set())
@@ -140,30 +145,39 @@ def link(records: pd.DataFrame) -> tuple[pd.Series, LinkStats]:
     stats.ambiguous["statewide id"] = _link_strong(records, clusters, "ssid")
     stats.ambiguous["ssn"] = _link_strong(records, clusters, "ssn")
     stats.ambiguous["name + birth date"] = _link_names(records, clusters)
-    roots = pd.Series(clusters.roots(), name="root")
+    roots = clusters.roots()
 
-    def first_nonempty(column: str) -> pd.Series:
-        values = records[column]
-        return values[values != ""].groupby(roots[values != ""]).min()
+    def smallest(column: str) -> pd.Series:
+        """Per cluster root, the smallest non-empty value (independent of row order)."""
+        values = records[column].to_numpy(object)
+        keep = values != ""
+        pick = pd.DataFrame({"root": roots[keep], "value": values[keep]})
+        pick = pick.sort_values(["root", "value"]).drop_duplicates("root")
+        return pd.Series(pick.value.to_numpy(), index=pick.root.to_numpy())
 
-    local = (records.institution + ":" + records.local_id).groupby(roots).min()
-    person = ("ssid:" + first_nonempty("ssid")).reindex(local.index)
-    person = person.fillna("ssn:" + first_nonempty("ssn")).fillna(
-        "name:" + first_nonempty("name_key")
-    )
+    local = records.institution + ":" + records.local_id
+    records = records.assign(local=local.to_numpy(object))
+    local = smallest("local")
+    person = ("ssid:" + smallest("ssid")).reindex(local.index)
+    person = person.fillna("ssn:" + smallest("ssn")).fillna("name:" + smallest("name_key"))
     person = person.fillna("local:" + local)
     shared = person.duplicated(keep=False)
     person[shared] = "local:" + local[shared]
     stats.people = len(person)
     stats.pairs = _pair_rates(records.institution, roots)
-    return person.reindex(roots).set_axis(records.index), stats
+    return pd.Series(person.reindex(roots).to_numpy(), index=records.index), stats
 
 
-def _pair_rates(institution: pd.Series, roots: pd.Series) -> list:
+def _pair_rates(institution: pd.Series, roots: np.ndarray) -> list:
     """For each pair of institutions: people at both, as a share of each one's students."""
-    present = pd.crosstab(roots, institution).astype(bool)
+    names = [i for i in INSTITUTIONS if i in set(institution)]  # consortium order: K-12 first
+    codes = pd.Categorical(institution, categories=names).codes
+    present = np.zeros(len(roots), dtype=np.int64)  # per root: one bit per institution
+    np.bitwise_or.at(present, roots, np.left_shift(1, codes))
+    present = present[present != 0]
     rows = []
-    for a, b in combinations(sorted(present.columns), 2):
-        both = int((present[a] & present[b]).sum())
-        rows.append((a, b, both, both / present[a].sum(), both / present[b].sum()))
+    for (i, a), (j, b) in combinations(enumerate(names), 2):
+        at_a, at_b = (present >> i) & 1, (present >> j) & 1
+        both = int((at_a & at_b).sum())
+        rows.append((a, b, both, both / at_a.sum(), both / at_b.sum()))
     return rows

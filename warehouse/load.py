@@ -159,15 +159,20 @@ def _keys(records: pd.DataFrame, key: bytes | None) -> tuple[pd.Series, LinkStat
     return person.map(dict(zip(unique, pseudonyms(unique, key), strict=True))), stats
 
 
-def build_tables(extracts: list[Extract], key: bytes | None) -> tuple[dict, LinkStats | None]:
-    """Warehouse tables (DataFrames) from validated extracts; identifiers stay behind."""
-    students = [e for e in extracts if e.table.name == "students"]
-    records = _records(students)
+def key_map(extracts: list[Extract], key: bytes | None) -> tuple[dict, LinkStats | None]:
+    """institution -> (local id -> student key), from the accepted student rows."""
+    records = _records([e for e in extracts if e.table.name == "students"])
     student_key, stats = _keys(records, key)
-    key_of = {  # institution -> (local id -> student key)
+    key_of = {
         inst: pd.Series(student_key.to_numpy()[pos], index=records.local_id.to_numpy()[pos])
         for inst, pos in records.groupby("institution").indices.items()
     }
+    return key_of, stats
+
+
+def build_tables(extracts: list[Extract], key: bytes | None) -> tuple[dict, LinkStats | None]:
+    """Warehouse tables (DataFrames) from validated extracts; identifiers stay behind."""
+    key_of, stats = key_map(extracts, key)
     parts = {name: [] for name in WAREHOUSE_TABLES}
     parts["institutions"].append(
         pd.DataFrame(

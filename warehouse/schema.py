@@ -276,5 +276,5 @@ def warehouse_table(sector: str, raw_name: str) -> str:
     return "students" if raw_name == "students" else f"{sector}_{raw_name}"
 
 
-# indexes built after the bulk load: the join key and the row-security column
-INDEXED_COLUMNS = ("student_key", "institution")
+# indexes built after the bulk load: the join key (institution has too few values to help)
+INDEXED_COLUMNS = ("student_key",)

@@ -1,0 +1,44 @@
+"""Shared fixtures: one small generated consortium, copied per test that changes it."""
+
+import shutil
+
+import pytest
+
+from enclave.cli import main
+from warehouse.generate import generate
+from warehouse.pseudonymize import write_key
+
+STUDENTS = 400
+SEED = 11
+
+
+@pytest.fixture(scope="session")
+def population(tmp_path_factory):
+    """The generated extracts (read-only for tests) and their ground truth."""
+    root = tmp_path_factory.mktemp("extracts")
+    return root, generate(root, STUDENTS, SEED)
+
+
+@pytest.fixture
+def extracts(population, tmp_path):
+    """A private copy of the generated extracts that a test may break."""
+    copy = tmp_path / "extracts"
+    shutil.copytree(population[0], copy)
+    return copy
+
+
+@pytest.fixture
+def key_file(tmp_path):
+    return write_key(tmp_path / "warehouse.key")
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``enclave ...`` in-process; returns (exit status, stdout, stderr lines)."""
+
+    def run(*args):
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err.splitlines()
+
+    return run
