@@ -24,6 +24,7 @@ FILE_ERROR = 2  # exit status for a file the loader cannot read at all
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 _SSN = re.compile(r"(\d{3})-?(\d{2})-?(\d{4})")
 _ZIP = re.compile(r"\d{5}(?:-\d{4})?")
+_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
 _RAGGED = re.compile(r"line (\d+), saw (\d+)")
 
 
@@ -71,7 +72,8 @@ def read_csv(file: Path, name: str, table: RawTable) -> pd.DataFrame:
             name, f"line {line}: bytes that are not UTF-8; re-export the file as UTF-8."
         ) from None
     header = text.lstrip("\ufeff").split("\n", 1)[0]
-    if "," not in header:
+    names = {h.strip().strip('"') for h in header.split(",")}
+    if "," not in header or not names & set(table.column_names):
         raise _fail(
             name,
             "not a CSV file (its first line is not a comma-separated header); export "
@@ -98,7 +100,14 @@ def read_csv(file: Path, name: str, table: RawTable) -> pd.DataFrame:
     extra = [c for c in df.columns if c not in table.column_names]
     if missing or extra:
         parts = [f"missing column(s) {', '.join(missing)}"] if missing else []
-        parts += [f"unexpected column(s) {', '.join(map(str, extra))}"] if extra else []
+        # a header that is really a data row must not be echoed: it may hold identifiers
+        shown = [str(c) for c in extra if _COLUMN_NAME.fullmatch(str(c))]
+        if extra:
+            parts.append(
+                f"unexpected column(s) {', '.join(shown)}"
+                if len(shown) == len(extra)
+                else f"{len(extra)} unexpected column(s)"
+            )
         raise _fail(
             name,
             f"{'; '.join(parts)}; the {table.sector} {table.name} extract has exactly the "
