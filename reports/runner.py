@@ -86,15 +86,18 @@ PAPERMILL_ADDED = {"injected-parameters", "papermill-error-cell-tag"}
 
 
 def _failed_cell(nb) -> int | None:
-    """Index in the *template* of the cell papermill marked as failed or still running."""
-    added = 0  # cells papermill inserted before it: injected parameters, the error banner
+    """Index in the *template* of the last cell papermill started: the one that failed.
+
+    (papermill marks a cell whose kernel died "completed", so the status cannot tell.)
+    """
+    added, failed = 0, None  # cells papermill inserted: injected parameters, the error banner
     for index, cell in enumerate(nb.cells):
         metadata = cell.get("metadata", {})
         if PAPERMILL_ADDED & set(metadata.get("tags", [])):
             added += 1
-        elif metadata.get("papermill", {}).get("status") in ("failed", "running"):
-            return index - added
-    return None
+        elif metadata.get("papermill", {}).get("start_time"):
+            failed = index - added
+    return failed
 
 
 def _read_partial(path: Path):

@@ -1,0 +1,61 @@
+"""A real synthetic warehouse, a project context and small test templates for report runs."""
+
+import json
+
+import nbformat
+import pytest
+
+from tests.kernels.enclave_test_warehouse import ALL, build_sqlite, grant
+
+
+@pytest.fixture(scope="session")
+def project_extract(tmp_path_factory):
+    """The read-only extract of project `study` (all five institutions)."""
+    db = build_sqlite(tmp_path_factory.mktemp("warehouse"))
+    return grant(str(db), "study", ALL)
+
+
+@pytest.fixture
+def session_env(project_extract, tmp_path, monkeypatch):
+    """What a hub session sets for `enclave report`: project, warehouse, output area, query log."""
+    output = tmp_path / "output"
+    output.mkdir()
+    log = tmp_path / "queries.jsonl"
+    env = {
+        "ENCLAVE_PROJECT": "study",
+        "ENCLAVE_WAREHOUSE_URL": project_extract,
+        "ENCLAVE_OUTPUT_DIR": str(output),
+        "ENCLAVE_QUERY_LOG_FILE": str(log),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("ENCLAVE_QUERY_LOG_URL", raising=False)
+
+    def queries():
+        return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+    return {"output": output, "queries": queries}
+
+
+@pytest.fixture
+def make_template(tmp_path):
+    """Write a template: a `parameters` cell with ``parameters`` and code cells ``cells``."""
+
+    def make(name: str, parameters: str | None, *cells: str):
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {
+            "name": "enclave-python",
+            "display_name": "Enclave (Python)",
+            "language": "python",
+        }
+        nb.cells.append(nbformat.v4.new_markdown_cell(f"# {name}"))
+        if parameters is not None:
+            cell = nbformat.v4.new_code_cell(parameters)
+            cell.metadata["tags"] = ["parameters"]
+            nb.cells.append(cell)
+        nb.cells.extend(nbformat.v4.new_code_cell(source) for source in cells)
+        path = tmp_path / f"{name}.ipynb"
+        nbformat.write(nb, path)
+        return path
+
+    return make
