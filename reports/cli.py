@@ -14,11 +14,10 @@ def _context(args):
     return context_from(args)
 
 
-def _submit(args, paths) -> None:
-    from output_review.service.client import submit_notebooks
-
-    request = submit_notebooks(paths, purpose=args.purpose)
-    print(f"submitted for review: request {request}")
+def _check_submit(args) -> None:
+    """Refuse a --submit that cannot be filed before spending a run on it."""
+    if args.submit and not args.purpose.strip():
+        raise EnclaveError("--purpose: say why these outputs should leave (needed with --submit).")
 
 
 def _run(args) -> int:
@@ -31,6 +30,7 @@ def _run(args) -> int:
     if len(given) != len(args.parameter or []):
         raise EnclaveError("-p: a parameter is given twice; give each name once.", exit_code=2)
     values = check_values(template.name, template.parameters, given, as_text=True)
+    _check_submit(args)
     context = _context(args)
     result = run_report(template, values, context)
     if result.status == "failed":
@@ -39,7 +39,9 @@ def _run(args) -> int:
         return EXIT_RUN_FAILED
     print(f"{result.path}  gate: {result.verdict}  ({result.seconds:.1f} s)")
     if args.submit:
-        _submit(args, [result.path])
+        from reports.submission import submit_runs
+
+        print(submit_runs(template, [result], args.purpose))
     return 0 if result.verdict == "pass" else EXIT_NEEDS_REVIEW
 
 
@@ -51,13 +53,16 @@ def _batch(args) -> int:
         raise EnclaveError("--workers: give a number of worker processes of 1 or more.", 2)
     template = load_template(args.template)
     combinations = load_grid(args.grid, template)
+    _check_submit(args)
     context = _context(args)
     results = run_batch(template, combinations, context, args.workers)
     print(summary_table(results))
     if any(r.status == "failed" for r in results):
         return EXIT_RUN_FAILED
     if args.submit:
-        _submit(args, [r.path for r in results])
+        from reports.submission import submit_runs
+
+        print(submit_runs(template, results, args.purpose))
     return 0 if all(r.verdict == "pass" for r in results) else EXIT_NEEDS_REVIEW
 
 
