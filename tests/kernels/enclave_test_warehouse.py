@@ -9,41 +9,26 @@ STUDENTS = 300
 ALL = "K12-001,K12-002,CC-101,CC-102,UNI-201"
 
 
+def warehouse_command(*args: str) -> None:
+    assert main(["warehouse", *args]) == 0
+
+
 def build_sqlite(root: Path) -> Path:
     """Generate, key and load a SQLite warehouse under ``root``; return its path."""
-    extracts, key, db = root / "extracts", root / "key", root / "warehouse.sqlite"
-    assert (
-        main(
-            [
-                "warehouse",
-                "generate",
-                "--out",
-                str(extracts),
-                "--students",
-                str(STUDENTS),
-                "--seed",
-                "11",
-            ]
-        )
-        == 0
+    db = root / "warehouse.sqlite"
+    warehouse_command(
+        "generate", "--out", str(root / "extracts"), "--students", str(STUDENTS), "--seed", "11"
     )
-    assert main(["warehouse", "keygen", str(key)]) == 0
-    assert (
-        main(
-            [
-                "warehouse",
-                "load",
-                str(extracts),
-                "--key",
-                str(key),
-                "--url",
-                str(db),
-                "--accept-rejects",
-            ]
-        )
-        == 0
-    )
+    warehouse_command("keygen", str(root / "key"))
+    load(root, str(db))
     return db
+
+
+def load(root: Path, url: str) -> None:
+    """Load the extracts generated under ``root`` into the warehouse at ``url``."""
+    warehouse_command(
+        "load", str(root / "extracts"), "--key", str(root / "key"), "--url", url, "--accept-rejects"
+    )
 
 
 def grant(url: str, project: str, institutions: str) -> str:
@@ -56,22 +41,3 @@ def grant(url: str, project: str, institutions: str) -> str:
 
         return sa.engine.make_url(url).set(username=where).render_as_string(hide_password=False)
     return where
-
-
-def load_postgres(root: Path, url: str) -> None:
-    extracts, key = root / "extracts", root / "key"
-    assert (
-        main(
-            [
-                "warehouse",
-                "load",
-                str(extracts),
-                "--key",
-                str(key),
-                "--url",
-                url,
-                "--accept-rejects",
-            ]
-        )
-        == 0
-    )

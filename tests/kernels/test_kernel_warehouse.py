@@ -10,7 +10,7 @@ import pytest
 
 from kernels.client import Warehouse
 from kernels.errors import QueryNotRecorded, QueryRefused, WarehouseError
-from tests.kernels.enclave_test_warehouse import grant, load_postgres
+from tests.kernels.enclave_test_warehouse import grant, load
 
 _opened: list[Warehouse] = []
 
@@ -238,7 +238,7 @@ def test_misconfigured_service_refuses_the_query(sqlite_warehouse, env, reason):
 @pytest.fixture
 def pg_project(pg_url, sqlite_warehouse):
     """The same extracts loaded into a fresh PostgreSQL database; a role for CC-101 only."""
-    load_postgres(sqlite_warehouse["root"], pg_url)
+    load(sqlite_warehouse["root"], pg_url)
     return grant(pg_url, "ccstudy", "CC-101")
 
 
