@@ -42,3 +42,22 @@ def cli(capsys):
         return code, out, err.splitlines()
 
     return run
+
+
+@pytest.fixture
+def pg_db(pg_url):
+    """``pg_url``, plus removal of the cluster-wide roles a test made for that database."""
+    import psycopg
+    import sqlalchemy as sa
+
+    yield pg_url
+    u = sa.engine.make_url(pg_url)
+    info = f"host={u.host} port={u.port} user={u.username} dbname={u.database}"
+    with psycopg.connect(info, autocommit=True) as conn:
+        roles = conn.execute(
+            "SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s)", (f"{u.database}_",)
+        ).fetchall()
+        for (role,) in roles:
+            conn.execute(f'DROP OWNED BY "{role}" CASCADE')
+        for (role,) in roles:
+            conn.execute(f'DROP ROLE "{role}"')
