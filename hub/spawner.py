@@ -7,12 +7,14 @@ access, confines the uid's network (nftables), and starts the single-user server
 environment, resource limits and a private mount namespace (hidepid /proc).
 """
 
+import asyncio
 import os
 import pwd
 from html import escape
 from pathlib import Path
 from urllib.parse import urlparse
 
+import sqlalchemy as sa
 from jupyterhub.spawner import LocalProcessSpawner, SpawnException
 from traitlets import Bool, Integer, List, Unicode, default
 
@@ -23,9 +25,17 @@ from hub.isolation.egress import EgressRules
 from hub.isolation.extracts import stage_extract, unstage
 from hub.isolation.limits import Limits
 from hub.isolation.namespace import isolate_mounts
+from hub.isolation.postgres import SessionRoles, ensure_cluster, import_statements
 
 SESSION_CONFIG_DIR = Path(__file__).resolve().parent / "session" / "jupyter_config"
 _egress_tables: dict[str, EgressRules] = {}
+_clusters_ready: set[str] = set()
+
+
+def _ensure_cluster_once(admin_url: str) -> None:
+    if admin_url not in _clusters_ready:
+        ensure_cluster(admin_url)
+        _clusters_ready.add(admin_url)
 
 
 def _refuse(message: str, reason: str, html: str | None = None) -> SpawnException:
@@ -69,6 +79,13 @@ class EnclaveSpawner(LocalProcessSpawner):
     def _query_log_url_default(self):
         bind_url = self.config.JupyterHub.get("bind_url", "http://127.0.0.1:8000")
         return bind_url.rstrip("/") + "/services/review/api/queries"
+
+    postgres_log_file = Unicode(
+        "/var/log/postgresql/postgresql-15-main.log",
+        help="""PostgreSQL's server log, where every statement of a session role is logged
+        (``log_statement = 'all'``); the hub imports those lines as ``warehouse.query`` audit
+        events while sessions run and when they stop.""",
+    ).tag(config=True)
 
     max_processes = Integer(
         256, help="RLIMIT_NPROC for the researcher's uid (processes and threads)."
@@ -173,16 +190,11 @@ class EnclaveSpawner(LocalProcessSpawner):
     # -- start and stop ------------------------------------------------------------------------
     async def start(self):
         ctx, project, account = self._check_may_start()
-        access = Path(project.warehouse_access)
-        if not access.is_file():
-            raise _refuse(
-                f"project {project.name!r}: its warehouse extract is missing; ask an "
-                "administrator to re-run the approval.",
-                reason="warehouse",
-            )
         self._project = project.name
-        self._warehouse_path = stage_extract(access, Path(self.sessions_dir), account, project.name)
-        await self._egress().confine(account.pw_uid, self._allowed_destinations())
+        self._warehouse_url, warehouse_port = await self._open_warehouse(ctx, project, account)
+        await self._egress().confine(
+            account.pw_uid, self._allowed_destinations(), warehouse_port=warehouse_port
+        )
         self._output_dir = self._make_output_dir(account, project.name)
         ctx.audit.append(
             actor=self.user.name,
@@ -192,11 +204,69 @@ class EnclaveSpawner(LocalProcessSpawner):
         )
         return await super().start()
 
+    async def _open_warehouse(self, ctx, project, account) -> tuple[str, int | None]:
+        """The session's read-only warehouse URL (and the PostgreSQL port, if any)."""
+        access = project.warehouse_access
+        if access.startswith("/"):
+            if not Path(access).is_file():
+                raise _refuse(
+                    f"project {project.name!r}: its warehouse extract is missing; ask an "
+                    "administrator to re-run the approval.",
+                    reason="warehouse",
+                )
+            copy = stage_extract(Path(access), Path(self.sessions_dir), account, project.name)
+            return f"sqlite:///{copy}", None
+        admin_url = self._warehouse_admin_url()
+        await asyncio.to_thread(_ensure_cluster_once, admin_url)
+        login = await asyncio.to_thread(
+            self._session_roles(ctx, admin_url).open, self.user.name, project.name, access
+        )
+        return login.url, sa.engine.make_url(login.url).port
+
+    def _warehouse_admin_url(self) -> str:
+        from warehouse.db import WarehouseSettings, is_postgres
+
+        url = WarehouseSettings(config=self.config).url
+        if not is_postgres(url):
+            raise _refuse(
+                "This project's warehouse access is a PostgreSQL role but WarehouseSettings.url "
+                "is not a PostgreSQL URL; ask an administrator to fix the configuration.",
+                reason="warehouse",
+            )
+        return url
+
+    def _session_roles(self, ctx, admin_url: str) -> SessionRoles:
+        return SessionRoles(admin_url, ctx.projects.engine)
+
     async def stop(self, now=False):
+        uses_postgres = self._uses_postgres()  # super().stop() clears the state
         try:
             await super().stop(now=now)
         finally:
             unstage(Path(self.sessions_dir), self.user.name)
+            if uses_postgres:
+                self.log.info("Locking the PostgreSQL session role of %s", self.user.name)
+                ctx = enclave_context(self.config)
+                admin_url = self._warehouse_admin_url()
+                await asyncio.to_thread(self._session_roles(ctx, admin_url).close, self.user.name)
+                await self._import_statements(ctx)
+
+    async def poll(self):
+        status = await super().poll()
+        if status is None and self._uses_postgres():
+            await self._import_statements(enclave_context(self.config))
+        return status
+
+    def _uses_postgres(self) -> bool:
+        return (getattr(self, "_warehouse_url", None) or "sqlite").startswith("postgresql")
+
+    async def _import_statements(self, ctx) -> None:
+        try:
+            await asyncio.to_thread(import_statements, self.postgres_log_file, ctx.projects.engine)
+        except OSError as e:
+            self.log.error(
+                "Cannot import PostgreSQL statement log %s: %s", self.postgres_log_file, e
+            )
 
     def _egress(self) -> EgressRules:
         if self.egress_table not in _egress_tables:
@@ -222,6 +292,22 @@ class EnclaveSpawner(LocalProcessSpawner):
             os.chmod(part, 0o700)
         return str(path)
 
+    def get_state(self):
+        state = super().get_state()
+        if getattr(self, "_warehouse_url", None):
+            # what stop() needs after a hub restart (never the password)
+            state["enclave_postgres"] = not self._warehouse_url.startswith("sqlite")
+        return state
+
+    def load_state(self, state):
+        super().load_state(state)
+        if state.get("enclave_postgres"):
+            self._warehouse_url = "postgresql://"
+
+    def clear_state(self):
+        super().clear_state()
+        self._warehouse_url = None
+
     # -- the session process -------------------------------------------------------------------
     def get_env(self):
         env = super().get_env()
@@ -231,7 +317,7 @@ class EnclaveSpawner(LocalProcessSpawner):
             LANG="C.UTF-8",
             JUPYTER_CONFIG_DIR=str(SESSION_CONFIG_DIR),
             ENCLAVE_PROJECT=self._project,
-            ENCLAVE_WAREHOUSE_URL=f"sqlite:///{self._warehouse_path}",
+            ENCLAVE_WAREHOUSE_URL=self._warehouse_url,
             ENCLAVE_QUERY_LOG_URL=self.query_log_url,
             ENCLAVE_OUTPUT_DIR=self._output_dir,
             # one BLAS thread: the address-space limit must not be eaten by thread arenas

@@ -246,7 +246,8 @@ def test_rows_of_unapproved_institutions_are_not_there(session):
         "path = os.environ['ENCLAVE_WAREHOUSE_URL'].removeprefix('sqlite:///')\n"
         "con = sqlite3.connect(f'file:{path}?mode=ro', uri=True)\n"
         "tables = ('students', 'univ_enrollments', 'k12_enrollments')\n"
-        "print(sorted({r[0] for t in tables for r in con.execute(f'SELECT institution FROM {t}')}))",
+        "rows = {r[0] for t in tables for r in con.execute(f'SELECT institution FROM {t}')}\n"
+        "print(sorted(rows))",
     )
     assert out == "['CC-101', 'K12-001']"
 

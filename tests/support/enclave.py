@@ -39,7 +39,7 @@ class Enclave:
         return f"sqlite:///{self.hub.hub_dir / 'enclave.sqlite'}"
 
 
-def _register_projects(state_url: str, warehouse: Path, names: dict, projects: dict) -> None:
+def _register_projects(state_url: str, warehouse: str, names: dict, projects: dict) -> None:
     from enclave.state import make_engine
     from hub.projects import ProjectRegistry
     from warehouse.grant import grant_project
@@ -55,7 +55,7 @@ def _register_projects(state_url: str, warehouse: Path, names: dict, projects: d
                 name,
                 institution,
                 actor="admin",
-                grant=lambda p, insts: grant_project(str(warehouse), p, insts),
+                grant=lambda p, insts: grant_project(warehouse, p, insts),
             )
         if spec.get("expired"):
             registry.expire(name, actor="admin")
@@ -64,8 +64,16 @@ def _register_projects(state_url: str, warehouse: Path, names: dict, projects: d
 
 @contextlib.contextmanager
 def running_enclave(
-    base_dir: Path, people: dict, projects: dict, *, extra_config: str = "", students: int = 300
+    base_dir: Path,
+    people: dict,
+    projects: dict,
+    *,
+    extra_config: str = "",
+    students: int = 300,
+    warehouse_url: str | None = None,
 ):
+    """``warehouse_url``: a PostgreSQL database to load the synthetic warehouse into (sessions
+    then use PostgreSQL roles); default: the SQLite warehouse under the hub directory."""
     from enclave.demo import prepare_warehouse
 
     base_dir = Path(base_dir)
@@ -74,6 +82,11 @@ def running_enclave(
     warehouse_dir = hub_dir / "warehouse"
     with contextlib.redirect_stdout(None):
         demo = prepare_warehouse(warehouse_dir, students=students)
+        if warehouse_url:
+            from warehouse.load import load
+            from warehouse.pseudonymize import read_key
+
+            load(demo.extracts, warehouse_url, read_key(demo.key))
     tag = uuid.uuid4().hex[:8]
     SESSIONS_ROOT.mkdir(parents=True, exist_ok=True)
     SESSIONS_ROOT.chmod(0o755)
@@ -83,7 +96,10 @@ def running_enclave(
     with contextlib.ExitStack() as stack:
         names = stack.enter_context(unix_users(*people))
         _register_projects(
-            f"sqlite:///{hub_dir / 'enclave.sqlite'}", demo.warehouse, names, projects
+            f"sqlite:///{hub_dir / 'enclave.sqlite'}",
+            warehouse_url or str(demo.warehouse),
+            names,
+            projects,
         )
         accounts = {
             names[stem]: {"password": password, "groups": groups} for stem, groups in people.items()
@@ -97,6 +113,7 @@ c.EnclaveSpawner.egress_table = "enclave_test_{tag}"
 c.EnclaveSpawner.sessions_dir = {str(sessions_dir)!r}
 c.EnclaveSpawner.query_log_url = {query_log.url!r}
 c.Spawner.mem_limit = "1536M"
+c.WarehouseSettings.url = {warehouse_url or str(demo.warehouse)!r}
 {extra_config}
 """
         hub = start_hub(hub_dir, provider, port=port, extra_config=config)

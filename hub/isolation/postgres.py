@@ -1,0 +1,235 @@
+"""Research sessions on a PostgreSQL warehouse: their own login role, a password, and a log.
+
+The cluster trusts every connection from 127.0.0.1 and over its Unix socket (tests and CI rely
+on that), so a session must reach neither with those credentials:
+
+- the session's mount namespace covers the socket directory (``EnclaveSpawner.hidden_paths``);
+- nftables rewrites the source address of every TCP connection a researcher uid opens to the
+  warehouse port to ``127.0.0.2`` (``SESSION_SOURCE``), and the block this module keeps at the
+  top of ``pg_hba.conf`` demands a SCRAM password from that address: no trust, whatever role
+  the researcher names;
+- the only password a session holds is that of its own login role ``<db>_sess_<user>``, created
+  at spawn as a member of exactly one project role (so the project's row policies and SELECT
+  grants apply) and locked again (NOLOGIN, no password, backends terminated) at stop.
+
+Server-side query recording: each session role has ``log_statement = 'all'`` (a superuser-only
+setting the researcher cannot switch off), so every statement — from the kernel's warehouse
+client or a direct psycopg connection — reaches the server log with time, role and database
+(``log_line_prefix``). ``import_statements`` turns those lines into ``warehouse.query`` audit
+events, attributed through the role to the user and project.
+"""
+
+import hashlib
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from audit import AuditLog
+from enclave.errors import EnclaveError
+
+SESSION_SOURCE = "127.0.0.2"
+HBA_BEGIN = "# BEGIN enclave sessions (managed by hub/isolation/postgres.py; do not edit)"
+HBA_END = "# END enclave sessions"
+HBA_BLOCK = f"{HBA_BEGIN}\nhost all all {SESSION_SOURCE}/32 scram-sha-256\n{HBA_END}\n"
+LOG_LINE_PREFIX = "%m [%p] %q%u@%d "
+STATEMENT = re.compile(
+    r"^(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ \S+) \[\d+\] (?P<role>[^@\s]+)@\S+ "
+    r"LOG:  (?:statement|execute [^:]*): (?P<sql>.*)$"
+)
+
+metadata = sa.MetaData()
+pg_sessions = sa.Table(
+    "pg_sessions",
+    metadata,
+    sa.Column("role", sa.String(63), primary_key=True),
+    sa.Column("user", sa.String(200), nullable=False),
+    sa.Column("project", sa.String(30), nullable=False),
+)
+pg_log_offsets = sa.Table(
+    "pg_log_offsets",
+    metadata,
+    sa.Column("path", sa.Text, primary_key=True),
+    sa.Column("inode", sa.BigInteger, nullable=False),
+    sa.Column("offset", sa.BigInteger, nullable=False),
+)
+
+
+def session_role(dbname: str, user: str) -> str:
+    name = f"{dbname}_sess_{user}"
+    if len(name) > 63:  # PostgreSQL truncates identifiers; keep names distinct instead
+        name = f"{name[:50]}_{hashlib.sha256(name.encode()).hexdigest()[:12]}"
+    return name
+
+
+def _admin(url: str) -> sa.Engine:
+    return sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+
+
+def ensure_cluster(admin_url: str) -> None:
+    """Idempotent cluster set-up: the pg_hba block on top, the log line prefix, a reload."""
+    engine = _admin(admin_url)
+    try:
+        with engine.connect() as conn:
+            hba = Path(conn.exec_driver_sql("SHOW hba_file").scalar())
+            text = hba.read_text()
+            if HBA_BLOCK not in text:
+                if HBA_BEGIN in text:
+                    raise EnclaveError(
+                        f"{hba}: the enclave block was edited by hand; remove it and retry."
+                    )
+                partial = hba.with_name(hba.name + ".enclave-new")
+                partial.write_text(HBA_BLOCK + text)
+                stat = hba.stat()
+                os.chown(partial, stat.st_uid, stat.st_gid)
+                os.chmod(partial, stat.st_mode & 0o777)
+                os.replace(partial, hba)
+            if conn.exec_driver_sql("SHOW log_line_prefix").scalar() != LOG_LINE_PREFIX:
+                conn.exec_driver_sql(f"ALTER SYSTEM SET log_line_prefix = '{LOG_LINE_PREFIX}'")
+            conn.exec_driver_sql("SELECT pg_reload_conf()")
+            errors = conn.exec_driver_sql(
+                "SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL"
+            ).all()
+            if errors:
+                raise EnclaveError(f"{hba}: line {errors[0][0]}: {errors[0][1]}; fix the file.")
+    finally:
+        engine.dispose()
+
+
+@dataclass(frozen=True)
+class SessionLogin:
+    role: str
+    password: str
+    url: str  # what the session gets as ENCLAVE_WAREHOUSE_URL
+
+
+class SessionRoles:
+    """Open and close the per-user login roles of one warehouse database."""
+
+    def __init__(self, admin_url: str, state: sa.Engine):
+        self.admin_url = admin_url
+        self.state = state
+        metadata.create_all(state)
+
+    def open(self, user: str, project: str, project_role: str) -> SessionLogin:
+        engine = _admin(self.admin_url)
+        password = secrets.token_urlsafe(24)
+        try:
+            with engine.connect() as conn:
+                url = engine.url
+                role = session_role(url.database, user)
+                q = conn.dialect.identifier_preparer.quote
+                exists = conn.execute(
+                    sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}
+                ).first()
+                verb = "ALTER" if exists else "CREATE"
+                conn.exec_driver_sql(
+                    f"{verb} ROLE {q(role)} LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE "
+                    f"NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 8 PASSWORD '{password}'"
+                )
+                # exactly one project: drop memberships left from an earlier session
+                held = conn.execute(
+                    sa.text(
+                        "SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r "
+                        "ON r.oid = m.roleid WHERE m.member = CAST(:r AS regrole)"
+                    ),
+                    {"r": role},
+                ).scalars()
+                for other in list(held):
+                    if other != project_role:
+                        conn.exec_driver_sql(f"REVOKE {q(other)} FROM {q(role)}")
+                conn.exec_driver_sql(f"GRANT {q(project_role)} TO {q(role)}")
+                for setting, value in (
+                    ("log_statement", "all"),
+                    ("default_transaction_read_only", "on"),
+                    ("search_path", "warehouse"),
+                ):
+                    conn.exec_driver_sql(f"ALTER ROLE {q(role)} SET {setting} = '{value}'")
+        finally:
+            engine.dispose()
+        with self.state.begin() as conn:
+            conn.execute(pg_sessions.delete().where(pg_sessions.c.role == role))
+            conn.execute(pg_sessions.insert().values(role=role, user=user, project=project))
+        session_url = url.set(
+            username=role, password=password, host="127.0.0.1", port=url.port or 5432
+        )
+        return SessionLogin(role, password, session_url.render_as_string(hide_password=False))
+
+    def close(self, user: str) -> None:
+        engine = _admin(self.admin_url)
+        try:
+            with engine.connect() as conn:
+                role = session_role(engine.url.database, user)
+                exists = conn.execute(
+                    sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}
+                ).first()
+                if exists:
+                    q = conn.dialect.identifier_preparer.quote
+                    conn.exec_driver_sql(f"ALTER ROLE {q(role)} NOLOGIN PASSWORD NULL")
+                    conn.execute(
+                        sa.text(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE usename = :r"
+                        ),
+                        {"r": role},
+                    )
+        finally:
+            engine.dispose()
+
+
+def import_statements(log_file: str, state: sa.Engine) -> int:
+    """Append a ``warehouse.query`` audit event per new session statement in ``log_file``.
+
+    Remembers how far it read (and the file's inode, to notice rotation). Returns the number of
+    events written. The SQL text is recorded; parameters and results never are.
+    """
+    metadata.create_all(state)
+    path = Path(log_file)
+    audit = AuditLog(state)
+    with state.begin() as conn:
+        roles = {r.role: r for r in conn.execute(sa.select(pg_sessions))}
+        mark = conn.execute(
+            sa.select(pg_log_offsets).where(pg_log_offsets.c.path == str(path))
+        ).first()
+        inode = path.stat().st_ino
+        start = mark.offset if mark and mark.inode == inode else 0
+        with path.open("rb") as f:
+            f.seek(start)
+            data = f.read()
+        complete = data[: data.rfind(b"\n") + 1]  # a line still being written waits
+        count = 0
+        current = None
+        for raw in complete.decode(errors="replace").splitlines() + [""]:
+            if raw.startswith("\t") and current is not None:
+                current["sql"] += "\n" + raw[1:]
+                continue
+            if current is not None:
+                session = roles[current["role"]]
+                audit.record(
+                    conn,
+                    actor=session.user,
+                    action="warehouse.query",
+                    project=session.project,
+                    details={
+                        "sql": current["sql"],
+                        "time": current["time"],
+                        "source": "postgresql-log",
+                        "role": current["role"],
+                    },
+                )
+                count += 1
+                current = None
+            match = STATEMENT.match(raw)
+            if match and match["role"] in roles:
+                current = match.groupdict()
+        values = {"inode": inode, "offset": start + len(complete)}
+        if mark:
+            conn.execute(
+                pg_log_offsets.update().where(pg_log_offsets.c.path == str(path)).values(**values)
+            )
+        else:
+            conn.execute(pg_log_offsets.insert().values(path=str(path), **values))
+    return count

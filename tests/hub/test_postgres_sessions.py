@@ -1,0 +1,179 @@
+"""Sessions on a PostgreSQL warehouse: a per-user login role, password-only access through the
+session address, and server-side recording of every statement (even direct psycopg ones)."""
+
+import time
+import uuid
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from tests.conftest import PG_ADMIN_URL
+from tests.hub.test_session_e2e import accept_agreement, spawn, wait_ready
+from tests.support.enclave import running_enclave
+from tests.support.kernel import Kernel
+from tests.support.login import api_token, login
+
+PEOPLE = {"alice": ["researchers"]}
+PROJECTS = {
+    "pg_a": {"members": ["alice"], "institutions": ["CC-101"]},
+    "pg_b": {"members": ["alice"], "institutions": ["UNI-201"]},
+}
+
+
+@pytest.fixture(scope="module")
+def warehouse_db():
+    name = f"enclave_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name)
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        roles = conn.execute(
+            sa.text("SELECT rolname FROM pg_roles WHERE rolname LIKE :p"), {"p": f"{name}%"}
+        ).scalars()
+        for role in list(roles):
+            conn.execute(sa.text(f'DROP ROLE IF EXISTS "{role}"'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def enclave(tmp_path_factory, warehouse_db):
+    with running_enclave(
+        tmp_path_factory.mktemp("pg-enclave"), PEOPLE, PROJECTS, warehouse_url=warehouse_db
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def alice(enclave):
+    name = enclave.names["alice"]
+    session = login(enclave.hub.url, name, enclave.password)
+    session.name, session.token = name, api_token(session, enclave.hub.url, name)
+    accept_agreement(enclave, session)
+    return session
+
+
+@pytest.fixture(scope="module")
+def kernel(enclave, alice):
+    response = spawn(enclave, alice, "pg_a")
+    assert response.status_code in (201, 202), response.text
+    wait_ready(enclave, alice)
+    kernel = Kernel(f"{enclave.hub.url}/user/{alice.name}", alice.token)
+    yield kernel
+    kernel.shutdown()
+
+
+def user_model(enclave, user):
+    return requests.get(
+        f"{enclave.hub.api_url}/users/{user.name}",
+        headers={"Authorization": f"token {user.token}"},
+        timeout=30,
+    ).json()
+
+
+def run(kernel, code):
+    out = kernel.execute(code)
+    assert out["error"] is None, out
+    return out["stdout"].strip()
+
+
+CONNECT = (
+    "import os, psycopg, sqlalchemy as sa\n"
+    "u = sa.engine.make_url(os.environ['ENCLAVE_WAREHOUSE_URL'])\n"
+    "def connect(**over):\n"
+    "    params = dict(host=u.host, port=u.port, user=u.username, password=u.password,\n"
+    "                  dbname=u.database, connect_timeout=5)\n"
+    "    params.update(over)\n"
+    "    return psycopg.connect(**params)\n"
+)
+
+
+def test_kernel_query_sees_only_approved_institutions(kernel):
+    out = run(
+        kernel,
+        "print(sorted(warehouse.query('SELECT DISTINCT institution FROM students').institution))",
+    )
+    assert out == "['CC-101']"
+
+
+def test_session_role_is_in_exactly_one_project(kernel, warehouse_db):
+    run(kernel, CONNECT)
+    out = run(
+        kernel,
+        "with connect() as c:\n"
+        "    print(*sorted(r[0] for r in c.execute('SELECT roleid::regrole::text FROM "
+        "pg_auth_members WHERE member = current_user::regrole')))",
+    )
+    assert out.endswith("_proj_pg_a") and "pg_b" not in out
+
+
+def test_cannot_write_through_the_session_role(kernel):
+    run(kernel, CONNECT)
+    out = kernel.execute(
+        "with connect(autocommit=True) as c:\n"
+        '    c.execute("SET default_transaction_read_only = off")\n'
+        "    c.execute(\"INSERT INTO warehouse.institutions VALUES ('X', 'x', 'k12')\")"
+    )
+    assert out["error"][0] == "InsufficientPrivilege"
+
+
+@pytest.mark.parametrize("user", ["postgres", "project_role"])
+def test_other_roles_need_a_password_the_session_does_not_have(kernel, warehouse_db, user):
+    run(kernel, CONNECT)
+    if user == "project_role":
+        user = f"{sa.engine.make_url(warehouse_db).database}_proj_pg_a"
+    out = kernel.execute(f"connect(user={user!r}, password=None)")
+    assert out["error"][0] == "OperationalError"
+    assert "password" in out["error"][1]
+
+
+def test_unix_socket_is_out_of_reach(kernel):
+    run(kernel, CONNECT)
+    out = kernel.execute("connect(host='/run/postgresql', user='postgres', password=None)")
+    assert out["error"][0] == "OperationalError"
+
+
+def test_direct_psycopg_query_is_recorded_server_side(enclave, alice, kernel):
+    from audit import AuditLog
+    from enclave.state import make_engine
+
+    marker = f"direct_{uuid.uuid4().hex[:8]}"
+    run(kernel, CONNECT)
+    run(kernel, f"with connect() as c:\n    c.execute('SELECT 1 AS {marker}').fetchall()")
+    kernel.shutdown()
+    response = requests.delete(
+        f"{enclave.hub.api_url}/users/{alice.name}/server",
+        headers={"Authorization": f"token {alice.token}"},
+        timeout=60,
+    )
+    assert response.status_code in (202, 204)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and user_model(enclave, alice)["servers"]:
+        time.sleep(0.3)
+    assert not user_model(enclave, alice)["servers"]
+    audit = AuditLog(make_engine(enclave.state_url))
+    events = [
+        e
+        for e in audit.events(user=alice.name, action="warehouse.query")
+        if marker in e.details["sql"]
+    ]
+    assert len(events) == 1
+    assert events[0].project == "pg_a" and events[0].details["source"] == "postgresql-log"
+
+
+def test_role_is_locked_after_the_session_stops(enclave, alice, warehouse_db):
+    import psycopg
+
+    role = f"{sa.engine.make_url(warehouse_db).database}_sess_{alice.name}"
+    with psycopg.connect(
+        sa.engine.make_url(warehouse_db)
+        .set(drivername="postgresql")
+        .render_as_string(hide_password=False)
+    ) as conn:
+        can_login = conn.execute(
+            "SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (role,)
+        ).fetchone()
+    assert can_login == (False,)
