@@ -70,8 +70,12 @@ c.JupyterHub.services = [
             "--cull-every=300",
         ],
     },
-    # review service: add its entry here
 ]
+# review service (issue 5): its process, custom scopes, roles by group, session token scopes,
+# and the hub home page's waiting count -- all in output_review/service/hub_config.py
+from output_review.service.hub_config import configure as configure_review  # noqa: E402
+
+configure_review(c, hub_dir=HUB_DIR)
 c.JupyterHub.load_roles.append(
     {
         "name": "idle-culler",

@@ -7,6 +7,7 @@ message HTML-escaped, API clients get ``{"error": ...}``.
 
 import html
 import json
+import logging
 import sys
 
 from jupyterhub.services.auth import HubOAuthenticated
@@ -14,6 +15,8 @@ from tornado import web
 
 from output_review.service.errors import ReviewError
 from output_review.service.identity import Actor
+
+log = logging.getLogger("enclave.review")
 
 
 class BaseHandler(HubOAuthenticated, web.RequestHandler):
@@ -52,7 +55,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
 
     def _handle_request_exception(self, e):
         if isinstance(e, ReviewError):
-            self.log.info("%s %s refused: %s", self.request.method, self.request.path, e)
+            log.info("%s %s refused: %s", self.request.method, self.request.path, e)
             if not self._finished:
                 self.send_error(e.status, exc_info=sys.exc_info())
             return

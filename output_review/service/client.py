@@ -1,0 +1,101 @@
+"""Submitting from a research session: the notebook goes to the review service via the hub.
+
+The session knows the service only through the hub's proxy (``$ENCLAVE_QUERY_LOG_URL`` is the
+service's query endpoint behind the hub; ``$ENCLAVE_REVIEW_URL`` may name the service root
+directly) and authenticates with the session's own ``$JUPYTERHUB_API_TOKEN``. The file is
+streamed, never loaded whole. Standard library only: the session venv carries no HTTP client.
+"""
+
+import json
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from enclave.errors import EnclaveError
+
+TIMEOUT_SECONDS = 600  # the gate runs before the answer comes back
+
+
+def service_url(environ=os.environ) -> str:
+    explicit = environ.get("ENCLAVE_REVIEW_URL")
+    if explicit:
+        return explicit.rstrip("/") + "/"
+    query_log = environ.get("ENCLAVE_QUERY_LOG_URL", "")
+    if query_log.endswith("/api/queries"):
+        return query_log[: -len("api/queries")]
+    raise EnclaveError(
+        "ENCLAVE_REVIEW_URL: not set, and ENCLAVE_QUERY_LOG_URL does not name the review "
+        "service; submit from a research session started by the hub."
+    )
+
+
+def session_name(path: Path, root: Path) -> str:
+    """The notebook's path as the session's kernels name it (relative to the server root)."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.name
+
+
+def _call(request) -> dict:
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+            return json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        try:
+            message = json.loads(e.read()).get("error") or e.reason
+        except ValueError:
+            message = e.reason
+        raise EnclaveError(f"review service (HTTP {e.code}): {message}", exit_code=2) from None
+    except (OSError, ValueError) as e:
+        raise EnclaveError(
+            f"review service: cannot be reached ({type(e).__name__}: {e}); check that the "
+            "session was started by the hub and try again.",
+            exit_code=3,
+        ) from None
+
+
+def submit(
+    notebook,
+    *,
+    purpose: str,
+    summary: str = "",
+    exception_note: str = "",
+    resubmit: str | None = None,
+    environ=os.environ,
+) -> dict:
+    path = Path(notebook)
+    if not path.is_file():
+        raise EnclaveError(f"{path}: no such notebook file; give the path of an .ipynb file.")
+    token = environ.get("JUPYTERHUB_API_TOKEN")
+    project = environ.get("ENCLAVE_PROJECT")
+    if not token or not project:
+        raise EnclaveError(
+            "JUPYTERHUB_API_TOKEN / ENCLAVE_PROJECT: not set; submit from a research session "
+            "started by the hub."
+        )
+    root = Path(environ.get("ENCLAVE_NOTEBOOK_ROOT") or environ.get("HOME") or Path.cwd())
+    query = {
+        "notebook": session_name(path, root),
+        "project": project,
+        "purpose": purpose,
+        "summary": summary,
+        "exception_note": exception_note,
+    }
+    if resubmit:
+        query["resubmit"] = resubmit
+    url = service_url(environ) + "api/submit?" + urllib.parse.urlencode(query)
+    with open(path, "rb") as body:
+        request = urllib.request.Request(  # noqa: S310 (the hub's URL, http(s) only)
+            url,
+            data=body,
+            method="POST",
+            headers={
+                "Authorization": f"token {token}",
+                "Content-Type": "application/x-ipynb+json",
+                "Content-Length": str(path.stat().st_size),
+            },
+        )
+        return _call(request)

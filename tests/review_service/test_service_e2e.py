@@ -1,0 +1,283 @@
+"""The whole flow through the real provider, hub, proxy and review service, at API level."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import zipfile
+from io import BytesIO
+from urllib.parse import urlparse
+
+import pytest
+import requests
+import review_notebooks as notebooks
+from review_hub import PEOPLE, PROJECTS, SERVICE_CONFIG, sign_in, wait_for_service
+
+from enclave.errors import EnclaveError
+from tests.support.enclave import running_enclave
+from tests.support.hub import start_hub
+
+
+@pytest.fixture(scope="module")
+def enclave(tmp_path_factory):
+    with running_enclave(
+        tmp_path_factory.mktemp("review"), PEOPLE, PROJECTS, extra_config=SERVICE_CONFIG
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def people(enclave):
+    signed_in = {stem: sign_in(enclave, stem) for stem in PEOPLE}
+    wait_for_service(signed_in["rita"])
+    return signed_in
+
+
+@pytest.fixture
+def home(tmp_path):
+    return tmp_path
+
+
+def approve_all(people, request_id, reviewers=("rev1", "rev2"), stewards=("scc", "suni")):
+    last = None
+    for stem in (*reviewers, *stewards):
+        last = people[stem].decide(request_id)
+        assert last.status_code == 200, last.text
+    return last.json()["status"]
+
+
+def state(enclave):
+    from audit import AuditLog
+    from enclave.state import make_engine
+
+    return AuditLog(make_engine(enclave.state_url))
+
+
+def test_submission_review_release_and_download(enclave, people, home):
+    rita, bob, ada = people["rita"], people["bob"], people["ada"]
+    result = rita.submit(home, summary="Counts per term; all cells at least 100.")
+    rid = result["id"]
+    assert result["verdict"] == "pass" and result["institutions"] == ["CC-101", "UNI-201"]
+    listed = people["rev1"].api("GET", "api/requests").json()["requests"]
+    assert any(r["id"] == rid and r["waiting_for_me"] for r in listed)
+    assert [r["id"] for r in bob.api("GET", "api/requests").json()["requests"]] == []
+
+    assert approve_all(people, rid) == "released"
+    download = rita.api("GET", f"requests/{rid}/release")
+    assert download.status_code == 200
+    assert download.headers["Content-Disposition"] == f'attachment; filename="{rid}-release.zip"'
+    with zipfile.ZipFile(BytesIO(download.content)) as archive:
+        manifest = json.loads(archive.read(f"{rid}/manifest.json"))
+    assert manifest["sha256"] == result["sha256"]
+    assert manifest["approvers"] == sorted(people[s].name for s in ("rev1", "rev2", "scc", "suni"))
+    assert ada.api("GET", f"requests/{rid}/release").status_code == 200
+
+    refused = bob.api("GET", f"requests/{rid}/release")
+    assert refused.status_code == 403 and b"PK" not in refused.content[:2]
+    assert people["rev1"].api("GET", f"requests/{rid}/release").status_code == 403
+
+    log = state(enclave)
+    downloads = log.events(request=rid, action="release.download")
+    assert [e.actor for e in downloads] == [rita.name, ada.name]
+    verify = subprocess.run(
+        [sys.executable, "-m", "enclave", "audit", "verify", "--db", enclave.state_url],
+        capture_output=True,
+        text=True,
+    )
+    assert verify.returncode == 0 and "intact" in verify.stdout
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "enclave",
+            "audit",
+            "show",
+            "--db",
+            enclave.state_url,
+            "--request",
+            rid,
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    actions = [e["action"] for e in json.loads(shown.stdout)]
+    assert actions[:2] == ["request.submit", "gate.result"]
+    assert "release.build" in actions and actions.count("release.download") == 2
+
+
+def test_self_review_is_refused(people, home):
+    rosa = people["rosa"]
+    rid = rosa.submit(home)["id"]
+    response = rosa.decide(rid)
+    assert response.status_code == 403
+    assert "Nobody reviews their own request" in response.json()["error"]
+
+
+def test_a_steward_of_an_uninvolved_institution_cannot_decide(people, home):
+    rid = people["rita"].submit(home)["id"]
+    response = people["sk12"].decide(rid, "reject", "not ours")
+    assert response.status_code == 403 and "K12-001" in response.json()["error"]
+    assert people["sk12"].api("GET", f"api/requests/{rid}").status_code == 403
+
+
+def test_approving_a_request_whose_stored_file_changed_is_refused(enclave, people, home):
+    result = people["rita"].submit(home, notebooks.passing(title="To be tampered"))
+    frozen = enclave.hub.hub_dir / "review" / "objects" / result["sha256"]
+    assert oct(frozen.stat().st_mode & 0o777) == "0o400"
+    os.chmod(frozen, 0o600)
+    frozen.write_bytes(frozen.read_bytes().replace(b"To be tampered", b"To be tampereD"))
+    response = people["rev1"].decide(result["id"])
+    assert response.status_code == 409
+    assert "no longer matches its SHA-256" in response.json()["error"]
+
+
+def test_two_concurrent_final_approvals_yield_one_package(enclave, people, home):
+    rid = people["rita"].submit(home, notebooks.passing(title="Race"))["id"]
+    for stem in ("scc", "suni", "rev1"):
+        assert people[stem].decide(rid).status_code == 200
+    barrier = threading.Barrier(2)
+    responses = []
+
+    def final(stem):
+        barrier.wait()
+        responses.append(people[stem].decide(rid))
+
+    threads = [threading.Thread(target=final, args=(s,)) for s in ("rev2", "rev3")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200, 403], [r.text for r in responses]
+    assert len(state(enclave).events(request=rid, action="release.build")) == 1
+    assert people["rita"].api("GET", f"api/requests/{rid}").json()["status"] == "released"
+
+
+def test_a_file_that_is_not_a_notebook_is_refused_and_nothing_stored(enclave, people, home):
+    objects = enclave.hub.hub_dir / "review" / "objects"
+    before = set(os.listdir(objects))
+    path = home / "data.ipynb"
+    path.write_text("student_key,grade\nabc,A\n")
+    from output_review.service import client
+
+    with pytest.raises(EnclaveError, match=r"HTTP 400.*data.ipynb: not valid JSON"):
+        client.submit(path, purpose="x", environ=people["rita"].environ(home))
+    assert set(os.listdir(objects)) == before
+    assert os.listdir(enclave.hub.hub_dir / "review" / "tmp") == []
+
+
+def test_names_with_dot_dot_are_refused(people, home):
+    rita = people["rita"]
+    response = rita.api(
+        "POST",
+        "api/submit",
+        params={"notebook": "../../etc/evil.ipynb", "project": "demo", "purpose": "x"},
+        data=notebooks.to_bytes(notebooks.passing()),
+    )
+    assert response.status_code == 400
+    assert "not an acceptable name" in response.json()["error"]
+
+
+def test_a_200_mb_upload_is_refused_before_its_body_is_read(enclave, people):
+    url = urlparse(people["rita"].base)
+    head = (
+        f"POST {url.path}api/submit?notebook=big.ipynb&project=demo&purpose=x HTTP/1.1\r\n"
+        f"Host: {url.netloc}\r\nAuthorization: token {people['rita'].token}\r\n"
+        f"Content-Type: application/x-ipynb+json\r\nContent-Length: {200 * 1024 * 1024}\r\n\r\n"
+    )
+    with socket.create_connection((url.hostname, url.port), timeout=60) as conn:
+        conn.sendall(head.encode() + b"{" + b" " * 65536)
+        answer = conn.recv(65536).decode(errors="replace")
+    assert answer.startswith("HTTP/1.1 413"), answer[:200]
+    assert "the limit is" in answer
+    assert os.listdir(enclave.hub.hub_dir / "review" / "tmp") == []
+
+
+def test_queries_recorded_through_the_service_decide_the_stewards(enclave, people, home):
+    rita = people["rita"]
+    record = {
+        "project": "demo",
+        "notebook": "lineage.ipynb",
+        "sql": "select count(*) from warehouse.univ_enrollments",
+        "rows": 1,
+        "institutions": ["UNI-201"],
+        "time": "2026-01-01T00:00:00+00:00",
+    }
+    assert rita.api("POST", "api/queries", json=record).status_code == 201
+    result = rita.submit(home, name="lineage.ipynb")
+    assert result["institutions"] == ["UNI-201"]
+    # a user outside the project cannot write lineage for it
+    refused = people["rev1"].api("POST", "api/queries", json=record)
+    assert refused.status_code == 403
+    events = state(enclave).events(action="warehouse.query", project="demo")
+    assert [e.actor for e in events] == [rita.name]
+
+
+def test_pages_escape_comments_and_forms_need_the_xsrf_token(enclave, people, home):
+    rita, rev1 = people["rita"], people["rev1"]
+    rid = rita.submit(home)["id"]
+    page = rev1.http.get(f"{rev1.base}requests/{rid}", timeout=60)
+    assert page.status_code == 200 and rid in page.text
+    # a form post without the _xsrf token is not authenticated, and changes nothing
+    forged = rev1.http.post(
+        f"{rev1.base}requests/{rid}/comment", data={"body": "forged"}, allow_redirects=False
+    )
+    assert forged.status_code == 403
+    xsrf = page.text.split('name="_xsrf" value="')[1].split('"')[0]
+    posted = rev1.http.post(
+        f"{rev1.base}requests/{rid}/comment",
+        data={"_xsrf": xsrf, "body": "<script>alert('x')</script><b>bold</b>"},
+        timeout=60,
+    )
+    assert posted.status_code == 200
+    text = posted.text
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&lt;b&gt;bold&lt;/b&gt;" in text
+    assert "<script>alert" not in text
+    comments = rita.api("GET", f"api/requests/{rid}").json()["comments"]
+    assert [c["body"] for c in comments] == ["<script>alert('x')</script><b>bold</b>"]
+
+
+def test_the_hub_home_page_shows_what_waits(enclave, people, home):
+    rev3 = people["rev3"]
+    waiting = rev3.api("GET", "api/waiting").json()["waiting"]
+    assert waiting >= 1
+    page = rev3.http.get(f"{enclave.hub.url}/hub/home", timeout=60)
+    assert f'id="review-waiting-count">{waiting}<' in page.text
+    researcher_page = people["bob"].http.get(f"{enclave.hub.url}/hub/home", timeout=60)
+    assert "review-waiting-count" not in researcher_page.text
+
+
+def test_the_service_refuses_anonymous_calls(people):
+    response = requests.get(f"{people['rita'].base}api/requests", timeout=30)
+    assert response.status_code == 403
+
+
+# last: it replaces the module's hub with a restarted one
+def test_a_restart_of_hub_and_service_mid_review_loses_nothing(enclave, people, home, request):
+    rid = people["rita"].submit(home, notebooks.passing(title="Across a restart"))["id"]
+    assert people["rev1"].decide(rid).status_code == 200
+    people["rita"].api("POST", f"api/requests/{rid}/comments", json={"body": "Thanks!"})
+    enclave.hub.stop()
+    port = urlparse(enclave.hub.url).port
+    hub = start_hub(
+        enclave.hub.hub_dir, enclave.provider, port=port, extra_config=_config_tail(enclave)
+    )
+    request.addfinalizer(hub.stop)
+    wait_for_service(people["rev2"])
+    info = people["rev2"].api("GET", f"api/requests/{rid}").json()
+    assert info["status"] == "in_review" and info["progress"]["reviewers"] == [people["rev1"].name]
+    assert [c["body"] for c in info["comments"]] == ["Thanks!"]
+    assert approve_all(people, rid, reviewers=("rev2",)) == "released"
+    assert people["rita"].api("GET", f"requests/{rid}/release").status_code == 200
+
+
+def _config_tail(enclave) -> str:
+    """The test-specific lines of the running hub's config (after the root config)."""
+    text = (enclave.hub.hub_dir / "test_jupyterhub_config.py").read_text()
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if "ConfigurableHTTPProxy.api_url" in line)
+    return "\n".join(lines[start + 1 :])
