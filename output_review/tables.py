@@ -11,21 +11,45 @@ import ast
 import html
 import re
 from collections import Counter
-from dataclasses import dataclass
 from functools import lru_cache
 
 
-@dataclass
 class Table:
-    labels: list[str]  # one per data column ("" when unknown)
-    columns: list[list[str]]  # data cells, column by column
-    rows: int  # rows of data, or the count pandas declares for a truncated table
-    index: list[str]  # each shown row's labels, joined
+    """Labels are read at once; a column's cells and the row labels only when a check asks
+    (most checks decide on labels alone, and reading every cell is the expensive part)."""
+
+    def __init__(self, labels: list[str], rows: int, column, index):
+        self.labels = labels  # one per data column ("" when unknown)
+        self.rows = rows  # rows of data, or the count pandas declares for a truncated table
+        self._column = column  # j -> that column's data cells
+        self._index = index  # () -> each row's labels, joined
+        self._cache = {}
+
+    def column(self, j: int) -> list[str]:
+        if j not in self._cache:
+            self._cache[j] = self._column(j)
+        return self._cache[j]
+
+    @property
+    def columns(self) -> list[list[str]]:
+        return [self.column(j) for j in range(len(self.labels))]
+
+    @property
+    def index(self) -> list[str]:
+        if "index" not in self._cache:
+            self._cache["index"] = self._index()
+        return self._cache["index"]
+
+
+def listed(labels, index, columns) -> Table:
+    """A table whose cells are already split (markdown, LaTeX, dicts)."""
+    return Table(labels, len(index), columns.__getitem__, lambda: index)
 
 
 PLAIN_KINDS = ("text/plain", "stdout", "stderr")
 MISSING = {"", "NaN", "nan", "<NA>", "None", "NaT", "...", "-", "—"}
 
+ALIGNMENT_SAMPLE = 12  # rows enough to see which label ends the data cells share
 TOKEN = re.compile(r"\S+(?: \S+)*")  # pandas separates data columns by two or more spaces
 FRAME_FOOTER = re.compile(r"\[(\d+) rows x \d+ columns\]$")
 SERIES_FOOTER = re.compile(r"(?:Name: (.*?), )?(?:Length: (\d+), )?dtype: \w+$")
@@ -33,6 +57,9 @@ HTML_TABLE = re.compile(r"<table\b.*?</table>(?:\s*<p>(\d+) rows × \d+ columns<
 HTML_THEAD = re.compile(r"<thead\b.*?</thead>", re.S | re.I)
 HTML_ROW = re.compile(r"<tr\b[^>]*>(.*?)</tr>", re.S | re.I)
 HTML_CELL = re.compile(r"<(t[hd])\b([^>]*)>(.*?)</t[hd]\s*>", re.S | re.I)
+HTML_TD = re.compile(r"<td\b[^>]*>(.*?)</td\s*>", re.S | re.I)
+PLAIN_TD = re.compile(r"<td>([^<]*)</td>")
+HTML_TH = re.compile(r"<th\b[^>]*>(.*?)</th\s*>", re.S | re.I)
 HTML_COLSPAN = re.compile(r"colspan\s*=\s*[\"']?(\d+)", re.I)
 HTML_TAG = re.compile(r"<[^>]*>")
 MD_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
@@ -81,20 +108,17 @@ def plain_tables(block: str):
         yield table
 
 
-def tokens(line: str) -> dict[int, str]:
-    return {m.end(): m.group() for m in TOKEN.finditer(line)}
-
-
 def series_table(lines, name: str, declared) -> Table:
     """Values are right-aligned: rows end where most lines end (not the index names line)."""
     value_end = Counter(len(line) for line in lines).most_common(1)[0][0]
-    values, index = [], []
-    for line in lines:
-        found = TOKEN.findall(line)
-        if len(line) == value_end and len(found) >= 2 and found[-1] != "...":
-            values.append(found[-1])
-            index.append(" ".join(found[:-1]))
-    return Table([name], [values], int(declared) if declared else len(values), index)
+    rows = [line.rpartition("  ") for line in lines if len(line) == value_end]
+    rows = [(label, value) for label, _, value in rows if value.strip() != "..."]
+    return Table(
+        [name],
+        int(declared) if declared else len(rows),
+        lambda _: [value.strip() for _, value in rows],
+        lambda: [label.strip() for label, _ in rows],
+    )
 
 
 def frame_table(lines) -> Table | None:
@@ -102,27 +126,56 @@ def frame_table(lines) -> Table | None:
     split = 1
     while split < len(lines) and lines[split][:1] == " " and lines[0][:1] == " ":
         split += 1
-    header, body = [tokens(line) for line in lines[:split]], [tokens(x) for x in lines[split:]]
+    header, body = lines[:split], lines[split:]
     if not body:
         return None
-    label_at = {end: label for row in header for end, label in row.items()}
-    ends = Counter(end for row in body for end in row)
-    data_ends = sorted(end for end in label_at if ends[end] * 2 >= len(body))
+    label_at = {m.end(): m.group() for line in header for m in TOKEN.finditer(line)}
+    # A data column's cells end where its label ends (right-aligned), in most rows.
+    sample = body[:ALIGNMENT_SAMPLE]
+    data_ends = sorted(e for e in label_at if sum(map(ends_at(e), sample)) * 2 >= len(sample))
     if not data_ends:
         return None
-    columns, index = [[] for _ in data_ends], []
-    for row in body:
-        cells = [row.get(end) for end in data_ends]
-        if all(cell in (None, "...") for cell in cells):
-            continue  # the index names line, or pandas' "..." truncation row
-        index.append(" ".join(v for end, v in row.items() if end not in data_ends))
-        for column, cell in zip(columns, cells, strict=True):
-            column.append(cell or "")
-    return Table([label_at[end] for end in data_ends], columns, len(index), index)
+    rows = []
+
+    def data_rows() -> list[str]:
+        """Lines with a cell in the last column (pandas shows NaN, never nothing): not the
+        index names line, and not pandas' "..." truncation row. Computed on demand."""
+        if not rows:
+            last = ends_at(data_ends[-1])
+            rows.extend(x for x in body if x.strip(". ") and last(x))
+        return rows
+
+    def column(j: int) -> list[str]:
+        end = data_ends[j]
+        return [
+            x[cell_start(x, end) : end].strip() if cell_ends(x, end) else "" for x in data_rows()
+        ]
+
+    def index() -> list[str]:
+        first = data_ends[0]
+        return [line[: cell_start(line, first) - 2].strip() for line in data_rows()]
+
+    return Table([label_at[e] for e in data_ends], len(body), column, index)
+
+
+def cell_start(line: str, end: int) -> int:
+    gap = line.rfind("  ", 0, end)
+    return gap + 2 if gap >= 0 else 0
+
+
+def cell_ends(line: str, end: int) -> bool:
+    """Whether a right-aligned cell of ``line`` ends at column ``end``."""
+    return line[end - 1 : end] not in ("", " ") and line[end : end + 1] in ("", " ")
+
+
+def ends_at(end: int):
+    return lambda line: cell_ends(line, end)
 
 
 def html_text(fragment: str) -> str:
-    return html.unescape(HTML_TAG.sub("", fragment)).strip()
+    if "<" in fragment or "&" in fragment:
+        fragment = html.unescape(HTML_TAG.sub("", fragment))
+    return fragment.strip()
 
 
 def html_tables(text: str):
@@ -132,27 +185,50 @@ def html_tables(text: str):
         source = match.group()
         head = HTML_THEAD.search(source)
         body = source[head.end() :] if head else source
-        header_rows, data_rows, index = [], [], []
-        for row in HTML_ROW.findall(head.group() if head else ""):
-            header_rows.append(expand_colspan(HTML_CELL.findall(row)))
-        for row in HTML_ROW.findall(body):
-            cells = HTML_CELL.findall(row)
-            if cells and all(tag.lower() == "th" for tag, _, _ in cells) and not data_rows:
-                header_rows.append(expand_colspan(cells))
-                continue
-            data_rows.append([html_text(v) for tag, _, v in cells if tag.lower() == "td"])
-            index.append(" ".join(html_text(v) for tag, _, v in cells if tag.lower() == "th"))
-        width = max((len(r) for r in data_rows), default=0)
+        header_rows = HTML_ROW.findall(head.group()) if head else []
+        while (first := HTML_ROW.search(body)) and "<td" not in first[1].lower():
+            header_rows.append(first[1])  # a table without <thead>: leading rows of <th>
+            body = body[first.end() :]
+        width = first[1].lower().count("<td") if first else 0
         if not width:
             continue
         labels = [""] * width
-        for row in header_rows:  # the lowest header row that names the data columns wins
+        for row in map(expand_colspan, map(HTML_CELL.findall, header_rows)):
             tail = row[-width:] if len(row) >= width else [""] * width
-            if any(tail):
+            if any(tail):  # the lowest header row that names the data columns wins
                 labels = tail
-        columns = [[r[j] if j < len(r) else "" for r in data_rows] for j in range(width)]
-        rows = int(match[1]) if match[1] else len(data_rows)
-        yield Table(labels, columns, rows, index)
+        rows = int(match[1]) if match[1] else body.lower().count("<tr")
+        yield Table(labels, rows, html_column(body, width), lambda body=body: html_index(body))
+
+
+def html_column(body: str, width: int):
+    """pandas writes every row with the same cells: column j is every width-th <td>."""
+    cells = []
+
+    def column(j: int) -> list[str]:
+        if not cells:
+            expected = body.lower().count("<tr") * width
+            flat = PLAIN_TD.findall(body)  # pandas' own form, twice as fast to find
+            if len(flat) != expected:
+                flat = HTML_TD.findall(body)
+            if len(flat) == expected:
+                cells.extend(flat)
+            else:  # ragged rows: pad each one
+                for row in HTML_ROW.findall(body):
+                    data = HTML_TD.findall(row)[:width]
+                    cells.extend(data + [""] * (width - len(data)))
+            joined = "".join(cells)
+            if "<" in joined or "&" in joined:
+                cells[:] = map(html_text, cells)
+            else:
+                cells[:] = map(str.strip, cells)
+        return cells[j::width]
+
+    return column
+
+
+def html_index(body: str) -> list[str]:
+    return [" ".join(map(html_text, HTML_TH.findall(row))) for row in HTML_ROW.findall(body)]
 
 
 def expand_colspan(cells) -> list[str]:
@@ -202,7 +278,7 @@ def label_first_column(header: list[str], rows: list[list[str]]) -> Table:
     width = max(len(header), *(len(r) for r in rows)) if rows else len(header)
     columns = [[r[j] if j < len(r) else "" for r in rows] for j in range(1, width)]
     labels = [header[j] if j < len(header) else "" for j in range(1, width)]
-    return Table(labels, columns, len(rows), [r[0] if r else "" for r in rows])
+    return listed(labels, [r[0] if r else "" for r in rows], columns)
 
 
 def dict_tables(text: str):
@@ -215,9 +291,7 @@ def dict_tables(text: str):
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             continue
         if isinstance(value, dict) and len(value) >= 2:
-            yield Table(
-                ["value"], [list(map(str, value.values()))], len(value), list(map(str, value))
-            )
+            yield listed(["value"], list(map(str, value)), [list(map(str, value.values()))])
 
 
 NUMBER = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")

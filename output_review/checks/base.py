@@ -4,6 +4,8 @@ nbconvert's preprocessors are off by default; a safety gate must be the opposite
 reports through ``resources["enclave_findings"]`` and never changes the notebook.
 """
 
+import re
+
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
@@ -30,6 +32,14 @@ class OutputCheck(Preprocessor):
         resources.setdefault(FINDINGS, []).append(
             Finding(cell, output, self.rule, severity, message)
         )
+
+    def matches(self, setting: str, text: str) -> bool:
+        """Whether ``text`` fully matches the regex-valued setting (any case); each setting
+        is compiled once, on first use, since checks test thousands of labels."""
+        cache = self.__dict__.setdefault("_compiled", {})
+        if setting not in cache:
+            cache[setting] = re.compile(getattr(self, setting), re.I).fullmatch
+        return cache[setting](text.strip()) is not None
 
     def check_notebook(self, nb, resources) -> None:
         """Notebook-level screening (metadata); findings have ``cell=None``."""

@@ -4,7 +4,7 @@ dates of birth or person names in fields named for them."""
 import json
 import re
 
-from traitlets import Unicode
+from traitlets import List, Unicode
 
 from output_review.checks.base import OutputCheck
 from output_review.tables import find_tables
@@ -26,27 +26,36 @@ SUFFIXES = (
     "Streets|Summit|Terrace|Throughway|Trace|Track|Trafficway|Trail|Tunnel|Turnpike|"
     "Underpass|Unions?|Valleys?|Via|Viaduct|Views?|Villages?|Ville|Vista|Walks?|Wall|Ways?|Wells?"
 )
+# Each pattern behind a needle: a cheap regex with a literal or rare start, without a match
+# of which the pattern cannot match. Most outputs are ruled out at memory speed.
 PATTERNS = {
-    "a social security number": re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])"),
-    "an e-mail address": re.compile(
-        r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+    "a social security number": (r"-\d\d-\d{4}", r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])"),
+    "an e-mail address": (
+        r"@",
+        r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
     ),
-    "a US phone number": re.compile(
-        r"(?<![\d-])(?:\+?1[ .-])?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\d-])"
+    "a US phone number": (
+        r"-\d{4}(?!\d)|\.\d{3}\.\d{4}",
+        r"(?<![\d.-])(?:\+?1[ .-])?(?:\(\d{3}\) ?|\d{3}[.-])\d{3}[.-]\d{4}(?![\d.-])",
     ),
-    "a street address": re.compile(
-        rf"(?<![\w-])\d{{1,6}}(?: [A-Z][a-z]+){{1,4}} (?:{SUFFIXES})\b\.?(?!\w)"
+    "a street address": (
+        r" [A-Z][a-z]+ [A-Z]",
+        rf"(?<![\w-])\d{{1,6}}(?: [A-Z][a-z]+){{1,4}} (?:{SUFFIXES})\b\.?(?!\w)",
     ),
 }
-# Cheap substrings without which a pattern cannot match: skips most of a large output.
-NEEDS = {
-    "a social security number": "-",
-    "an e-mail address": "@",
-    "a US phone number": None,
-    "a street address": " ",
+PATTERNS = {
+    what: (re.compile(needle), re.compile(full)) for what, (needle, full) in PATTERNS.items()
 }
 DATE = r"(?:\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4}|[A-Z][a-z]+ \d{1,2}, \d{4})"
 PERSON_NAME = re.compile(r"[A-Z][a-z'’-]+(?: [A-Z]\.?| [A-Z][a-z'’-]+){0,3}")
+
+
+def found(text: str) -> list[str]:
+    return [
+        what
+        for what, (needle, full) in PATTERNS.items()
+        if needle.search(text) and full.search(text)
+    ]
 
 
 class DirectIdentifiers(OutputCheck):
@@ -62,6 +71,13 @@ class DirectIdentifiers(OutputCheck):
         help="Regex (full match, any case) of field names holding person names.",
     ).tag(config=True)
 
+    field_words = List(
+        Unicode(),
+        ["name", "dob", "birth"],
+        help="""Lower-case words every birth-date or name field contains; text without any
+        is not searched for fields. Extend it when adding fields without these words.""",
+    ).tag(config=True)
+
     organization_words = Unicode(
         r"College|University|District|School|Unified|Academy|Institute|County|High|Community|"
         r"Center|Program|Department|Campus|Consortium",
@@ -71,12 +87,12 @@ class DirectIdentifiers(OutputCheck):
     def preprocess_cell(self, cell, resources, index):
         for text in cell_texts(cell):
             where = f"the {text.kind}"
-            for what, pattern in PATTERNS.items():
-                needed = NEEDS[what]
-                if (needed is None or needed in text.text) and pattern.search(text.text):
-                    self.block(resources, index, text.output, f"{where} contains {what}")
+            for what in found(text.text):
+                self.block(resources, index, text.output, f"{where} contains {what}")
             if text.kind == "source" and cell.cell_type == "code":
                 continue  # code names fields; the field rules apply to what is shown
+            if not self.mentions_fields(text.text):
+                continue
             self.check_fields(text.text, resources, index, text.output, where)
             kind = "markdown" if text.kind == "source" else text.kind
             for table in find_tables(kind, text.text):
@@ -84,15 +100,18 @@ class DirectIdentifiers(OutputCheck):
         return cell, resources
 
     def check_notebook(self, nb, resources):
-        text = json.dumps(nb.metadata)
-        for what, pattern in PATTERNS.items():
-            if pattern.search(text):
-                self.block(resources, None, None, f"the notebook metadata contains {what}")
+        for what in found(json.dumps(nb.metadata)):
+            self.block(resources, None, None, f"the notebook metadata contains {what}")
 
     def block(self, resources, cell, output, what: str) -> None:
         self.report(
             resources, cell, output, "block", f"{what}; remove direct identifiers before release."
         )
+
+    def mentions_fields(self, text: str) -> bool:
+        """Without one of ``field_words`` the field rules cannot fire (a cheap first test)."""
+        low = text.lower()
+        return any(word in low for word in self.field_words)
 
     def field_pattern(self, fields: str, value: str) -> re.Pattern:
         """``field: value`` as printed dicts, JSON, reprs and prose write it."""
@@ -115,15 +134,12 @@ class DirectIdentifiers(OutputCheck):
         )
 
     def check_table(self, table, resources, cell, output, where) -> None:
-        for label, column in zip(table.labels, table.columns, strict=True):
-            values = [v for v in column if v]
-            if not values:
-                continue
-            if re.fullmatch(self.birth_date_fields, label, re.I) and any(
-                re.fullmatch(DATE, v) for v in values
+        for j, label in enumerate(table.labels):
+            if self.matches("birth_date_fields", label) and any(
+                re.fullmatch(DATE, v) for v in table.column(j)
             ):
                 self.block(resources, cell, output, f"{where} has a date-of-birth column")
-            if re.fullmatch(self.name_fields, label, re.I) and any(
-                map(self.is_person_name, values)
+            elif self.matches("name_fields", label) and any(
+                map(self.is_person_name, table.column(j))
             ):
                 self.block(resources, cell, output, f"{where} has a person-name column")

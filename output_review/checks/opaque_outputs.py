@@ -7,7 +7,12 @@ from traitlets import List, Unicode
 
 from output_review.checks.base import OutputCheck
 
-SCRIPT = re.compile(r"<script\b|\bjavascript:|\bon[a-z]+\s*=", re.I)
+SCRIPT = re.compile(r"<script\b|javascript:|\son[a-z]+\s*=")
+
+
+def has_script(html: str) -> bool:
+    low = html.lower()
+    return ("script" in low or " on" in low) and bool(SCRIPT.search(low))
 
 
 class OpaqueOutputs(OutputCheck):
@@ -35,9 +40,9 @@ class OpaqueOutputs(OutputCheck):
             if unknown:
                 self.review(resources, index, number, f"an output of type {unknown[0][:60]}")
             html = data.get("text/html", "")
-            if isinstance(html, str) and SCRIPT.search(html):
+            if isinstance(html, str) and has_script(html):
                 self.review(resources, index, number, "HTML with a script")
-        if cell.cell_type == "markdown" and SCRIPT.search(cell.source):
+        if cell.cell_type == "markdown" and has_script(cell.source):
             self.review(resources, index, None, "markdown with a script")
         return cell, resources
 

@@ -13,7 +13,9 @@ DECLARED_ROWS = re.compile(r"(\d+) rows [x×] \d+ columns|Length: (\d+)")
 
 def rows_upper_bound(text: str) -> int:
     """A cheap bound on any table's rows: lines, HTML rows and pandas' declared counts."""
-    declared = [int(a or b) for a, b in DECLARED_ROWS.findall(text)]
+    declared = []
+    if " rows " in text or "Length: " in text:
+        declared = [int(a or b) for a, b in DECLARED_ROWS.findall(text)]
     return max(text.count("\n"), text.count("<tr"), *declared, 0) + 1
 
 

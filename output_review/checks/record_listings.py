@@ -1,8 +1,6 @@
 """Record-level listings: a table of individual students' attributes (``df.head()`` of a
 student-level table) needs review; with an identifier column it is blocked."""
 
-import re
-
 from traitlets import Int, Unicode
 
 from output_review.checks.base import OutputCheck
@@ -52,12 +50,14 @@ class RecordListings(OutputCheck):
 
     def check_table(self, table, resources, cell, output, where) -> None:
         labels = [label.strip() for label in table.labels]
-        if not table.rows or any(re.fullmatch(self.aggregates, x, re.I) for x in labels):
+        if not table.rows or any(self.matches("aggregates", x) for x in labels):
             return
-        if not all(re.fullmatch(self.record_index, x.strip()) for x in table.index):
+        quasi = [x for x in labels if self.matches("quasi_identifiers", x)]
+        identifying = [x for x in labels if self.matches("identifiers", x)]
+        if not identifying and len(quasi) < self.min_quasi_identifiers:
+            return
+        if not all(self.matches("record_index", x) for x in table.index):
             return  # rows labelled by groups or statistics are aggregates, not students
-        quasi = [x for x in labels if re.fullmatch(self.quasi_identifiers, x, re.I)]
-        identifying = [x for x in labels if re.fullmatch(self.identifiers, x, re.I)]
         if identifying:
             self.report(
                 resources,

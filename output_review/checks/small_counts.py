@@ -10,8 +10,13 @@ import re
 from traitlets import Enum, Int, Unicode
 
 from output_review.checks.base import OutputCheck
-from output_review.tables import MISSING, find_tables, whole_number
+from output_review.tables import MISSING, find_tables
 from output_review.texts import cell_texts
+
+# Whole, non-negative numbers one a line: 5, 5.0, 1,234 (one regex for a whole column).
+WHOLE_NUMBERS = re.compile(
+    r"(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.0+)?\n)*(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.0+)?"
+)
 
 
 class SmallCounts(OutputCheck):
@@ -35,17 +40,9 @@ class SmallCounts(OutputCheck):
         help="Regex (full match, any case) of column labels whose whole numbers are not counts.",
     ).tag(config=True)
 
-    def small_number_hint(self) -> re.Pattern:
-        """A standalone number short enough to be small: without one, no table can fail."""
-        digits = len(str(max(self.min_count - 1, 0)))
-        return re.compile(rf"(?<![\w.,])\d{{1,{digits}}}(?:\.0+)?(?![\w,]|\.\d*[1-9])")
-
     def preprocess_cell(self, cell, resources, index):
-        hint = self.small_number_hint()
         for text in cell_texts(cell):
             if text.output is None and not (cell.cell_type == "markdown" and text.kind == "source"):
-                continue
-            if not hint.search(text.text):
                 continue
             kind = "markdown" if text.kind == "source" else text.kind
             for table in find_tables(kind, text.text):
@@ -53,10 +50,10 @@ class SmallCounts(OutputCheck):
         return cell, resources
 
     def check_table(self, table, resources, cell, output, where) -> None:
-        zero = None
-        for label, column in zip(table.labels, table.columns, strict=True):
-            counts = self.counts(label, column)
-            small = [n for n in counts if 0 < n < self.min_count]
+        zero, min_count = None, self.min_count
+        for j, label in enumerate(table.labels):
+            counts = self.counts(label, table, j)
+            small = [n for n in counts if 0 < n < min_count]
             if small:
                 self.report(
                     resources,
@@ -79,10 +76,11 @@ class SmallCounts(OutputCheck):
                 "that it discloses nothing by difference.",
             )
 
-    def counts(self, label: str, column: list[str]) -> list[int]:
-        if re.fullmatch(self.not_count_columns, label.strip(), re.I):
+    def counts(self, label: str, table, j: int) -> list[int]:
+        """The column's counts, or [] when it is not a count column."""
+        if self.matches("not_count_columns", label):
             return []
-        numbers = [whole_number(cell) for cell in column if cell not in MISSING]
-        if not numbers or any(n is None or n < 0 for n in numbers):
+        cells = [cell for cell in table.column(j) if cell not in MISSING]
+        if not cells or not WHOLE_NUMBERS.fullmatch("\n".join(cells)):
             return []
-        return numbers
+        return [int(cell.replace(",", "").partition(".")[0]) for cell in cells]

@@ -1,0 +1,118 @@
+"""Gate throughput on a generated ~50 MB notebook of 5,000 cells with DataFrame outputs.
+
+Times, in one run on the same file: the gate (read + screen, one process, one core),
+``json.load``, and ``jupyter nbconvert --to html``; prints MB/s and both ratios.
+Goal: at least 20 MB/s, and the gate at most 0.1x the HTML export.
+
+    .venv/bin/python benchmarks/gate_throughput.py [--cells 5000] [--keep DIR]
+"""
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+INSTITUTIONS = ["K12-001", "K12-002", "CC-101", "CC-102", "UNI-201"]
+TERMS = [f"{y}{t}" for y in range(2015, 2024) for t in ("FA", "SP", "SU")]
+
+
+def table(rng, i: int) -> pd.DataFrame:
+    """Aggregates like a researcher's: counts by institution and term, means, rates;
+    one table in twenty has a small count (so the gate has real parsing to do)."""
+    index = pd.MultiIndex.from_product(
+        [INSTITUTIONS, rng.choice(TERMS, 8, replace=False)], names=["institution", "term"]
+    )
+    n = len(index)
+    frame = pd.DataFrame(
+        {
+            "students": rng.integers(10, 5000, n),
+            "completions": rng.integers(10, 3000, n),
+            "mean_units": rng.uniform(3, 15, n).round(2),
+            "mean_gpa": rng.uniform(1.8, 3.9, n).round(3),
+            "success_rate": rng.uniform(0.4, 0.95, n).round(4),
+            "transfer_pct": rng.uniform(1, 40, n).round(1),
+        },
+        index=index,
+    )
+    if i % 20 == 0:
+        frame.iloc[int(rng.integers(n)), 1] = int(rng.integers(1, 10))
+    return frame
+
+
+def generate(path: Path, cells: int) -> None:
+    rng = np.random.default_rng(42)
+    nb = new_notebook()
+    for i in range(cells):
+        frame = table(rng, i)
+        cell = new_code_cell(f"summary_{i} = cohort.groupby(['institution', 'term']).agg(...)")
+        cell.outputs = [
+            new_output(
+                "execute_result",
+                data={"text/plain": repr(frame), "text/html": frame._repr_html_()},
+                execution_count=i + 1,
+            )
+        ]
+        cell.execution_count = i + 1
+        nb.cells.append(cell)
+    nbformat.write(nb, path)
+
+
+def timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def gate_run(path: Path):
+    from output_review.gate import Gate, read_notebook
+
+    gate = Gate()
+    return gate.screen(read_notebook(path), str(path))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cells", type=int, default=5000)
+    parser.add_argument("--keep", help="folder to keep the generated notebook in")
+    args = parser.parse_args()
+    folder = Path(args.keep or tempfile.mkdtemp(prefix="gate-bench-"))
+    path = folder / "bench.ipynb"
+    if not path.exists():
+        print(f"generating {args.cells:,} cells ...", file=sys.stderr)
+        generate(path, args.cells)
+    mb = path.stat().st_size / 1e6
+
+    json_s, _ = timed(lambda: json.loads(path.read_bytes()))
+    gate_s, report = timed(lambda: gate_run(path))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+    html = folder / "bench.html"
+    nbconvert_s, _ = timed(
+        lambda: subprocess.run(
+            [sys.executable, "-m", "nbconvert", "--to", "html", str(path), "--output", html.stem],
+            check=True,
+            capture_output=True,
+        )
+    )
+    blocked = sum(f.severity == "block" for f in report.findings)
+    print(f"notebook            {mb:8.1f} MB, {args.cells:,} cells, verdict {report.verdict}, "
+          f"{blocked} blocked outputs")
+    print(f"json.load           {json_s:8.2f} s  {mb / json_s:8.1f} MB/s")
+    print(f"gate (read+screen)  {gate_s:8.2f} s  {mb / gate_s:8.1f} MB/s  (goal >= 20 MB/s)")
+    print(f"nbconvert --to html {nbconvert_s:8.2f} s  {mb / nbconvert_s:8.1f} MB/s")
+    print(f"gate / nbconvert    {gate_s / nbconvert_s:8.3f}x  (goal <= 0.1x)")
+    print(f"gate / json.load    {gate_s / json_s:8.1f}x")
+    print(f"peak RSS of this process (gate + json.load) {peak_mb:,.0f} MB = {peak_mb / mb:.1f}x file")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
