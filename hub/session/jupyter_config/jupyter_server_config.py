@@ -4,6 +4,11 @@ c = get_config()  # noqa: F821
 
 # no file leaves through the browser; the review gate is the only way out
 c.ServerApp.jpserver_extensions = {"hub.session.no_download": True}
+# review service (issue 5): the "Submit for Output Review" JupyterLab command and its endpoint
+c.ServerApp.jpserver_extensions["output_review.service.labext"] = True
+from output_review.service.labext import LABEXTENSIONS  # noqa: E402
+
+c.LabApp.extra_labextensions_path = [str(LABEXTENSIONS)]
 # a terminal would be a way around the kernel's query recording and the download guard
 c.ServerApp.terminals_enabled = False
 # kernels over Unix sockets: the session's uid may not open loopback TCP to its own kernels

@@ -1,0 +1,121 @@
+"""Submitting from a real research session: from the kernel's shell and from JupyterLab.
+
+The session runs as rita's own Unix account with the hub's EnclaveSpawner; it reaches the
+review service only through the hub's proxy, with the session's own token. Terminals are
+disabled in sessions (hub/session), so the shell command runs from a notebook cell.
+"""
+
+import time
+
+import pytest
+import requests
+from playwright.sync_api import sync_playwright
+from review_hub import PEOPLE, PROJECTS, SERVICE_CONFIG, sign_in, wait_for_service
+from test_browser import CHROMIUM_ARGS, browser_login
+
+from tests.support.enclave import running_enclave
+from tests.support.kernel import Kernel
+from tests.support.login import xsrf_headers
+
+WRITE_NOTEBOOK = """
+import os, nbformat
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+rows = warehouse.query("select count(*) as n from cc_enrollments")
+nb = new_notebook(
+    cells=[new_code_cell("by_term", outputs=[new_output(
+        "execute_result", data={"text/plain": "term  n\\n2021FA  120\\n2022SP  140"})])],
+    metadata={"kernelspec": {"name": "enclave-python", "display_name": "Enclave (Python)",
+                             "language": "python"}},
+)
+nbformat.write(nb, os.path.expanduser("~/study.ipynb"))
+print("written", len(rows))
+"""
+SUBMIT = """
+import subprocess
+done = subprocess.run(
+    ["enclave", "review", "submit", os.path.expanduser("~/study.ipynb"),
+     "--purpose", "Completion counts for the board", "--summary", "Two term counts"],
+    capture_output=True, text=True,
+)
+print(done.returncode, done.stdout, done.stderr)
+"""
+
+
+@pytest.fixture(scope="module")
+def enclave(tmp_path_factory):
+    with running_enclave(
+        tmp_path_factory.mktemp("review-session"), PEOPLE, PROJECTS, extra_config=SERVICE_CONFIG
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def session(enclave):
+    """rita's running research session in project demo."""
+    rita = sign_in(enclave, "rita")
+    wait_for_service(rita)
+    page = rita.http.get(f"{enclave.hub.url}/hub/agreement", timeout=30)
+    version = page.text.split('name="version" value="')[1].split('"')[0]
+    rita.http.post(
+        f"{enclave.hub.url}/hub/agreement",
+        data={"accept": "yes", "version": version, "_xsrf": xsrf_headers(rita.http)["X-XSRFToken"]},
+        timeout=30,
+    )
+    api = f"{enclave.hub.api_url}/users/{rita.name}"
+    headers = {"Authorization": f"token {rita.token}"}
+    started = requests.post(f"{api}/server", json={"project": "demo"}, headers=headers, timeout=120)
+    assert started.status_code in (201, 202), started.text
+    deadline = time.monotonic() + 90
+    while not (requests.get(api, headers=headers, timeout=30).json()["servers"].get("") or {}).get(
+        "ready"
+    ):
+        assert time.monotonic() < deadline, enclave.hub.log()[-3000:]
+        time.sleep(0.3)
+    kernel = Kernel(f"{enclave.hub.url}/user/{rita.name}/", rita.token)
+    written = kernel.execute(WRITE_NOTEBOOK)
+    assert written["error"] is None and "written 1" in written["stdout"], written
+    yield rita, kernel
+    kernel.shutdown()
+    requests.delete(f"{api}/server", headers=headers, timeout=60)
+
+
+def test_enclave_review_submit_from_the_session(enclave, session):
+    rita, kernel = session
+    out = kernel.execute(SUBMIT)
+    assert out["stdout"].startswith("0 submitted"), out
+    rid = out["stdout"].split(" as request ")[1].split()[0]
+    rev1 = sign_in(enclave, "rev1")
+    info = rev1.api("GET", f"api/requests/{rid}").json()
+    assert info["author"] == rita.name and info["notebook"] == "study.ipynb"
+    assert info["summary"] == "Two term counts" and info["gate"]["verdict"] == "pass"
+    # the kernel's query went to the review service through the hub, as rita
+    from audit import AuditLog
+    from enclave.state import make_engine
+
+    queries = AuditLog(make_engine(enclave.state_url)).events(
+        user=rita.name, action="warehouse.query"
+    )
+    assert queries and "cc_enrollments" in queries[-1].details["sql"]
+
+
+def test_submit_button_in_jupyterlab(enclave, session):
+    rita, _ = session
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        context, page = browser_login(browser, enclave, "rita")
+        page.goto(f"{enclave.hub.url}/user/{rita.name}/lab/tree/study.ipynb")
+        button = page.locator(".enclave-submit-review")
+        button.wait_for(timeout=90_000)
+        page.wait_for_timeout(1000)
+        if page.locator(".jp-Dialog").count():  # e.g. a kernel prompt: accept it
+            page.click(".jp-Dialog .jp-mod-accept")
+        button.click()
+        page.fill("textarea[name=purpose]", "Counts by term, from JupyterLab")
+        page.click(".jp-Dialog .jp-mod-accept")
+        result = page.locator("#enclave-review-result")
+        result.wait_for(timeout=60_000)
+        text = result.inner_text()
+        browser.close()
+    rid = text.split("Request ")[1].split()[0]
+    info = sign_in(enclave, "rev1").api("GET", f"api/requests/{rid}").json()
+    assert info["author"] == rita.name and info["purpose"] == "Counts by term, from JupyterLab"
