@@ -103,14 +103,18 @@ def main() -> int:
         )
     )
     blocked = sum(f.severity == "block" for f in report.findings)
-    print(f"notebook            {mb:8.1f} MB, {args.cells:,} cells, verdict {report.verdict}, "
-          f"{blocked} blocked outputs")
+    print(
+        f"notebook            {mb:8.1f} MB, {args.cells:,} cells, verdict {report.verdict}, "
+        f"{blocked} blocked outputs"
+    )
     print(f"json.load           {json_s:8.2f} s  {mb / json_s:8.1f} MB/s")
     print(f"gate (read+screen)  {gate_s:8.2f} s  {mb / gate_s:8.1f} MB/s  (goal >= 20 MB/s)")
     print(f"nbconvert --to html {nbconvert_s:8.2f} s  {mb / nbconvert_s:8.1f} MB/s")
     print(f"gate / nbconvert    {gate_s / nbconvert_s:8.3f}x  (goal <= 0.1x)")
     print(f"gate / json.load    {gate_s / json_s:8.1f}x")
-    print(f"peak RSS of this process (gate + json.load) {peak_mb:,.0f} MB = {peak_mb / mb:.1f}x file")
+    print(
+        f"peak RSS of this process (gate + json.load) {peak_mb:,.0f} MB = {peak_mb / mb:.1f}x file"
+    )
     return 0
 
 

@@ -47,7 +47,7 @@ PATTERNS = {
     what: (re.compile(needle), re.compile(full)) for what, (needle, full) in PATTERNS.items()
 }
 DATE = r"(?:\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4}|[A-Z][a-z]+ \d{1,2}, \d{4})"
-PERSON_NAME = re.compile(r"[A-Z][a-z'’-]+(?: [A-Z]\.?| [A-Z][a-z'’-]+){0,3}")
+PERSON_NAME = re.compile(r"[A-Z][a-z'’-]+(?: [A-Z][a-z'’-]+| [A-Z]\.){0,3}(?![\w])")
 
 
 def found(text: str) -> list[str]:

@@ -46,20 +46,25 @@ def _table_texts(nb) -> Iterable[str]:
                     yield text
 
 
-def _pattern(code: str, name: str) -> re.Pattern:
-    terms = [re.escape(code)] + ([re.escape(name)] if name.strip() else [])
-    return re.compile(r"(?<![\w-])(?:" + "|".join(terms) + r")(?![\w-])", re.IGNORECASE)
+def _matcher(institutions: dict[str, str]) -> tuple[re.Pattern, dict[str, str]]:
+    """One pattern for every code and name (one pass over each text), and term -> code."""
+    codes = {}
+    for code, name in institutions.items():
+        codes[code.lower()] = code
+        if name.strip():
+            codes[name.strip().lower()] = code
+    terms = sorted(codes, key=len, reverse=True)  # longest first: names before their parts
+    pattern = r"(?<![\w-])(" + "|".join(map(re.escape, terms)) + r")(?![\w-])"
+    return re.compile(pattern, re.IGNORECASE), codes
 
 
 def named_in_tables(nb, institutions: dict[str, str]) -> set[str]:
     """Institutions whose code or name appears in an output table of ``nb``."""
-    patterns = {code: _pattern(code, name) for code, name in institutions.items()}
+    pattern, codes = _matcher(institutions)
     found: set[str] = set()
     for text in _table_texts(nb):
-        for code, pattern in patterns.items():
-            if code not in found and pattern.search(text):
-                found.add(code)
-        if len(found) == len(patterns):
+        found.update(codes[m.lower()] for m in pattern.findall(text))
+        if len(found) == len(institutions):
             break
     return found
 
