@@ -35,7 +35,7 @@ def nested(depth: int) -> bytes:
     """A valid notebook but for one JSON output nested ``depth`` lists deep."""
     data = "[" * depth + "]" * depth
     output = '{"output_type": "display_data", "metadata": {}, "data": {"application/json": ' + data
-    cell = '{"cell_type": "code", "source": "", "metadata": {}, "outputs": [' + output + "}]}"
+    cell = '{"cell_type": "code", "source": "", "metadata": {}, "outputs": [' + output + "}}]}"
     return (
         '{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [' + cell + "]}"
     ).encode()
