@@ -12,7 +12,6 @@ SQLite: a per-project extract file holding only the approved institutions' rows,
 """
 
 import re
-import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,7 +20,7 @@ from psycopg import sql
 from enclave.errors import EnclaveError
 from warehouse.db import SCHEMA, is_postgres, pg_connect, sqlite_path
 from warehouse.schema import INSTITUTIONS, WAREHOUSE_TABLES
-from warehouse.store_sqlite import atomic_build, create_indexes, create_tables
+from warehouse.store_sqlite import ScratchDatabase, create_indexes, create_tables
 
 ADMIN_SCHEMA = "warehouse_admin"
 PROJECT_NAME = re.compile(r"[a-z][a-z0-9_]{0,29}")
@@ -63,20 +62,23 @@ def _extract_sqlite(source: Path, project: str, institutions: list[str]) -> Path
         raise EnclaveError(f"{source}: no warehouse here; run `enclave warehouse load` first.")
     target = source.parent / "projects" / f"{project}.sqlite"
     marks = ", ".join("?" * len(institutions))
-
-    def build(conn: sqlite3.Connection) -> None:
-        create_tables(conn)
+    scratch = ScratchDatabase(
+        target, mode=0o640, attach=f"file:{quote(str(source.resolve()))}?mode=ro"
+    )
+    try:
+        create_tables(scratch.conn)
         for name, columns in WAREHOUSE_TABLES.items():
             cols = ", ".join(c for c, _ in columns)
-            conn.execute(
+            scratch.conn.execute(
                 f"INSERT INTO main.{name} SELECT {cols} FROM src.{name} "
                 f"WHERE institution IN ({marks})",
                 institutions,
             )
-        create_indexes(conn)
-
-    source_uri = f"file:{quote(str(source.resolve()))}?mode=ro"
-    atomic_build(target, build, mode=0o640, attach=source_uri)
+        create_indexes(scratch.conn)
+        scratch.commit()
+    except BaseException:
+        scratch.discard()
+        raise
     return target
 
 

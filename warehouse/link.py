@@ -170,7 +170,8 @@ def link(records: pd.DataFrame) -> tuple[pd.Series, LinkStats]:
 
 def _pair_rates(institution: pd.Series, roots: np.ndarray) -> list:
     """For each pair of institutions: people at both, as a share of each one's students."""
-    names = [i for i in INSTITUTIONS if i in set(institution)]  # consortium order: K-12 first
+    seen = set(pd.unique(institution.to_numpy(object)).tolist())
+    names = [i for i in INSTITUTIONS if i in seen]  # consortium order: K-12 first
     codes = pd.Categorical(institution, categories=names).codes
     present = np.zeros(len(roots), dtype=np.int64)  # per root: one bit per institution
     np.bitwise_or.at(present, roots, np.left_shift(1, codes))

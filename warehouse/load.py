@@ -1,10 +1,11 @@
 """``enclave warehouse load``: validate, link, pseudonymize and load the extracts.
 
-Stages: read the manifest; read and validate every file (a file-level problem stops here);
-reject event rows whose student was not accepted; stop with the quarantine report if rows
-were rejected and ``accept_rejects`` is off; link people across institutions and replace
-every local id by a pseudonymous key; drop every direct identifier; write all tables in one
-atomic step. Nothing reaches the database before every check has passed.
+Stages: read the manifest; validate the students files; link people across institutions and
+give each a pseudonymous key; then, file by file, validate the events (rejecting rows whose
+student was not accepted), replace local ids by keys, drop every direct identifier and hand
+the table to a background writer. The writer builds a scratch SQLite file or an uncommitted
+PostgreSQL schema, published in one step only when every file has passed: a file-level
+problem, rejected rows without ``accept_rejects``, or any failure discards it.
 """
 
 import csv
@@ -35,8 +36,7 @@ from warehouse.schema import (
 from warehouse.validate import FILE_ERROR, Extract, read_csv, reject_shared_ids, validate
 
 REJECTS_ERROR = 3  # exit status when rows were rejected and not accepted
-# show progress bars off a TTY too for work at least this large (rows written, bytes read)
-LONG = {"rows": 500_000, "B": 50_000_000}
+LONG_LOAD = 50_000_000  # bytes of extracts: show the progress bar even off a TTY
 
 
 @dataclass
@@ -96,34 +96,56 @@ def _manifest(root: Path) -> list[dict]:
     return [{"institution": i, "table": t, "path": p} for i, t, p in entries]
 
 
-def _progress(total: int, unit: str, desc: str):
+def _progress(total: int):
     from tqdm import tqdm
 
-    show = sys.stderr.isatty() or total >= LONG[unit]
-    return tqdm(total=total, unit=unit, desc=desc, disable=not show, file=sys.stderr, leave=False)
+    show = sys.stderr.isatty() or total >= LONG_LOAD
+    return tqdm(
+        total=total, unit="B", unit_scale=True, desc="loading", disable=not show, file=sys.stderr
+    )
+
+
+def _validated(root: Path, entry: dict, student_ids: dict) -> Extract:
+    """One file read and validated; event rows need an accepted student of their institution."""
+    inst = entry["institution"]
+    sector = INSTITUTIONS[inst][1]
+    table = RAW_TABLES[sector, entry["table"]]
+    ex = validate(
+        read_csv(root / entry["path"], entry["path"], table), Extract(inst, table, entry["path"])
+    )
+    id_col = LOCAL_ID[sector]
+    if table.name == "students":
+        reject_shared_ids(ex, id_col)
+        student_ids[inst] = ex.rows[id_col]
+    else:
+        orphan = ~ex.rows[id_col].isin(student_ids[inst]).to_numpy()
+        ex.reject(orphan, f"{id_col}: no accepted row for this student in students.csv")
+    return ex
+
+
+def _in_order(root: Path):
+    """Manifest entries, students files first; and a progress bar over their bytes."""
+    # students first (linkage needs them all), then one warehouse table after another
+    order = {name: n for n, name in enumerate(WAREHOUSE_TABLES)}
+    entries = sorted(
+        _manifest(root),
+        key=lambda e: (
+            order[warehouse_table(INSTITUTIONS[e["institution"]][1], e["table"])],
+            e["institution"],
+        ),
+    )
+    total = sum((root / e["path"]).stat().st_size for e in entries if (root / e["path"]).exists())
+    return entries, _progress(total)
 
 
 def read_extracts(root: Path) -> list[Extract]:
-    """Every file read and validated, students first; event rows need an accepted student."""
-    entries = sorted(_manifest(root), key=lambda e: (e["institution"], e["table"] != "students"))
-    total = sum((root / e["path"]).stat().st_size for e in entries if (root / e["path"]).exists())
+    """Every file validated, nothing loaded (``enclave warehouse check``)."""
+    entries, bar = _in_order(root)
     extracts, student_ids = [], {}
-    with _progress(total, "B", "validating") as bar:
+    with bar:
         for e in entries:
-            inst = e["institution"]
-            sector = INSTITUTIONS[inst][1]
-            table = RAW_TABLES[sector, e["table"]]
-            file = root / e["path"]
-            ex = validate(read_csv(file, e["path"], table), Extract(inst, table, e["path"]))
-            id_col = LOCAL_ID[sector]
-            if table.name == "students":
-                reject_shared_ids(ex, id_col)
-                student_ids[inst] = ex.rows[id_col]
-            else:
-                orphan = ~ex.rows[id_col].isin(student_ids[inst]).to_numpy()
-                ex.reject(orphan, f"{id_col}: no accepted row for this student in students.csv")
-            extracts.append(ex)
-            bar.update(file.stat().st_size)
+            extracts.append(_validated(root, e, student_ids))
+            bar.update((root / e["path"]).stat().st_size)
     return extracts
 
 
@@ -155,7 +177,7 @@ def _keys(records: pd.DataFrame, key: bytes | None) -> tuple[pd.Series, LinkStat
     if key is None:  # the benchmark's baseline: institution + local id, no linkage, no hashing
         return records.institution + ":" + records.local_id, None
     person, stats = link(records)
-    unique = pd.unique(person)
+    unique = pd.unique(person.to_numpy(object)).tolist()
     return person.map(dict(zip(unique, pseudonyms(unique, key), strict=True))), stats
 
 
@@ -170,46 +192,52 @@ def key_map(extracts: list[Extract], key: bytes | None) -> tuple[dict, LinkStats
     return key_of, stats
 
 
-def build_tables(extracts: list[Extract], key: bytes | None) -> tuple[dict, LinkStats | None]:
-    """Warehouse tables (DataFrames) from validated extracts; identifiers stay behind."""
-    key_of, stats = key_map(extracts, key)
-    parts = {name: [] for name in WAREHOUSE_TABLES}
-    parts["institutions"].append(
-        pd.DataFrame(
-            [(code, name, sector) for code, (name, sector) in INSTITUTIONS.items()],
-            columns=["institution", "name", "sector"],
-        )
+def institutions_table() -> pd.DataFrame:
+    return pd.DataFrame(
+        [(code, name, sector) for code, (name, sector) in INSTITUTIONS.items()],
+        columns=["institution", "name", "sector"],
     )
-    for ex in extracts:
-        rows, sector = ex.rows, ex.table.sector
-        out = pd.DataFrame(index=rows.index)
-        out["student_key"] = rows[LOCAL_ID[sector]].map(key_of[ex.institution])
-        out["institution"] = ex.institution
-        if ex.table.name == "students":
-            out["birth_year"] = rows.birth_date.str[:4].astype(np.int64)
-            out["gender"], out["ethnicity"] = rows.gender, rows.ethnicity
-            out["zip3"] = rows.zip.str[:3]
-            # two local ids linked to one person at one institution: one student row
-            merged = out.duplicated(["student_key", "institution"]).to_numpy()
-            ex.duplicates += int(merged.sum())
-            ex.rows, out = rows[~merged], out[~merged]
-        else:
-            for col in ex.table.column_names[1:]:
-                out[col] = rows[col]
-            if "term" in rows:
-                out["academic_year"] = rows.term.map(TERMS).astype(np.int64)
-            if ex.table.name == "course_outcomes":
-                out["success"] = rows.grade.isin(SUCCESS_GRADES).astype(np.int64)
-        parts[warehouse_table(sector, ex.table.name)].append(out)
-    tables = {}
-    for name, frames in parts.items():
-        columns = [c for c, _ in WAREHOUSE_TABLES[name]]
-        tables[name] = (
-            pd.concat(frames, ignore_index=True)[columns]
-            if frames
-            else pd.DataFrame(columns=columns)
+
+
+def students_table(students: list[Extract], key_of: dict) -> pd.DataFrame:
+    """One row per student per institution: key, birth year, gender, ethnicity, ZIP3."""
+    parts = []
+    for ex in students:
+        rows = ex.rows
+        out = pd.DataFrame(
+            {
+                "student_key": rows[LOCAL_ID[ex.table.sector]].map(key_of[ex.institution]),
+                "institution": ex.institution,
+                "birth_year": rows.birth_date.str[:4].astype(np.int64),
+                "gender": rows.gender,
+                "ethnicity": rows.ethnicity,
+                "zip3": rows.zip.str[:3],
+            }
         )
-    return tables, stats
+        # two local ids linked to one person at one institution: one student row
+        merged = out.student_key.duplicated().to_numpy()
+        ex.duplicates += int(merged.sum())
+        ex.rows = rows[~merged]
+        parts.append(out[~merged])
+    return pd.concat(parts, ignore_index=True)
+
+
+def event_table(ex: Extract, key_of: dict) -> pd.DataFrame:
+    """An events extract in warehouse form: key and institution instead of the local id."""
+    rows = ex.rows
+    out = pd.DataFrame(
+        {
+            "student_key": rows[LOCAL_ID[ex.table.sector]].map(key_of[ex.institution]),
+            "institution": ex.institution,
+        }
+    )
+    for col in ex.table.column_names[1:]:
+        out[col] = rows[col]
+    if "term" in rows:
+        out["academic_year"] = rows.term.map(TERMS).astype(np.int64)
+    if ex.table.name == "course_outcomes":
+        out["success"] = rows.grade.isin(SUCCESS_GRADES).astype(np.int64)
+    return out
 
 
 def write_quarantine(path: Path, extracts: list[Extract]) -> None:
@@ -223,6 +251,17 @@ def write_quarantine(path: Path, extracts: list[Extract]) -> None:
     os.replace(tmp, path)
 
 
+def _sink(url: str):
+    if is_postgres(url):
+        from warehouse.store_postgres import PostgresSink
+
+        pg_connect(url).close()  # an unreachable database fails before the work, not after
+        return PostgresSink(url)
+    from warehouse.store_sqlite import SqliteSink
+
+    return SqliteSink(sqlite_path(url))
+
+
 def load(
     extracts_dir: str | os.PathLike,
     url: str,
@@ -230,40 +269,57 @@ def load(
     accept_rejects: bool = False,
     quarantine: str | os.PathLike | None = None,
 ) -> LoadResult:
-    """Load the extracts into the warehouse at ``url``; all or nothing."""
+    """Load the extracts into the warehouse at ``url``; all or nothing.
+
+    ``key=None`` skips linkage and pseudonymization (the privacy-cost benchmark's baseline);
+    the command line always passes a key.
+    """
+    from warehouse.writer import BackgroundWriter
+
     started = time.perf_counter()
     root = Path(extracts_dir)
     if not root.is_dir():
         raise EnclaveError(f"{root}: not a folder of extracts; give the folder holding {MANIFEST}.")
-    if is_postgres(url):  # an unreachable database fails before the work, not after
-        pg_connect(url).close()
-        target = url
-    else:
-        target = sqlite_path(url)
-    extracts = read_extracts(root)
-    result = LoadResult(extracts, target=shown(str(url)))
+    sink = _sink(url)
+    entries, bar = _in_order(root)
+    result = LoadResult([], target=shown(str(url)))
     result.quarantine = Path(quarantine) if quarantine else root / "quarantine.csv"
-    write_quarantine(result.quarantine, extracts)
-    rejected = [(ex, min(ex.rejected)) for ex in extracts if ex.rejected]
+    student_ids = {}
+    with bar, BackgroundWriter(sink) as writer:
+
+        def validated(entry: dict) -> Extract:
+            ex = _validated(root, entry, student_ids)
+            result.extracts.append(ex)
+            bar.update((root / entry["path"]).stat().st_size)
+            return ex
+
+        def write(name: str, df: pd.DataFrame) -> None:
+            result.tables[name] = result.tables.get(name, 0) + len(df)
+            writer.write(name, df)
+
+        students = [validated(e) for e in entries if e["table"] == "students"]
+        key_of, result.link = key_map(students, key)
+        write("institutions", institutions_table())
+        write("students", students_table(students, key_of))
+        for e in entries[len(students) :]:
+            ex = validated(e)
+            write(warehouse_table(ex.table.sector, ex.table.name), event_table(ex, key_of))
+        write_quarantine(result.quarantine, result.extracts)
+        _refuse_rejects(result, accept_rejects)
+        writer.finish()
+    result.tables = {name: result.tables.get(name, 0) for name in WAREHOUSE_TABLES}
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _refuse_rejects(result: LoadResult, accept_rejects: bool) -> None:
+    rejected = [(ex, min(ex.rejected)) for ex in result.extracts if ex.rejected]
     if rejected and not accept_rejects:
         ex, (line, reason) = rejected[0]
-        total = sum(len(e.rejected) for e in extracts)
+        total = sum(len(e.rejected) for e in result.extracts)
         raise EnclaveError(
             f"{ex.path} line {line}: {reason} ({total} row(s) rejected in all, listed in "
             f"{result.quarantine}); fix the extracts, or load the rest with --accept-rejects. "
             "Nothing was loaded.",
             REJECTS_ERROR,
         )
-    tables, result.link = build_tables(extracts, key)
-    result.tables = {name: len(df) for name, df in tables.items()}
-    with _progress(sum(result.tables.values()), "rows", "loading") as bar:
-        if is_postgres(url):
-            from warehouse.store_postgres import write_postgres
-
-            write_postgres(url, tables, bar)
-        else:
-            from warehouse.store_sqlite import write_sqlite
-
-            write_sqlite(target, tables, bar)
-    result.seconds = time.perf_counter() - started
-    return result

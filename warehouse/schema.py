@@ -56,7 +56,8 @@ TERMS = {
 
 @dataclass(frozen=True)
 class Column:
-    """One raw column. ``kind`` is one of: id, text, int, float, date, ssn, zip, term, code."""
+    """One raw column. ``kind``: id, ref (a students.csv id), text, int, float, date, ssn,
+    zip, term or code."""
 
     name: str
     kind: str
@@ -86,6 +87,11 @@ LOCAL_ID = {"k12": "ssid", "cc": "college_id", "univ": "univ_id"}
 
 def _id(sector: str) -> Column:
     return Column(LOCAL_ID[sector], "id", identifier=True)
+
+
+def _ref(sector: str) -> Column:
+    """An events file's student id: valid when students.csv has an accepted row for it."""
+    return Column(LOCAL_ID[sector], "ref", identifier=True)
 
 
 def _person(*extra: Column) -> tuple[Column, ...]:
@@ -126,7 +132,7 @@ RAW_TABLES = {
             "k12",
             "enrollments",
             (
-                _id("k12"),
+                _ref("k12"),
                 Column("school_code", "id"),
                 _YEAR,
                 Column("grade_level", "int", low=0, high=12),
@@ -136,7 +142,7 @@ RAW_TABLES = {
             "k12",
             "assessments",
             (
-                _id("k12"),
+                _ref("k12"),
                 _YEAR,
                 Column("subject", "code", codes=SUBJECTS),
                 Column("scale_score", "int", low=100, high=999),
@@ -146,7 +152,7 @@ RAW_TABLES = {
         RawTable(
             "k12",
             "graduations",
-            (_id("k12"), _YEAR, Column("diploma_type", "code", codes=DIPLOMAS)),
+            (_ref("k12"), _YEAR, Column("diploma_type", "code", codes=DIPLOMAS)),
         ),
         RawTable(
             "cc",
@@ -161,32 +167,32 @@ RAW_TABLES = {
         RawTable(
             "cc",
             "enrollments",
-            (_id("cc"), _TERM, Column("units_attempted", "float", low=0, high=40)),
+            (_ref("cc"), _TERM, Column("units_attempted", "float", low=0, high=40)),
         ),
         RawTable(
             "cc",
             "course_outcomes",
             (
-                _id("cc"),
+                _ref("cc"),
                 _TERM,
                 Column("course_id", "id"),
                 Column("grade", "code", codes=GRADES),
                 _UNITS,
             ),
         ),
-        RawTable("cc", "awards", (_id("cc"), _TERM, Column("award_type", "code", codes=AWARDS))),
+        RawTable("cc", "awards", (_ref("cc"), _TERM, Column("award_type", "code", codes=AWARDS))),
         RawTable("univ", "students", (_id("univ"), _SSN, *_person(_ZIP, _EMAIL))),
         RawTable(
             "univ",
             "admissions",
-            (_id("univ"), _TERM, Column("admit_type", "code", codes=ADMIT_TYPES)),
+            (_ref("univ"), _TERM, Column("admit_type", "code", codes=ADMIT_TYPES)),
         ),
         RawTable(
             "univ",
             "enrollments",
-            (_id("univ"), _TERM, _UNITS, Column("term_gpa", "float", low=0, high=4)),
+            (_ref("univ"), _TERM, _UNITS, Column("term_gpa", "float", low=0, high=4)),
         ),
-        RawTable("univ", "degrees", (_id("univ"), _TERM, Column("degree", "code", codes=DEGREES))),
+        RawTable("univ", "degrees", (_ref("univ"), _TERM, Column("degree", "code", codes=DEGREES))),
     )
 }
 

@@ -3,7 +3,8 @@
 One transaction: make sure the owner role exists, become it, build every table in a staging
 schema (COPY, then indexes, then row-level security), drop the old ``warehouse`` schema and
 rename the staging one in its place, and give the registered project roles their grants and
-row policies again. Readers never see a half-built warehouse; a failure rolls everything back.
+row policies again. Readers never see a half-built warehouse; a failure rolls everything back
+(and a crash leaves only an uncommitted transaction, which the server discards).
 """
 
 import io
@@ -34,7 +35,7 @@ def _create(cur, schema: str) -> None:
         )
 
 
-def _copy(cur, schema: str, name: str, df: pd.DataFrame, progress) -> None:
+def _copy(cur, schema: str, name: str, df: pd.DataFrame) -> None:
     columns = [c for c, _ in WAREHOUSE_TABLES[name]]
     statement = sql.SQL("COPY {}.{} ({}) FROM STDIN (FORMAT csv)").format(
         sql.Identifier(schema),
@@ -47,7 +48,6 @@ def _copy(cur, schema: str, name: str, df: pd.DataFrame, progress) -> None:
             buf = io.StringIO()
             chunk.to_csv(buf, index=False, header=False, lineterminator="\n")
             copy.write(buf.getvalue())
-            progress.update(len(chunk))
 
 
 def _finish_tables(cur, schema: str) -> None:
@@ -61,14 +61,25 @@ def _finish_tables(cur, schema: str) -> None:
         cur.execute(sql.SQL("ANALYZE {}").format(table))
 
 
-def write_postgres(url: str, tables: dict[str, pd.DataFrame], progress) -> None:
-    """Replace schema ``warehouse`` with ``tables`` in one transaction."""
-    with pg_connect(url) as conn, conn.cursor() as cur:
-        owner = grant.prepare_owner(cur, conn.info.dbname)
-        cur.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(owner)))
-        _create(cur, STAGING)
-        for name, df in tables.items():
-            _copy(cur, STAGING, name, df, progress)
+class PostgresSink:
+    """The warehouse's tables, COPYed into a staging schema and swapped in on ``finish``."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.conn = None
+
+    def open(self) -> None:
+        self.conn = pg_connect(self.url)
+        self.cur = self.conn.cursor()
+        owner = grant.prepare_owner(self.cur, self.conn.info.dbname)
+        self.cur.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(owner)))
+        _create(self.cur, STAGING)
+
+    def write(self, name: str, df: pd.DataFrame) -> None:
+        _copy(self.cur, STAGING, name, df)
+
+    def finish(self) -> None:
+        cur = self.cur
         _finish_tables(cur, STAGING)
         cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
         cur.execute(
@@ -77,4 +88,10 @@ def write_postgres(url: str, tables: dict[str, pd.DataFrame], progress) -> None:
             )
         )
         grant.reapply_all(cur)
-        conn.commit()
+        self.conn.commit()
+        self.conn.close()
+
+    def abort(self) -> None:
+        if self.conn is not None and not self.conn.closed:
+            self.conn.rollback()
+            self.conn.close()

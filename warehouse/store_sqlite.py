@@ -1,10 +1,10 @@
 """Write the warehouse into a SQLite file, all or nothing.
 
-The new warehouse is built in a temporary file beside the target and moved over it with
+The new warehouse is built in a scratch file beside the target and moved over it with
 ``os.replace``: readers that have the old file open keep their snapshot, new readers see the
-whole new warehouse, and a failed load leaves the old file untouched. The build runs with
-journaling and syncing off (it is a scratch file until the rename); indexes come after the
-bulk insert; the finished file is synced before the rename.
+whole new warehouse, and a failed load deletes the scratch file and leaves the old one
+untouched. The build runs with journaling and syncing off (it is a scratch file until the
+rename); indexes come after the bulk insert; the finished file is synced before the rename.
 """
 
 import os
@@ -17,64 +17,84 @@ import pandas as pd
 from warehouse.schema import INDEXED_COLUMNS, WAREHOUSE_TABLES
 
 
-def create_tables(conn: sqlite3.Connection, tables=WAREHOUSE_TABLES) -> None:
-    for name, columns in tables.items():
+def create_tables(conn: sqlite3.Connection) -> None:
+    for name, columns in WAREHOUSE_TABLES.items():
         cols = ", ".join(f"{c} {t} NOT NULL" for c, t in columns)
         conn.execute(f"CREATE TABLE {name} ({cols})")
 
 
-def create_indexes(conn: sqlite3.Connection) -> None:
-    for name, columns in WAREHOUSE_TABLES.items():
+def create_indexes(conn: sqlite3.Connection, names=tuple(WAREHOUSE_TABLES)) -> None:
+    for name in names:
         for col in INDEXED_COLUMNS:
-            if col in dict(columns):
+            if col in dict(WAREHOUSE_TABLES[name]):
                 conn.execute(f"CREATE INDEX {name}_{col} ON {name} ({col})")
 
 
-def _insert(conn: sqlite3.Connection, name: str, df: pd.DataFrame) -> None:
-    columns = [c for c, _ in WAREHOUSE_TABLES[name]]
-    marks = ", ".join("?" * len(columns))
-    # plain lists: iterating pandas arrays element by element costs more than SQLite does
-    rows = zip(*(df[c].tolist() for c in columns), strict=True)
-    conn.executemany(f"INSERT INTO {name} VALUES ({marks})", rows)
+class ScratchDatabase:
+    """A SQLite file built beside ``target`` in one transaction, then renamed over it."""
 
-
-def atomic_build(target: Path, build, mode: int = 0o640, attach: str | None = None) -> None:
-    """Run ``build(conn)`` on a scratch database, then move it over ``target`` atomically.
-
-    ``attach``: a ``file:`` URI attached as ``src`` first (ATTACH cannot run in a transaction).
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        conn = sqlite3.connect(tmp, isolation_level=None, uri=True)
+    def __init__(self, target: Path, mode: int = 0o640, attach: str | None = None):
+        """``attach``: a ``file:`` URI attached as ``src`` (ATTACH cannot run in a transaction)."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.target, self.mode = target, mode
+        fd, self.path = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+        )
+        os.close(fd)
         try:
+            self.conn = sqlite3.connect(
+                self.path, isolation_level=None, uri=True, check_same_thread=False
+            )
             if attach:
-                conn.execute("ATTACH DATABASE ? AS src", (attach,))
-            conn.execute("PRAGMA journal_mode = OFF")
-            conn.execute("PRAGMA synchronous = OFF")
-            conn.execute("BEGIN")
-            build(conn)
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
-        os.chmod(tmp, mode)
-        with open(tmp, "rb") as f:
+                self.conn.execute("ATTACH DATABASE ? AS src", (attach,))
+            self.conn.execute("PRAGMA journal_mode = OFF")
+            self.conn.execute("PRAGMA synchronous = OFF")
+            self.conn.execute("BEGIN")
+        except BaseException:
+            self.discard()
+            raise
+
+    def commit(self) -> None:
+        self.conn.execute("COMMIT")
+        self.conn.close()
+        os.chmod(self.path, self.mode)
+        with open(self.path, "rb") as f:
             os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        os.replace(self.path, self.target)
+
+    def discard(self) -> None:
+        if getattr(self, "conn", None) is not None:
+            self.conn.close()
+        Path(self.path).unlink(missing_ok=True)
 
 
-def write_sqlite(target: Path, tables: dict[str, pd.DataFrame], progress) -> None:
-    """Replace the warehouse at ``target`` with ``tables`` in one step."""
+class SqliteSink:
+    """The warehouse's tables, appended to a scratch database and published on ``finish``."""
 
-    def build(conn):
-        create_tables(conn)
-        for name, df in tables.items():
-            _insert(conn, name, df)
-            progress.update(len(df))
-        create_indexes(conn)
+    def __init__(self, target: Path):
+        self.target = target
+        self.scratch = None
+        self.unindexed = list(WAREHOUSE_TABLES)
 
-    atomic_build(target, build)
+    def open(self) -> None:
+        self.scratch = ScratchDatabase(self.target)
+        create_tables(self.scratch.conn)
+
+    def write(self, name: str, df: pd.DataFrame) -> None:
+        """Append rows. Tables arrive one after another: a new one means the last is complete."""
+        done = self.unindexed[: self.unindexed.index(name)] if name in self.unindexed else []
+        create_indexes(self.scratch.conn, done)
+        self.unindexed = [n for n in self.unindexed if n not in done]
+        columns = [c for c, _ in WAREHOUSE_TABLES[name]]
+        marks = ", ".join("?" * len(columns))
+        # plain lists: iterating pandas arrays element by element costs more than SQLite does
+        rows = zip(*(df[c].tolist() for c in columns), strict=True)
+        self.scratch.conn.executemany(f"INSERT INTO {name} VALUES ({marks})", rows)
+
+    def finish(self) -> None:
+        create_indexes(self.scratch.conn, self.unindexed)
+        self.scratch.commit()
+
+    def abort(self) -> None:
+        if self.scratch:
+            self.scratch.discard()

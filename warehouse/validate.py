@@ -146,7 +146,8 @@ def _check_unique(values: np.ndarray, col: Column) -> tuple[np.ndarray, np.ndarr
     if kind == "id":
         ok = np.array([_ID.fullmatch(v) is not None for v in values], dtype=bool)
         return ok, values, "not an id (letters, digits, '.', '_' or '-', at most 40)"
-    return np.ones(len(values), dtype=bool), values, ""  # free text
+    # free text, or a reference to a student id (the loader checks it against students.csv)
+    return np.ones(len(values), dtype=bool), values, ""
 
 
 def _ssn_digits(value: str) -> str:
@@ -159,15 +160,16 @@ def _ssn_digits(value: str) -> str:
 def validate(df: pd.DataFrame, extract: Extract) -> Extract:
     """Fill ``extract`` with typed valid rows, rejections and the duplicate count."""
     extract.read = len(df)
-    lines = np.arange(2, len(df) + 2)  # line 1 is the header
-    dup = df.duplicated().to_numpy()
-    extract.duplicates = int(dup.sum())
-    df, lines = df[~dup], lines[~dup]
-    reason = np.full(len(df), None, dtype=object)
+    # one hash pass per column serves both the duplicate check and the per-value checks
+    factorized = {c: pd.factorize(df[c].to_numpy(object)) for c in extract.table.column_names}
+    keep = ~pd.DataFrame({c: codes for c, (codes, _) in factorized.items()}).duplicated().to_numpy()
+    extract.duplicates = int(len(df) - keep.sum())
+    lines = np.arange(2, len(df) + 2)[keep]  # line 1 is the header
+    reason = np.full(len(lines), None, dtype=object)
     typed = {"line": lines}
     for col in extract.table.columns:
-        codes, uniques = pd.factorize(df[col.name].to_numpy(object), sort=False)
-        uniques = np.asarray(uniques, dtype=object)
+        codes, uniques = factorized[col.name]
+        codes, uniques = codes[keep], np.asarray(uniques, dtype=object)
         empty_u = uniques == ""
         ok_u, conv_u, why = _check_unique(uniques, col)
         ok_u = np.where(empty_u, not col.required, ok_u)
@@ -177,7 +179,7 @@ def validate(df: pd.DataFrame, extract: Extract) -> Extract:
             empty_u[codes[bad]], f"{col.name}: required value is missing", f"{col.name}: {why}"
         )
         typed[col.name] = conv_u[codes]
-    rows = pd.DataFrame(typed, index=df.index)
+    rows = pd.DataFrame(typed)
     valid = reason == None  # noqa: E711
     extract.rows = rows[valid]
     extract.rejected = list(zip(lines[~valid].tolist(), reason[~valid].tolist(), strict=True))

@@ -14,7 +14,7 @@ from warehouse.load import load
 from warehouse.pseudonymize import read_key
 from warehouse.risk import risk_report
 from warehouse.schema import WAREHOUSE_TABLES
-from warehouse.store_sqlite import atomic_build, create_tables
+from warehouse.store_sqlite import ScratchDatabase, create_tables
 
 
 @pytest.fixture
@@ -64,11 +64,10 @@ def test_risk_counts_equivalence_classes(tmp_path, cli):
     rows += [("c", "K12-001", 2005, "F", "asian", "950")]  # a unique student
     rows += [("d", "CC-101", 2004, "F", "white", "941")] * 5  # same values, other institution
 
-    def build(conn):
-        create_tables(conn)
-        conn.executemany("INSERT INTO students VALUES (?, ?, ?, ?, ?, ?)", rows)
-
-    atomic_build(path, build)
+    scratch = ScratchDatabase(path)
+    create_tables(scratch.conn)
+    scratch.conn.executemany("INSERT INTO students VALUES (?, ?, ?, ?, ?, ?)", rows)
+    scratch.commit()
     report = risk_report(str(path), k=5).set_index("institution")
     assert report.loc["K12-001", "students"] == 9 and report.loc["K12-001", "classes"] == 3
     assert report.loc["K12-001", "1"] == 1 and report.loc["K12-001", "2"] == 1
