@@ -30,23 +30,26 @@ def read_notebook(path) -> NotebookNode:
     """Load and check ``path``; any problem is a one-line :class:`EnclaveError` (exit 2)."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise NotebookInvalid(f"{path}: cannot be read ({e.strerror}); check the path.") from None
-    return parse_notebook(raw, str(path))
-
-
-def parse_notebook(raw: bytes, name: str) -> NotebookNode:
-    if not raw.strip():
-        raise NotebookInvalid(f"{name}: the file is empty; save the notebook again.")
-    if raw.startswith(b"PK\x03\x04"):
-        raise NotebookInvalid(f"{name}: is a zip archive, not a notebook; submit the .ipynb file.")
-    try:
-        text = raw.decode("utf-8")
+        with open(path, "rb") as f:
+            if f.read(4) == b"PK\x03\x04":
+                raise NotebookInvalid(
+                    f"{path}: is a zip archive, not a notebook; submit the .ipynb."
+                )
+        # Decoded straight to text, so the file's bytes and its text are never held together.
+        with open(path, encoding="utf-8", newline="") as f:
+            text = f.read()
     except UnicodeDecodeError as e:
         raise NotebookInvalid(
-            f"{name}: not UTF-8 text (bad byte at offset {e.start}); save it as a notebook again."
+            f"{path}: not UTF-8 text (bad byte at offset {e.start}); save it as a notebook again."
         ) from None
+    except OSError as e:
+        raise NotebookInvalid(f"{path}: cannot be read ({e.strerror}); check the path.") from None
+    return parse_notebook(text, str(path))
+
+
+def parse_notebook(text: str, name: str) -> NotebookNode:
+    if not text.strip():
+        raise NotebookInvalid(f"{name}: the file is empty; save the notebook again.")
     try:
         nb = json.loads(text, object_hook=NotebookNode)
     except json.JSONDecodeError as e:
