@@ -6,6 +6,7 @@ the rest run, so running a batch again redoes only what failed or changed.
 """
 
 import itertools
+import multiprocessing
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -79,10 +80,12 @@ def run_batch(
     version = warehouse_version(context.warehouse_url)
     make_gate(context)  # a gate that cannot be built stops the batch before any kernel starts
     results: dict[int, RunResult] = {}
+    # workers come from a fork server (not a fork of this possibly threaded process) that has
+    # already imported the runner, so starting one costs no imports
+    mp = multiprocessing.get_context("forkserver")
+    mp.set_forkserver_preload(["reports.runner"])
     with (
-        ProcessPoolExecutor(
-            max_workers=workers, initializer=_start_worker, initargs=(context,)
-        ) as pool,
+        ProcessPoolExecutor(workers, mp, initializer=_start_worker, initargs=(context,)) as pool,
         tqdm(total=len(combinations), desc=template.name, unit="run", file=sys.stderr) as bar,
     ):
         futures = {

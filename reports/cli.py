@@ -89,6 +89,9 @@ def register(groups) -> None:
         sub.add_argument("--warehouse-url", help="read-only warehouse URL (default: the session's)")
         sub.add_argument("--output-dir", help="the project's output area (default: the session's)")
         sub.add_argument("--config", help="config file for the gate (jupyterhub_config.py)")
+        sub.add_argument(
+            "--cell-timeout", type=int, default=1800, help="seconds a cell may run (1800)"
+        )
         sub.add_argument("--submit", action="store_true", help="file the output(s) for review")
         sub.add_argument("--purpose", default="", help="what the report is for (with --submit)")
         sub.set_defaults(func=handler)

@@ -68,18 +68,23 @@ def current_run(path: Path, key: str) -> dict | None:
     return report if isinstance(report, dict) and report.get("run_key") == key else None
 
 
+def _set_environment(values: dict[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @contextlib.contextmanager
-def _environment(values: dict[str, str]):
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
+def _environment(values: dict[str, str | None]):
+    """The kernel inherits this process's environment: set it for one run, then restore."""
+    saved = {name: os.environ.get(name) for name in values}
+    _set_environment(values)
     try:
         yield
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        _set_environment(saved)
 
 
 PAPERMILL_ADDED = {"injected-parameters", "papermill-error-cell-tag"}
@@ -139,6 +144,7 @@ def run_report(
     kept = current_run(final, key) if skip_current else None
     if kept:
         return RunResult(values, "current", final, kept.get("gate", {}).get("verdict"))
+    gate = gate or make_gate(context)  # a gate that cannot be built stops before any kernel
     clock = time.monotonic()
     scratch_root = context.output_dir / SCRATCH
     scratch_root.mkdir(mode=0o700, exist_ok=True)
@@ -156,8 +162,9 @@ def run_report(
                     progress_bar=False,
                     cwd=str(scratch),  # files a report writes stay out of the output area
                     kernel_manager_class=IpcKernelManager,
+                    execution_timeout=context.cell_timeout,
                 )
-            report = (gate or make_gate(context)).screen(nb, final.name)
+            report = gate.screen(nb, final.name)
         except Exception as e:  # a cell error, a dead kernel, a timeout, a gate that broke
             cell = _failed_cell(_read_partial(partial))
             error = _error_line(e)

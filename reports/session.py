@@ -11,20 +11,28 @@ from pathlib import Path
 from enclave.errors import EnclaveError
 from warehouse.db import is_postgres, sqlite_path
 
+QUERY_LOG_VARIABLES = ("ENCLAVE_QUERY_LOG_URL", "JUPYTERHUB_API_TOKEN", "ENCLAVE_QUERY_LOG_FILE")
+
 
 @dataclass(frozen=True)
 class RunContext:
     project: str
     warehouse_url: str
     output_dir: Path
+    query_log: dict[str, str | None]  # where the kernel records queries (see below)
     gate_config: str | None = None  # traitlets config file for the gate (jupyterhub_config.py)
+    cell_timeout: int = 1800  # seconds one cell may run before the run counts as failed
 
-    def kernel_environment(self, notebook: Path) -> dict[str, str]:
-        """What the report's kernel reads (see kernels/client.py)."""
+    def kernel_environment(self, notebook: Path) -> dict[str, str | None]:
+        """What the report's kernel reads (see kernels/client.py); None means unset.
+
+        Given whole, not inherited: a batch worker's environment may be older than the run's.
+        """
         return {
             "ENCLAVE_PROJECT": self.project,
             "ENCLAVE_WAREHOUSE_URL": self.warehouse_url,
             "ENCLAVE_NOTEBOOK": str(notebook),
+            **self.query_log,
         }
 
 
@@ -52,7 +60,8 @@ def context_from(args, environ=os.environ) -> RunContext:
             "--output-dir: no output area; run inside a project session (it sets "
             "ENCLAVE_OUTPUT_DIR) or give the project's output directory."
         )
-    if not (environ.get("ENCLAVE_QUERY_LOG_URL") or environ.get("ENCLAVE_QUERY_LOG_FILE")):
+    query_log = {name: environ.get(name) for name in QUERY_LOG_VARIABLES}
+    if not (query_log["ENCLAVE_QUERY_LOG_URL"] or query_log["ENCLAVE_QUERY_LOG_FILE"]):
         raise EnclaveError(
             "ENCLAVE_QUERY_LOG_URL: not set, so the report's queries could not be recorded "
             "and would be refused; run inside a project session or set ENCLAVE_QUERY_LOG_FILE."
@@ -60,4 +69,6 @@ def context_from(args, environ=os.environ) -> RunContext:
     output_dir = Path(output).resolve()
     if not output_dir.is_dir():
         raise EnclaveError(f"{output_dir}: the output area does not exist; create it first.")
-    return RunContext(project, url, output_dir, getattr(args, "config", None))
+    if args.cell_timeout < 1:
+        raise EnclaveError("--cell-timeout: give a number of seconds of 1 or more.", exit_code=2)
+    return RunContext(project, url, output_dir, query_log, args.config, args.cell_timeout)

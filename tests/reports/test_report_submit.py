@@ -80,7 +80,12 @@ def test_run_submits_its_notebook_with_template_hash_and_parameters(
 def test_batch_is_submitted_as_one_request(
     capsys, session_env, review_service, make_template, tmp_path
 ):
-    template = make_template("small", "k: int = 10", "print(k * 2)")
+    template = make_template(
+        "small",
+        "k: int = 10",
+        "n = warehouse.query('SELECT COUNT(*) AS n FROM institutions')",
+        "print(k * 2)",
+    )
     grid = tmp_path / "grid.yaml"
     grid.write_text("k: [11, 12]\n")
     argv = ["report", "batch", str(template), "--grid", str(grid), "--submit", "--purpose", "x"]
@@ -96,3 +101,6 @@ def test_batch_is_submitted_as_one_request(
     printed = [o["text"] for c in bundle.cells for o in c.get("outputs", []) if "text" in o]
     assert printed == ["22\n", "24\n"]
     assert "batch-of-2" in query["notebook"]
+    # the workers' kernels recorded into this test's log (workers outlive one environment)
+    recorded = sorted(q["notebook"].rsplit("/", 1)[1] for q in session_env["queries"]())
+    assert recorded == sorted(r["file"] for r in runs)
