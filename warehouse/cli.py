@@ -41,6 +41,21 @@ def _load(args) -> int:
     return 0
 
 
+def _check(args) -> int:
+    from pathlib import Path
+
+    from warehouse.load import quarantine_path, read_extracts, write_quarantine
+    from warehouse.summary import format_files
+
+    extracts = read_extracts(Path(args.extracts))
+    quarantine = quarantine_path(args.extracts, args.quarantine)
+    write_quarantine(quarantine, extracts)
+    rejected = sum(len(ex.rejected) for ex in extracts)
+    print("\n".join(format_files(extracts, accepted="valid")))
+    print(f"quarantine report: {quarantine} ({rejected:,} rows)")
+    return 3 if rejected else 0
+
+
 def _grant(args) -> int:
     from warehouse.grant import grant_project
 
@@ -93,6 +108,11 @@ def register(subparsers) -> None:
     )
     p.add_argument("--quarantine", help="quarantine report path (default EXTRACTS/quarantine.csv)")
     p.set_defaults(func=_load)
+
+    p = commands.add_parser("check", help="validate extracts without loading them")
+    p.add_argument("extracts", help="folder holding manifest.json and the CSV extracts")
+    p.add_argument("--quarantine", help="quarantine report path (default EXTRACTS/quarantine.csv)")
+    p.set_defaults(func=_check)
 
     p = commands.add_parser("grant", help="give a project read access to approved institutions")
     p.add_argument("project")

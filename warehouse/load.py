@@ -53,7 +53,16 @@ class LoadResult:
         return sum(e.read for e in self.extracts)
 
 
+def quarantine_path(root: str | os.PathLike, given: str | os.PathLike | None) -> Path:
+    """Where the quarantine report goes: as given, else beside the extracts."""
+    return Path(given) if given else Path(root) / "quarantine.csv"
+
+
 def _manifest(root: Path) -> list[dict]:
+    if not root.is_dir():
+        raise EnclaveError(
+            f"{root}: not a folder of extracts; give the folder holding {MANIFEST}.", FILE_ERROR
+        )
     path = root / MANIFEST
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -278,12 +287,10 @@ def load(
 
     started = time.perf_counter()
     root = Path(extracts_dir)
-    if not root.is_dir():
-        raise EnclaveError(f"{root}: not a folder of extracts; give the folder holding {MANIFEST}.")
     sink = _sink(url)
     entries, bar = _in_order(root)
     result = LoadResult([], target=shown(str(url)))
-    result.quarantine = Path(quarantine) if quarantine else root / "quarantine.csv"
+    result.quarantine = quarantine_path(root, quarantine)
     student_ids = {}
     with bar, BackgroundWriter(sink) as writer:
 

@@ -1,6 +1,7 @@
-"""The tables ``load`` prints at the end: counts only, never values."""
+"""The tables ``load`` and ``check`` print: counts only, never values."""
 
 from warehouse.load import LoadResult
+from warehouse.validate import Extract
 
 
 def _table(header: list[str], rows: list[list], right_from: int = 1) -> list[str]:
@@ -15,14 +16,16 @@ def _table(header: list[str], rows: list[list], right_from: int = 1) -> list[str
     ]
 
 
+def format_files(extracts: list[Extract], accepted: str = "loaded") -> list[str]:
+    """Per file: read = accepted + rejected + duplicates, and the totals."""
+    files = [[ex.path, ex.read, len(ex.rows), len(ex.rejected), ex.duplicates] for ex in extracts]
+    totals = ["total", *(sum(r[i] for r in files) for i in range(1, 5))]
+    return _table(["file", "read", accepted, "rejected", "duplicates"], files + [totals])
+
+
 def format_summary(result: LoadResult) -> str:
-    files = [
-        [ex.path, ex.read, len(ex.rows), len(ex.rejected), ex.duplicates] for ex in result.extracts
-    ]
-    totals = [sum(r[i] for r in files) for i in range(1, 5)]
-    lines = _table(
-        ["file", "read", "loaded", "rejected", "duplicates"], files + [["total", *totals]]
-    )
+    lines = format_files(result.extracts)
+    rejected = sum(len(ex.rejected) for ex in result.extracts)
     if result.link:
         s = result.link
         amb = ", ".join(f"{rule} {n:,}" for rule, n in s.ambiguous.items())
@@ -41,6 +44,6 @@ def format_summary(result: LoadResult) -> str:
         "",
         f"loaded {sum(result.tables.values()):,} rows from {result.rows_read:,} read in "
         f"{result.seconds:.1f} s ({rate:,.0f} rows/s) into {result.target}",
-        f"quarantine report: {result.quarantine} ({totals[2]:,} rows)",
+        f"quarantine report: {result.quarantine} ({rejected:,} rows)",
     ]
     return "\n".join(lines)

@@ -239,3 +239,25 @@ def test_a_misspelt_column_is_named(extracts, run_load):
     code, err, unchanged = run_load()
     assert code == 2 and unchanged
     assert_one_line(err, "missing column(s) diploma_type", "unexpected column(s) diploma")
+
+
+def test_check_validates_without_loading(extracts, cli, tmp_path):
+    code, out, err = cli("warehouse", "check", extracts)
+    assert code == 0 and "valid" in out.splitlines()[0] and "(0 rows)" in out
+    line = set_cell(extracts / "K12-001/assessments.csv", 2, "subject", "ART")
+    code, out, err = cli("warehouse", "check", extracts, "--quarantine", tmp_path / "q.csv")
+    assert code == 3 and "(1 rows)" in out
+    with open(tmp_path / "q.csv", newline="") as f:
+        assert list(csv.DictReader(f)) == [
+            {
+                "file": "K12-001/assessments.csv",
+                "line": str(line),
+                "reason": "subject: not one of ELA, MATH, SCI",
+            }
+        ]
+
+
+def test_not_a_folder(tmp_path, key_file, cli):
+    code, out, err = cli("warehouse", "load", tmp_path / "nowhere", "--key", key_file)
+    assert code == 2
+    assert_one_line(err, "not a folder of extracts")

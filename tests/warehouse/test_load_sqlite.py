@@ -178,3 +178,41 @@ def test_summary_prints_counts_link_rates_and_ambiguity(population, key_file, tm
     total = next(line for line in out.splitlines() if line.startswith("total")).split()
     read, loaded_, rejected, dups = (int(v.replace(",", "")) for v in total[1:])
     assert read == loaded_ + rejected + dups
+
+
+def test_a_failure_while_writing_leaves_the_old_warehouse_and_no_scratch_file(
+    loaded, population, tmp_path, monkeypatch
+):
+    from warehouse.store_sqlite import SqliteSink
+
+    path = tmp_path / "w.sqlite"
+    load(population[0], str(path), loaded["key"], quarantine=tmp_path / "q")
+    before = path.read_bytes()
+    real_write, calls = SqliteSink.write, []
+
+    def failing_write(self, name, df):
+        calls.append(name)
+        if len(calls) == 4:
+            raise OSError("disk full")
+        real_write(self, name, df)
+
+    monkeypatch.setattr(SqliteSink, "write", failing_write)
+    with pytest.raises(OSError, match="disk full"):
+        load(population[0], str(path), bytes(32), quarantine=tmp_path / "q")
+    assert len(calls) == 4
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".w.sqlite")] == []
+
+
+def test_a_reader_keeps_its_snapshot_while_a_reload_replaces_the_file(loaded, population, tmp_path):
+    path = tmp_path / "w.sqlite"
+    load(population[0], str(path), loaded["key"], quarantine=tmp_path / "q")
+    engine = connect_readonly(str(path))
+    with engine.connect() as conn:
+        old = conn.execute(sa.text("SELECT student_key FROM students LIMIT 1")).scalar()
+        load(population[0], str(path), bytes(32), quarantine=tmp_path / "q")  # new key
+        still = conn.execute(sa.text("SELECT student_key FROM students LIMIT 1")).scalar()
+    engine.dispose()
+    assert still == old
+    fresh = read_tables(path)["students"]
+    assert old not in set(fresh.student_key)
