@@ -238,11 +238,15 @@ class EnclaveSpawner(LocalProcessSpawner):
     def _session_roles(self, ctx, admin_url: str) -> SessionRoles:
         return SessionRoles(admin_url, ctx.projects.engine)
 
+    _stopping = False
+
     async def stop(self, now=False):
         uses_postgres = self._uses_postgres()  # super().stop() clears the state
+        self._stopping = True  # super().stop() polls: no agreement check from there
         try:
             await super().stop(now=now)
         finally:
+            self._stopping = False
             unstage(Path(self.sessions_dir), self.user.name)
             if uses_postgres:
                 self.log.info("Locking the PostgreSQL session role of %s", self.user.name)
@@ -252,10 +256,23 @@ class EnclaveSpawner(LocalProcessSpawner):
                 await self._import_statements(ctx)
 
     async def poll(self):
+        """Also ends a running session whose user has not accepted the current agreement
+        (a new version was published): no access to data without it."""
         status = await super().poll()
-        if status is None and self._uses_postgres():
-            await self._import_statements(enclave_context(self.config))
-        return status
+        if status is not None or self._stopping:
+            return status
+        ctx = enclave_context(self.config)
+        if self._uses_postgres():
+            await self._import_statements(ctx)
+        if not ctx.acceptances.has_accepted(self.user.name, ctx.agreement.version):
+            self.log.warning(
+                "Stopping %s's session: agreement %s not accepted",
+                self.user.name,
+                ctx.agreement.version,
+            )
+            await self.stop(now=True)
+            return 1
+        return None
 
     def _uses_postgres(self) -> bool:
         return (getattr(self, "_warehouse_url", None) or "sqlite").startswith("postgresql")

@@ -375,3 +375,30 @@ def test_spawn_was_audited(enclave, alice, session):
     events = AuditLog(make_engine(enclave.state_url)).events(user=alice.name, action="spawn")
     assert [e.project for e in events] == ["proj_a"]
     assert events[0].details["institutions"] == ["CC-101", "K12-001"]
+
+
+# -- last: a lapsed agreement ends the session -----------------------------------------------
+def test_session_ends_when_agreement_is_no_longer_accepted(enclave, alice, session):
+    import sqlalchemy as sa
+
+    from enclave.state import make_engine
+
+    engine = make_engine(enclave.state_url)
+    with engine.begin() as conn:  # as if a new agreement version had been published
+        conn.execute(
+            sa.text("DELETE FROM agreement_acceptances WHERE user = :u"), {"u": alice.name}
+        )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        model = requests.get(
+            f"{enclave.hub.api_url}/users/{alice.name}",
+            headers={"Authorization": f"token {alice.token}"},
+            timeout=30,
+        ).json()
+        if not model["servers"]:
+            break
+        time.sleep(0.5)
+    assert not model["servers"]
+    assert not (enclave.sessions_dir / alice.name).exists()
+    response = spawn(enclave, alice, "proj_a")
+    assert response.status_code == 403 and "agreement" in response.json()["message"]

@@ -113,6 +113,7 @@ c.EnclaveSpawner.egress_table = "enclave_test_{tag}"
 c.EnclaveSpawner.sessions_dir = {str(sessions_dir)!r}
 c.EnclaveSpawner.query_log_url = {query_log.url!r}
 c.Spawner.mem_limit = "1536M"
+c.Spawner.poll_interval = 2
 c.WarehouseSettings.url = {warehouse_url or str(demo.warehouse)!r}
 {extra_config}
 """
