@@ -1,11 +1,19 @@
 """A real synthetic warehouse, a project context and small test templates for report runs."""
 
 import json
+import sys
 
 import nbformat
 import pytest
 
+from kernels.install import install
 from tests.kernels.enclave_test_warehouse import ALL, build_sqlite, grant
+
+
+@pytest.fixture(scope="session", autouse=True)
+def enclave_kernel_spec():
+    """Report runs use the "Enclave (Python)" kernel: install its spec into this venv."""
+    install(prefix=sys.prefix)
 
 
 @pytest.fixture(scope="session")
