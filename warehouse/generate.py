@@ -16,9 +16,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from warehouse.schema import INSTITUTIONS, LOCAL_ID, RAW_TABLES
+from warehouse.schema import (
+    AWARDS,
+    DEGREES,
+    DIPLOMAS,
+    ETHNICITIES,
+    INSTITUTIONS,
+    LOCAL_ID,
+    RAW_TABLES,
+)
 
 MANIFEST = "manifest.json"
+# roughly a California public-school mix, in the order of schema.ETHNICITIES
+ETHNICITY_SHARES = [0.42, 0.25, 0.13, 0.06, 0.04, 0.01, 0.01, 0.05, 0.03]
 FORMAT = "enclave-extracts/1"
 COURSES = [
     f"{d}-{n}"
@@ -92,21 +102,7 @@ def _people(n: int, rng, pools: dict) -> pd.DataFrame:
             "birth_date": np.datetime_as_string(birth, unit="D").astype(object),
             "birth_year": birth.astype("datetime64[Y]").astype(int) + 1970,
             "gender": gender,
-            "ethnicity": rng.choice(
-                [
-                    "hispanic",
-                    "white",
-                    "asian",
-                    "black",
-                    "filipino",
-                    "pacific_islander",
-                    "american_indian",
-                    "two_or_more",
-                    "unknown",
-                ],
-                size=n,
-                p=[0.42, 0.25, 0.13, 0.06, 0.04, 0.01, 0.01, 0.05, 0.03],
-            ),
+            "ethnicity": rng.choice(ETHNICITIES, size=n, p=ETHNICITY_SHARES),
             "zip": rng.choice(zips, size=n),
             "street_address": [f"{h} {s}" for h, s in zip(house, street, strict=True)],
             "phone": [f"({a}) {m}-{t:04d}" for a, m, t in zip(area, mid, tail, strict=True)],
@@ -228,7 +224,7 @@ def _k12(people: pd.DataFrame, rng) -> tuple[dict, pd.Series]:
                 pd.DataFrame({"p": both.p, "academic_year": both.academic_year, "subject": "MATH"}),
             ]
         )
-        scale = np.clip(rng.normal(2500 / 4, 90, size=len(scores)).astype(int), 100, 999)
+        scale = np.clip(rng.normal(625, 90, size=len(scores)).astype(int), 100, 999)
         files[(inst, "assessments")] = pd.DataFrame(
             {
                 "ssid": people.ssid.to_numpy()[scores.p],
@@ -244,7 +240,7 @@ def _k12(people: pd.DataFrame, rng) -> tuple[dict, pd.Series]:
                 "ssid": people.ssid.to_numpy()[grads.p],
                 "academic_year": grads.academic_year,
                 "diploma_type": rng.choice(
-                    list(("STANDARD", "ADVANCED", "CERTIFICATE")),
+                    DIPLOMAS,
                     size=len(grads),
                     p=[0.7, 0.27, 0.03],
                 ),
@@ -313,9 +309,7 @@ def _cc(people: pd.DataFrame, k12_grad: np.ndarray, in_k12: np.ndarray, rng) -> 
             {
                 "college_id": cid[award.owner],
                 "term": award.term,
-                "award_type": rng.choice(
-                    ["AA", "AS", "CERT", "ADT"], size=len(award), p=[0.35, 0.25, 0.15, 0.25]
-                ),
+                "award_type": rng.choice(AWARDS, size=len(award), p=[0.35, 0.25, 0.15, 0.25]),
             }
         )
     return files, {"in_cc": in_cc, "start": start, "count": count, "ids": ids}
@@ -362,7 +356,7 @@ def _univ(people: pd.DataFrame, k12_grad, in_k12, cc: dict, rng) -> dict:
             {
                 "univ_id": uid[degree.owner],
                 "term": degree.term,
-                "degree": rng.choice(["BA", "BS"], size=len(degree)),
+                "degree": rng.choice(DEGREES, size=len(degree)),
             }
         ),
     }
