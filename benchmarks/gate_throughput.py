@@ -29,7 +29,7 @@ def table(rng, i: int) -> pd.DataFrame:
     """Aggregates like a researcher's: counts by institution and term, means, rates;
     one table in twenty has a small count (so the gate has real parsing to do)."""
     index = pd.MultiIndex.from_product(
-        [INSTITUTIONS, rng.choice(TERMS, 8, replace=False)], names=["institution", "term"]
+        [INSTITUTIONS, rng.choice(TERMS, 5, replace=False)], names=["institution", "term"]
     )
     n = len(index)
     frame = pd.DataFrame(
@@ -66,10 +66,20 @@ def generate(path: Path, cells: int) -> None:
     nbformat.write(nb, path)
 
 
+def cpu_seconds() -> float:
+    """This process's and its finished children's CPU time: robust on a busy machine."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def timed(fn):
-    start = time.perf_counter()
+    """(wall seconds, CPU seconds, result)"""
+    wall, cpu = time.perf_counter(), cpu_seconds()
     result = fn()
-    return time.perf_counter() - start, result
+    return time.perf_counter() - wall, cpu_seconds() - cpu, result
 
 
 def gate_run(path: Path):
@@ -91,11 +101,11 @@ def main() -> int:
         generate(path, args.cells)
     mb = path.stat().st_size / 1e6
 
-    json_s, _ = timed(lambda: json.loads(path.read_bytes()))
-    gate_s, report = timed(lambda: gate_run(path))
+    json_s, json_cpu, _ = timed(lambda: json.loads(path.read_bytes()))
+    gate_s, gate_cpu, report = timed(lambda: gate_run(path))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
     html = folder / "bench.html"
-    nbconvert_s, _ = timed(
+    nbconvert_s, nbconvert_cpu, _ = timed(
         lambda: subprocess.run(
             [sys.executable, "-m", "nbconvert", "--to", "html", str(path), "--output", html.stem],
             check=True,
@@ -107,11 +117,19 @@ def main() -> int:
         f"notebook            {mb:8.1f} MB, {args.cells:,} cells, verdict {report.verdict}, "
         f"{blocked} blocked outputs"
     )
-    print(f"json.load           {json_s:8.2f} s  {mb / json_s:8.1f} MB/s")
-    print(f"gate (read+screen)  {gate_s:8.2f} s  {mb / gate_s:8.1f} MB/s  (goal >= 20 MB/s)")
-    print(f"nbconvert --to html {nbconvert_s:8.2f} s  {mb / nbconvert_s:8.1f} MB/s")
-    print(f"gate / nbconvert    {gate_s / nbconvert_s:8.3f}x  (goal <= 0.1x)")
-    print(f"gate / json.load    {gate_s / json_s:8.1f}x")
+    print("                      wall s     MB/s    CPU s  MB/CPU-s")
+    for name, wall, cpu in (
+        ("json.load", json_s, json_cpu),
+        ("gate (read+screen)", gate_s, gate_cpu),
+        ("nbconvert --to html", nbconvert_s, nbconvert_cpu),
+    ):
+        print(f"{name:20s} {wall:8.2f} {mb / wall:8.1f} {cpu:8.2f} {mb / cpu:9.1f}")
+    print(
+        f"gate / nbconvert    {gate_s / nbconvert_s:8.3f}x wall  "
+        f"{gate_cpu / nbconvert_cpu:.3f}x CPU  (goal <= 0.1x)"
+    )
+    print(f"gate / json.load    {gate_s / json_s:8.1f}x wall  {gate_cpu / json_cpu:.1f}x CPU")
+    print("goal: gate >= 20 MB/s on one core")
     print(
         f"peak RSS of this process (gate + json.load) {peak_mb:,.0f} MB = {peak_mb / mb:.1f}x file"
     )

@@ -21,6 +21,7 @@ class OutputCheck(Preprocessor):
     """
 
     rule = "unnamed-check"
+    advice = ""  # what a researcher can do about a finding, appended by ``flag``
 
     enabled = Bool(
         True,
@@ -32,6 +33,10 @@ class OutputCheck(Preprocessor):
         resources.setdefault(FINDINGS, []).append(
             Finding(cell, output, self.rule, severity, message)
         )
+
+    def flag(self, resources, cell, output, severity: str, what: str) -> None:
+        """Report ``what`` was found, followed by the check's ``advice``."""
+        self.report(resources, cell, output, severity, f"{what}; {self.advice}")
 
     def matches(self, setting: str, text: str) -> bool:
         """Whether ``text`` fully matches the regex-valued setting (any case); each setting

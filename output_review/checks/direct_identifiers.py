@@ -60,6 +60,7 @@ def found(text: str) -> list[str]:
 
 class DirectIdentifiers(OutputCheck):
     rule = "direct-identifier"
+    advice = "remove direct identifiers before release."
 
     birth_date_fields = Unicode(
         r"dob|birth_?date|date_?of_?birth|birthdate|birthday",
@@ -88,7 +89,7 @@ class DirectIdentifiers(OutputCheck):
         for text in cell_texts(cell):
             where = f"the {text.kind}"
             for what in found(text.text):
-                self.block(resources, index, text.output, f"{where} contains {what}")
+                self.flag(resources, index, text.output, "block", f"{where} contains {what}")
             if text.kind == "source" and cell.cell_type == "code":
                 continue  # code names fields; the field rules apply to what is shown
             if not self.mentions_fields(text.text):
@@ -101,12 +102,7 @@ class DirectIdentifiers(OutputCheck):
 
     def check_notebook(self, nb, resources):
         for what in found(json.dumps(nb.metadata)):
-            self.block(resources, None, None, f"the notebook metadata contains {what}")
-
-    def block(self, resources, cell, output, what: str) -> None:
-        self.report(
-            resources, cell, output, "block", f"{what}; remove direct identifiers before release."
-        )
+            self.flag(resources, None, None, "block", f"the notebook metadata contains {what}")
 
     def mentions_fields(self, text: str) -> bool:
         """Without one of ``field_words`` the field rules cannot fire (a cheap first test)."""
@@ -123,10 +119,10 @@ class DirectIdentifiers(OutputCheck):
         if ":" not in text and "=" not in text:
             return
         if self.field_pattern(self.birth_date_fields, DATE).search(text):
-            self.block(resources, cell, output, f"{where} shows a date of birth")
+            self.flag(resources, cell, output, "block", f"{where} shows a date of birth")
         names = self.field_pattern(self.name_fields, PERSON_NAME.pattern).finditer(text)
         if any(self.is_person_name(match["value"]) for match in names):
-            self.block(resources, cell, output, f"{where} shows a person's name")
+            self.flag(resources, cell, output, "block", f"{where} shows a person's name")
 
     def is_person_name(self, value: str) -> bool:
         return bool(PERSON_NAME.fullmatch(value)) and not re.search(
@@ -138,8 +134,8 @@ class DirectIdentifiers(OutputCheck):
             if self.matches("birth_date_fields", label) and any(
                 re.fullmatch(DATE, v) for v in table.column(j)
             ):
-                self.block(resources, cell, output, f"{where} has a date-of-birth column")
+                self.flag(resources, cell, output, "block", f"{where} has a date-of-birth column")
             elif self.matches("name_fields", label) and any(
                 map(self.is_person_name, table.column(j))
             ):
-                self.block(resources, cell, output, f"{where} has a person-name column")
+                self.flag(resources, cell, output, "block", f"{where} has a person-name column")

@@ -10,6 +10,10 @@ INLINE_IMAGE = re.compile(r"data:image/|<img\b|<svg\b", re.I)
 
 
 class Images(OutputCheck):
+    advice = (
+        "it cannot be screened automatically: a reviewer must check that no axis, label or "
+        "point shows a small count or an individual."
+    )
     rule = "image"
 
     mimetypes = List(
@@ -22,20 +26,10 @@ class Images(OutputCheck):
         for number, output in enumerate(cell.get("outputs", ())):
             shown = [m for m in output.get("data", {}) if m in self.mimetypes]
             if shown:
-                self.review(resources, index, number, f"an image ({shown[0]})")
+                self.flag(resources, index, number, "review", f"an image ({shown[0]})")
         attached = [mime for bundle in cell.get("attachments", {}).values() for mime in bundle]
         if any(m in self.mimetypes or m.startswith("image/") for m in attached):
-            self.review(resources, index, None, "an image attachment")
+            self.flag(resources, index, None, "review", "an image attachment")
         elif cell.cell_type == "markdown" and INLINE_IMAGE.search(cell.source):
-            self.review(resources, index, None, "an inline image")
+            self.flag(resources, index, None, "review", "an inline image")
         return cell, resources
-
-    def review(self, resources, cell, output, what: str) -> None:
-        self.report(
-            resources,
-            cell,
-            output,
-            "review",
-            f"{what} cannot be screened automatically; a reviewer must check that no axis, "
-            "label or point shows a small count or an individual.",
-        )

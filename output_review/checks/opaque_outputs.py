@@ -17,6 +17,10 @@ def has_script(html: str) -> bool:
 
 class OpaqueOutputs(OutputCheck):
     rule = "opaque-output"
+    advice = (
+        "it cannot be screened automatically: a reviewer must inspect it, or show the result "
+        "as a table or text instead."
+    )
 
     known_mimetypes = List(
         Unicode(),
@@ -38,24 +42,16 @@ class OpaqueOutputs(OutputCheck):
             data = output.get("data", {})
             unknown = [m for m in data if m not in self.known_mimetypes]
             if unknown:
-                self.review(resources, index, number, f"an output of type {unknown[0][:60]}")
+                self.flag(
+                    resources, index, number, "review", f"an output of type {unknown[0][:60]}"
+                )
             html = data.get("text/html", "")
             if isinstance(html, str) and has_script(html):
-                self.review(resources, index, number, "HTML with a script")
+                self.flag(resources, index, number, "review", "HTML with a script")
         if cell.cell_type == "markdown" and has_script(cell.source):
-            self.review(resources, index, None, "markdown with a script")
+            self.flag(resources, index, None, "review", "markdown with a script")
         return cell, resources
 
     def check_notebook(self, nb, resources):
         if "widgets" in nb.metadata:
-            self.review(resources, None, None, "saved widget state")
-
-    def review(self, resources, cell, output, what: str) -> None:
-        self.report(
-            resources,
-            cell,
-            output,
-            "review",
-            f"{what} cannot be screened automatically; a reviewer must inspect it, or "
-            "show the result as a table or text instead.",
-        )
+            self.flag(resources, None, None, "review", "saved widget state")

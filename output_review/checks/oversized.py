@@ -20,6 +20,7 @@ def rows_upper_bound(text: str) -> int:
 
 
 class Oversized(OutputCheck):
+    advice = "release a summary instead, or a reviewer must check it all."
     rule = "oversized"
 
     max_output_chars = Int(
@@ -33,23 +34,11 @@ class Oversized(OutputCheck):
             if text.output is None:
                 continue
             if len(text.text) > self.max_output_chars:
-                self.review(resources, index, text.output, f"{len(text.text):,} characters")
+                what = f"the output has {len(text.text):,} characters"
+                self.flag(resources, index, text.output, "review", what)
             elif rows_upper_bound(text.text) > self.max_table_rows and any(
                 t.rows > self.max_table_rows for t in find_tables(text.kind, text.text)
             ):
-                self.review(
-                    resources,
-                    index,
-                    text.output,
-                    f"a table of more than {self.max_table_rows:,} rows",
-                )
+                what = f"the output has a table of more than {self.max_table_rows:,} rows"
+                self.flag(resources, index, text.output, "review", what)
         return cell, resources
-
-    def review(self, resources, cell, output, what: str) -> None:
-        self.report(
-            resources,
-            cell,
-            output,
-            "review",
-            f"the output has {what}; release a summary instead, or a reviewer must check it all.",
-        )

@@ -354,25 +354,18 @@ class ReviewWorkflow:
                 decisions = self._decisions(conn, [row.id])[row.id]
                 if self.progress(row, decisions).complete:
                     action = Action.APPROVE_FINAL
-            status = self._next(row, action)
-            conn.execute(
-                review_requests.update()
-                .where(review_requests.c.id == row.id)
-                .values(status=status, updated=now())
-            )
-            self.audit.record(
+            status = self._move(
                 conn,
-                actor=actor.name,
-                action="request.decide",
-                project=row.project,
-                request=row.id,
-                details={
+                row,
+                action,
+                actor.name,
+                "request.decide",
+                {
                     "decision": decision,
                     "round": row.round,
                     "sha256": row.sha256,
                     "as_reviewer": actor.is_reviewer,
                     "institutions": institutions,
-                    "status": status.value,
                 },
             )
             if comment:
@@ -405,32 +398,36 @@ class ReviewWorkflow:
                 request_id=row.id, author=actor.name, body=body, visibility=visibility, time=now()
             )
         )
-        self.audit.record(
+        self._record(
             conn,
-            actor=actor.name,
-            action="request.comment",
-            project=row.project,
-            request=row.id,
-            details={"comment": result.inserted_primary_key[0], "visibility": visibility},
+            actor.name,
+            "request.comment",
+            row,
+            {"comment": result.inserted_primary_key[0], "visibility": visibility},
         )
+
+    def _record(self, conn, actor: str, event: str, row, details: dict) -> None:
+        self.audit.record(
+            conn, actor=actor, action=event, project=row.project, request=row.id, details=details
+        )
+
+    def _move(self, conn, row, action: Action, actor: str, event: str, details: dict) -> Status:
+        """Apply ``action`` to the locked ``row``; record ``event`` in the same transaction."""
+        status = self._next(row, action)
+        conn.execute(
+            review_requests.update()
+            .where(review_requests.c.id == row.id)
+            .values(status=status, updated=now())
+        )
+        self._record(conn, actor, event, row, {**details, "status": status.value})
+        return status
 
     def withdraw(self, actor: Actor, request_id: str) -> str:
         with self.engine.begin() as conn:
             row = self._row(conn, request_id, lock=True)
             permissions.check_user_can_change_own(actor, row)
-            status = self._next(row, Action.WITHDRAW)
-            conn.execute(
-                review_requests.update()
-                .where(review_requests.c.id == row.id)
-                .values(status=status, updated=now())
-            )
-            self.audit.record(
-                conn,
-                actor=actor.name,
-                action="request.withdraw",
-                project=row.project,
-                request=row.id,
-                details={"round": row.round},
+            status = self._move(
+                conn, row, Action.WITHDRAW, actor.name, "request.withdraw", {"round": row.round}
             )
         return status.value
 
@@ -460,7 +457,6 @@ class ReviewWorkflow:
                 if created and existing != sha256:
                     self.store.discard(sha256)
                 return existing
-            status = self._next(row, Action.RELEASE)
             conn.execute(
                 releases.insert().values(
                     request_id=row.id,
@@ -470,18 +466,13 @@ class ReviewWorkflow:
                     built=now(),
                 )
             )
-            conn.execute(
-                review_requests.update()
-                .where(review_requests.c.id == row.id)
-                .values(status=status, updated=now())
-            )
-            self.audit.record(
+            self._move(
                 conn,
-                actor="review-service",
-                action="release.build",
-                project=row.project,
-                request=row.id,
-                details={"sha256": sha256, "size": len(package), "approvers": progress.approvers},
+                row,
+                Action.RELEASE,
+                "review-service",
+                "release.build",
+                {"sha256": sha256, "size": len(package), "approvers": progress.approvers},
             )
         return sha256
 
@@ -506,14 +497,7 @@ class ReviewWorkflow:
                 self.store.verify(sha256)
             except StoreError as e:
                 raise Conflict(f"request {row.id}: the release package: {e}") from None
-            self.audit.record(
-                conn,
-                actor=actor.name,
-                action="release.download",
-                project=row.project,
-                request=row.id,
-                details={"sha256": sha256},
-            )
+            self._record(conn, actor.name, "release.download", row, {"sha256": sha256})
         return str(self.store.path(sha256)), f"{row.id}-release.zip"
 
     # -- query lineage (from the kernel) -----------------------------------------------------
