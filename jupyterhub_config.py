@@ -86,13 +86,19 @@ c.JupyterHub.load_roles.append(
 
 # --- Kubernetes (deploy/values.yaml carries the same settings for Zero-to-JupyterHub) -----------
 if PROFILE == "kubernetes":
-    c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"
+    # one pod per session; the NetworkPolicy (values.yaml, networkpolicy.yaml) replaces nftables
+    c.JupyterHub.spawner_class = "hub.kube.EnclaveKubeSpawner"
     c.JupyterHub.db_url = os.environ.get(
         "ENCLAVE_HUB_DB_URL", "postgresql+psycopg://hub@enclave-postgres/hub"
     )
     c.EnclaveState.db_url = os.environ.get(
         "ENCLAVE_STATE_DB_URL", "postgresql+psycopg://enclave@enclave-postgres/enclave"
     )
+    c.WarehouseSettings.url = os.environ.get(
+        "ENCLAVE_WAREHOUSE_ADMIN_URL", "postgresql+psycopg://warehouse@enclave-postgres/warehouse"
+    )
+    c.EnclaveKubeSpawner.warehouse_admin_url = c.WarehouseSettings.url
+    c.EnclaveKubeSpawner.warehouse_host = "enclave-postgres"
     c.KubeSpawner.image = "ghcr.io/consortium/enclave-session:0.1.0"
     c.KubeSpawner.uid = 1000
     c.KubeSpawner.fs_gid = 100
@@ -101,5 +107,10 @@ if PROFILE == "kubernetes":
     c.KubeSpawner.extra_labels = {"enclave/session": "true"}
     c.KubeSpawner.allow_privilege_escalation = False
     c.KubeSpawner.automount_service_account_token = False
+    c.KubeSpawner.environment = {
+        # the session image installs this project into /opt/enclave/venv, as make session-venv
+        "JUPYTER_CONFIG_DIR": "/opt/enclave/venv/lib/python3.11/site-packages/"
+        "hub/session/jupyter_config"
+    }
 elif PROFILE != "local":
     raise ValueError(f"ENCLAVE_PROFILE={PROFILE!r}: use 'local' or 'kubernetes'.")

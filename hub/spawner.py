@@ -10,22 +10,20 @@ environment, resource limits and a private mount namespace (hidepid /proc).
 import asyncio
 import os
 import pwd
-from html import escape
 from pathlib import Path
 from urllib.parse import urlparse
 
 import sqlalchemy as sa
-from jupyterhub.spawner import LocalProcessSpawner, SpawnException
+from jupyterhub.spawner import LocalProcessSpawner
 from traitlets import Bool, Integer, List, Unicode, default
 
-from enclave.errors import EnclaveError
-from hub.authenticator import RESEARCHERS
 from hub.context import enclave_context
 from hub.isolation.egress import EgressRules
 from hub.isolation.extracts import stage_extract, unstage
 from hub.isolation.limits import Limits
 from hub.isolation.namespace import isolate_mounts
 from hub.isolation.postgres import SessionRoles, ensure_cluster, import_statements
+from hub.policy import SessionPolicy, refuse
 
 SESSION_CONFIG_DIR = Path(__file__).resolve().parent / "session" / "jupyter_config"
 _egress_tables: dict[str, EgressRules] = {}
@@ -38,11 +36,7 @@ def _ensure_cluster_once(admin_url: str) -> None:
         _clusters_ready.add(admin_url)
 
 
-def _refuse(message: str, reason: str, html: str | None = None) -> SpawnException:
-    return SpawnException(message, reason=reason, status_code=403, message_html=html)
-
-
-class EnclaveSpawner(LocalProcessSpawner):
+class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
     """Isolated research sessions (see the module docstring)."""
 
     session_venv = Unicode(
@@ -125,83 +119,19 @@ class EnclaveSpawner(LocalProcessSpawner):
 
     @default("options_form")
     def _options_form_default(self):
-        return self._project_form
-
-    # -- the spawn form ------------------------------------------------------------------------
-    def _project_form(self, spawner) -> str:
-        ctx = enclave_context(self.config)
-        name = self.user.name
-        if not ctx.acceptances.has_accepted(name, ctx.agreement.version):
-            return (
-                '<p class="alert alert-warning">Before any access to data you must read and '
-                'accept the <a href="/hub/agreement">data-use agreement</a>.</p>'
-            )
-        projects = ctx.projects.active_projects_for(name)
-        if not projects:
-            return (
-                '<p class="alert alert-warning">You have no active approved project. Ask an '
-                "administrator to add you to one.</p>"
-            )
-        options = "".join(
-            f'<option value="{escape(p.name)}">{escape(p.name)} — {escape(p.purpose)} '
-            f"(until {p.expires})</option>"
-            for p in projects
-        )
-        return (
-            '<label for="enclave-project">Project</label>'
-            f'<select id="enclave-project" name="project" class="form-control">{options}</select>'
-        )
-
-    def options_from_form(self, formdata):
-        return {"project": (formdata.get("project") or [""])[0]}
-
-    # -- checks, each refusal with its own message ---------------------------------------------
-    def _check_may_start(self):
-        ctx = enclave_context(self.config)
-        name = self.user.name
-        groups = {g.name for g in self.user.groups}
-        if RESEARCHERS not in groups:
-            raise _refuse(
-                "Only researchers get data sessions; reviewers and data stewards work in the "
-                "review service.",
-                reason="not-researcher",
-            )
-        if not ctx.acceptances.has_accepted(name, ctx.agreement.version):
-            raise _refuse(
-                "Accept the current data-use agreement (/hub/agreement) before starting a session.",
-                reason="agreement",
-                html='Accept the current <a href="/hub/agreement">data-use agreement</a> '
-                "before starting a session.",
-            )
-        try:
-            project = ctx.projects.check_user_can_use(name, self.user_options.get("project", ""))
-        except EnclaveError as e:
-            raise _refuse(str(e), reason="project") from None
-        try:
-            account = pwd.getpwnam(name)
-        except KeyError:
-            raise _refuse(
-                f"There is no Unix account for {name!r} on this enclave yet; ask an "
-                "administrator to run `enclave project add-member`.",
-                reason="no-account",
-            ) from None
-        return ctx, project, account
+        return self.project_form
 
     # -- start and stop ------------------------------------------------------------------------
     async def start(self):
-        ctx, project, account = self._check_may_start()
+        ctx, project = self.check_may_start()
+        account = self.unix_account()
         self._project = project.name
         self._warehouse_url, warehouse_port = await self._open_warehouse(ctx, project, account)
         await self._egress().confine(
             account.pw_uid, self._allowed_destinations(), warehouse_port=warehouse_port
         )
         self._output_dir = self._make_output_dir(account, project.name)
-        ctx.audit.append(
-            actor=self.user.name,
-            action="spawn",
-            project=project.name,
-            details={"institutions": list(project.institutions)},
-        )
+        self.record_spawn(ctx, project)
         return await super().start()
 
     async def _open_warehouse(self, ctx, project, account) -> tuple[str, int | None]:
@@ -209,7 +139,7 @@ class EnclaveSpawner(LocalProcessSpawner):
         access = project.warehouse_access
         if access.startswith("/"):
             if not Path(access).is_file():
-                raise _refuse(
+                raise refuse(
                     f"project {project.name!r}: its warehouse extract is missing; ask an "
                     "administrator to re-run the approval.",
                     reason="warehouse",
@@ -228,7 +158,7 @@ class EnclaveSpawner(LocalProcessSpawner):
 
         url = WarehouseSettings(config=self.config).url
         if not is_postgres(url):
-            raise _refuse(
+            raise refuse(
                 "This project's warehouse access is a PostgreSQL role but WarehouseSettings.url "
                 "is not a PostgreSQL URL; ask an administrator to fix the configuration.",
                 reason="warehouse",

@@ -114,7 +114,11 @@ class SessionRoles:
         self.state = state
         metadata.create_all(state)
 
-    def open(self, user: str, project: str, project_role: str) -> SessionLogin:
+    def open(
+        self, user: str, project: str, project_role: str, host: str = "127.0.0.1"
+    ) -> SessionLogin:
+        """Unlock ``user``'s role for ``project`` with a new password; ``host`` is where the
+        session reaches the warehouse (loopback here, the database service on Kubernetes)."""
         engine = _admin(self.admin_url)
         password = secrets.token_urlsafe(24)
         try:
@@ -153,9 +157,7 @@ class SessionRoles:
         with self.state.begin() as conn:
             conn.execute(pg_sessions.delete().where(pg_sessions.c.role == role))
             conn.execute(pg_sessions.insert().values(role=role, user=user, project=project))
-        session_url = url.set(
-            username=role, password=password, host="127.0.0.1", port=url.port or 5432
-        )
+        session_url = url.set(username=role, password=password, host=host, port=url.port or 5432)
         return SessionLogin(role, password, session_url.render_as_string(hide_password=False))
 
     def close(self, user: str) -> None:

@@ -1,0 +1,96 @@
+"""The Kubernetes path: the deployment's config in its Kubernetes profile, and deploy/ manifests."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from traitlets.config.loader import PyFileConfigLoader
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+
+
+@pytest.fixture
+def kube_config(tmp_path, monkeypatch):
+    monkeypatch.setenv("ENCLAVE_PROFILE", "kubernetes")
+    monkeypatch.setenv("ENCLAVE_HUB_DIR", str(tmp_path / "hub"))
+    return PyFileConfigLoader("jupyterhub_config.py", path=str(REPO)).load_config()
+
+
+def test_profile_uses_the_enclave_kube_spawner_and_postgresql(kube_config):
+    c = kube_config
+    assert c.JupyterHub.spawner_class == "hub.kube.EnclaveKubeSpawner"
+    assert c.JupyterHub.authenticator_class == "hub.authenticator.EnclaveAuthenticator"
+    assert c.JupyterHub.db_url.startswith("postgresql+psycopg://")
+    assert c.EnclaveState.db_url.startswith("postgresql+psycopg://")
+    assert c.EnclaveKubeSpawner.warehouse_admin_url.startswith("postgresql+psycopg://")
+    assert c.EnclaveKubeSpawner.warehouse_host == "enclave-postgres"
+
+
+def test_session_pods_are_unprivileged_and_limited(kube_config):
+    k = kube_config.KubeSpawner
+    assert k.uid != 0 and k.allow_privilege_escalation is False
+    assert k.automount_service_account_token is False
+    assert k.mem_limit == "2G" and k.cpu_limit == 1.0
+    assert k.extra_labels["enclave/session"] == "true"
+    assert k.environment["JUPYTER_CONFIG_DIR"].endswith("hub/session/jupyter_config")
+
+
+def test_local_profile_is_the_default(tmp_path, monkeypatch):
+    monkeypatch.delenv("ENCLAVE_PROFILE", raising=False)
+    monkeypatch.setenv("ENCLAVE_HUB_DIR", str(tmp_path / "hub"))
+    c = PyFileConfigLoader("jupyterhub_config.py", path=str(REPO)).load_config()
+    assert c.JupyterHub.spawner_class == "hub.spawner.EnclaveSpawner"
+    assert (tmp_path / "hub").stat().st_mode & 0o777 == 0o700
+
+
+def test_unknown_profile_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("ENCLAVE_PROFILE", "cloud")
+    monkeypatch.setenv("ENCLAVE_HUB_DIR", str(tmp_path / "hub"))
+    with pytest.raises(Exception, match="ENCLAVE_PROFILE"):
+        PyFileConfigLoader("jupyterhub_config.py", path=str(REPO)).load_config()
+
+
+def test_values_match_the_profile(kube_config):
+    values = yaml.safe_load((DEPLOY / "values.yaml").read_text())
+    single = values["singleuser"]
+    assert single["uid"] == kube_config.KubeSpawner.uid
+    assert single["memory"]["limit"] == kube_config.KubeSpawner.mem_limit
+    assert single["extraLabels"] == kube_config.KubeSpawner.extra_labels
+    assert values["hub"]["db"]["type"] == "postgres"
+    assert values["hub"]["extraEnv"]["ENCLAVE_PROFILE"] == "kubernetes"
+    assert "jupyterhub_config.py" in values["hub"]["extraConfig"]["enclave"]
+
+
+def test_chart_policy_allows_egress_only_to_hub_and_warehouse():
+    policy = yaml.safe_load((DEPLOY / "values.yaml").read_text())["singleuser"]["networkPolicy"]
+    assert policy["enabled"] is True
+    rules = policy["egressAllowRules"]
+    assert [k for k, v in rules.items() if v] == ["dnsPortsKubeSystemNamespace"]
+    (warehouse,) = policy["egress"]
+    assert warehouse["to"][0]["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "enclave-postgres"
+    }
+    assert warehouse["ports"] == [{"port": 5432, "protocol": "TCP"}]
+
+
+def test_standalone_policy_allows_only_hub_warehouse_and_dns():
+    policy = yaml.safe_load((DEPLOY / "networkpolicy.yaml").read_text())
+    assert policy["kind"] == "NetworkPolicy"
+    assert policy["spec"]["podSelector"]["matchLabels"] == {"enclave/session": "true"}
+    assert "Egress" in policy["spec"]["policyTypes"]
+    destinations = {
+        (next(iter(rule["to"][0]["podSelector"]["matchLabels"].values())), port["port"])
+        for rule in policy["spec"]["egress"]
+        for port in rule["ports"]
+    }
+    assert destinations == {("hub", 8081), ("enclave-postgres", 5432), ("kube-dns", 53)}
+    assert all("ipBlock" not in to for rule in policy["spec"]["egress"] for to in rule["to"])
+
+
+def test_postgres_manifest_has_no_trust_authentication():
+    documents = list(yaml.safe_load_all((DEPLOY / "postgres.yaml").read_text()))
+    hba = next(d for d in documents if d["kind"] == "ConfigMap")["data"]["pg_hba.conf"]
+    assert "trust" not in hba and "scram-sha-256" in hba
+    kinds = {d["kind"] for d in documents}
+    assert {"StatefulSet", "Service", "NetworkPolicy"} <= kinds
