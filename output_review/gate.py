@@ -7,7 +7,7 @@ loaded stops the gate, and a check that raises on a cell gives that cell a ``rev
 
 from importlib.metadata import entry_points
 
-from traitlets import List, Unicode
+from traitlets import List, TraitError, Unicode
 from traitlets.config import LoggingConfigurable
 
 from enclave.errors import EnclaveError
@@ -46,7 +46,10 @@ class Gate(LoggingConfigurable):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        checks = [cls(parent=self) for cls in self.check_classes()]
+        try:
+            checks = [cls(parent=self) for cls in self.check_classes()]
+        except TraitError as e:  # a policy value of the wrong type or out of range
+            raise EnclaveError(f"output check configuration: {e}", exit_code=2) from None
         self.checks = [check for check in checks if check.enabled]
         if not self.checks:
             raise EnclaveError(

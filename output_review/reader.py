@@ -88,9 +88,15 @@ def check_structure(nb, name: str) -> None:
         if cell.cell_type not in CELL_TYPES:
             fail(f"{where}.cell_type", f"unknown type {str(cell.cell_type)[:20]!r}")
         cell.source = joined(cell.source, f"{where}.source", fail)
-        cell.setdefault("metadata", NotebookNode())
+        if not isinstance(cell.setdefault("metadata", NotebookNode()), dict):
+            fail(f"{where}.metadata", "must be an object")
         check_depth(cell.metadata, f"{where}.metadata", fail)
-        check_depth(cell.get("attachments", {}), f"{where}.attachments", fail)
+        attachments = cell.get("attachments", {})
+        if not isinstance(attachments, dict) or not all(
+            isinstance(bundle, dict) for bundle in attachments.values()
+        ):
+            fail(f"{where}.attachments", "must map names to mimebundles")
+        check_depth(attachments, f"{where}.attachments", fail)
         if cell.cell_type == "code":
             if not isinstance(cell.get("outputs"), list):
                 fail(where, "a code cell needs an 'outputs' list")

@@ -42,7 +42,7 @@ class SmallCounts(OutputCheck):
 
     def preprocess_cell(self, cell, resources, index):
         for text in cell_texts(cell):
-            if text.output is None and not (cell.cell_type == "markdown" and text.kind == "source"):
+            if text.output is None and not (cell.cell_type != "code" and text.kind == "source"):
                 continue
             kind = "markdown" if text.kind == "source" else text.kind
             for table in find_tables(kind, text.text):

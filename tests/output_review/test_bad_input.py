@@ -108,3 +108,21 @@ def test_real_command_prints_no_traceback(case, tmp_path):
     assert done.returncode == 2
     assert done.stdout == ""
     assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_a_bad_policy_value_is_one_line_and_exit_2(tmp_path, capsys):
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps(minimal()))
+    config = tmp_path / "config.py"
+    config.write_text("c.SmallCounts.min_count = 'ten'\n")
+    assert main(["review", "check", str(path), "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "min_count" in err
+
+
+def test_attachments_must_be_mimebundles(tmp_path, capsys):
+    path = tmp_path / "nb.ipynb"
+    cell = {"cell_type": "markdown", "source": "x", "metadata": {}, "attachments": ["a.png"]}
+    path.write_text(json.dumps(minimal(cells=[cell])))
+    assert main(["review", "check", str(path)]) == 2
+    assert "cells[0].attachments" in capsys.readouterr().err

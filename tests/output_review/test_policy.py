@@ -4,7 +4,7 @@ the same on kernel output). Each case names the verdict the whole notebook must 
 import numpy as np
 import pandas as pd
 import pytest
-from nbformat.v4 import new_markdown_cell
+from nbformat.v4 import new_markdown_cell, new_raw_cell
 
 from output_review.gate import Gate
 
@@ -90,9 +90,12 @@ def test_small_counts_in_other_table_forms(text):
     assert verdict(stream(text)) == ("block" if kind == "text/plain" else "pass")
 
 
-def test_a_markdown_cell_table_is_checked():
-    nb = notebook(new_markdown_cell("| group | n |\n|---|---|\n| a | 3 |\n| b | 30 |"))
-    assert Gate().screen(nb).verdict == "block"
+@pytest.mark.parametrize("make", [new_markdown_cell, new_raw_cell], ids=["markdown", "raw"])
+def test_a_table_typed_in_a_text_cell_is_checked(make):
+    nb = notebook(make("| group | n |\n|---|---|\n| a | 3 |\n| b | 30 |"))
+    assert [(f.cell, f.output, f.rule) for f in Gate().screen(nb).findings] == [
+        (0, None, "small-counts")
+    ]
 
 
 @pytest.mark.parametrize(
