@@ -49,7 +49,7 @@ def name_keys(first: pd.Series, last: pd.Series, birth_date: pd.Series) -> pd.Se
         for v in pd.unique(series.to_numpy(object)).tolist():
             if v not in norm:
                 norm[v] = normalize_name(v)
-    f, la = first.map(norm), last.map(norm)
+    f, la = (s.map(norm).astype(object) for s in (first, last))  # object even when empty
     key = f + "|" + la + "|" + birth_date
     return key.where((f != "") & (la != ""), "")
 

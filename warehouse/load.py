@@ -208,6 +208,11 @@ def institutions_table() -> pd.DataFrame:
     )
 
 
+def _student_keys(ex: Extract, key_of: dict) -> pd.Series:
+    # an institution without accepted students has no keys (and no accepted events)
+    return ex.rows[LOCAL_ID[ex.table.sector]].map(key_of.get(ex.institution, {}))
+
+
 def students_table(students: list[Extract], key_of: dict) -> pd.DataFrame:
     """One row per student per institution: key, birth year, gender, ethnicity, ZIP3."""
     parts = []
@@ -215,7 +220,7 @@ def students_table(students: list[Extract], key_of: dict) -> pd.DataFrame:
         rows = ex.rows
         out = pd.DataFrame(
             {
-                "student_key": rows[LOCAL_ID[ex.table.sector]].map(key_of[ex.institution]),
+                "student_key": _student_keys(ex, key_of),
                 "institution": ex.institution,
                 "birth_year": rows.birth_date.str[:4].astype(np.int64),
                 "gender": rows.gender,
@@ -236,7 +241,7 @@ def event_table(ex: Extract, key_of: dict) -> pd.DataFrame:
     rows = ex.rows
     out = pd.DataFrame(
         {
-            "student_key": rows[LOCAL_ID[ex.table.sector]].map(key_of[ex.institution]),
+            "student_key": _student_keys(ex, key_of),
             "institution": ex.institution,
         }
     )

@@ -261,3 +261,13 @@ def test_not_a_folder(tmp_path, key_file, cli):
     code, out, err = cli("warehouse", "load", tmp_path / "nowhere", "--key", key_file)
     assert code == 2
     assert_one_line(err, "not a folder of extracts")
+
+
+def test_an_institution_whose_students_were_all_rejected(extracts, run_load, tmp_path):
+    path = extracts / "CC-102/students.csv"
+    path.write_text(path.read_text().split("\n")[0] + "\n")  # no students at all
+    code, err, unchanged = run_load()
+    assert code == 3 and unchanged
+    assert_one_line(err, "CC-102/", "no accepted row for this student")
+    code, err, unchanged = run_load("--accept-rejects")
+    assert code == 0 and not unchanged, err
