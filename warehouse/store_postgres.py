@@ -10,10 +10,12 @@ row policies again. Readers never see a half-built warehouse; a failure rolls ev
 import io
 
 import pandas as pd
+import psycopg
 from psycopg import sql
 
+from enclave.errors import EnclaveError
 from warehouse import grant
-from warehouse.db import SCHEMA, pg_connect
+from warehouse.db import CONNECT_ERROR, SCHEMA, pg_connect, shown
 from warehouse.schema import INDEXED_COLUMNS, WAREHOUSE_TABLES
 
 STAGING = f"{SCHEMA}_staging"
@@ -71,7 +73,14 @@ class PostgresSink:
     def open(self) -> None:
         self.conn = pg_connect(self.url)
         self.cur = self.conn.cursor()
-        owner = grant.prepare_owner(self.cur, self.conn.info.dbname)
+        try:
+            owner = grant.prepare_owner(self.cur, self.conn.info.dbname)
+        except psycopg.errors.InsufficientPrivilege:
+            raise EnclaveError(
+                f"{shown(self.url)}: this role may not create the warehouse owner role or grant "
+                "on the database; load as a superuser (or the database owner with CREATEROLE).",
+                CONNECT_ERROR,
+            ) from None
         self.cur.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(owner)))
         _create(self.cur, STAGING)
 

@@ -159,3 +159,18 @@ def test_grant_refuses_bad_requests(warehouse_pg):
 def test_grant_before_any_load_says_to_load_first(pg_db):
     with pytest.raises(EnclaveError, match="load"):
         grant_project(pg_db, "p7", ["K12-001"])
+
+
+def test_a_loading_role_without_privileges_gets_one_line(pg_db, population, key_file, cli):
+    db = sa.engine.make_url(pg_db).database
+    weak = f"{db}_weak"
+    with psycopg.connect(conninfo(pg_db), autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{weak}" LOGIN')
+    code, out, err = cli(
+        "warehouse", "load", population[0], "--key", key_file, "--url", as_role(pg_db, weak)
+    )
+    assert code == 4 and len(err) == 1 and "superuser" in err[0]
+    with psycopg.connect(conninfo(pg_db)) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'warehouse%'"
+        ).fetchone() == (0,)
