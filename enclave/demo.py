@@ -67,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", default="demo-data", help="where the demo keeps its files")
     args = parser.parse_args(argv)
     try:
-        prepare_warehouse(args.dir)
+        demo = prepare_warehouse(args.dir)
+        from hub.demo import run_demo
+
+        return run_demo(args.dir, demo.warehouse)
     except EnclaveError as e:
         print(f"enclave demo: error: {e}", file=sys.stderr)
         return e.exit_code
