@@ -49,7 +49,7 @@ def listed(labels, index, columns) -> Table:
 PLAIN_KINDS = ("text/plain", "stdout", "stderr")
 MISSING = {"", "NaN", "nan", "<NA>", "None", "NaT", "...", "-", "—"}
 
-ALIGNMENT_SAMPLE = 12  # rows enough to see which label ends the data cells share
+ALIGNMENT_SAMPLE = 8  # rows enough to see which label ends the data cells share
 TOKEN = re.compile(r"\S+(?: \S+)*")  # pandas separates data columns by two or more spaces
 FRAME_FOOTER = re.compile(r"\[(\d+) rows x \d+ columns\]$")
 SERIES_FOOTER = re.compile(r"(?:Name: (.*?), )?(?:Length: (\d+), )?dtype: \w+$")
@@ -179,7 +179,7 @@ def html_text(fragment: str) -> str:
 
 
 def html_tables(text: str):
-    if "<table" not in text.lower():
+    if "<" not in text or "<table" not in text.lower():
         return
     for match in HTML_TABLE.finditer(text):
         source = match.group()
@@ -197,8 +197,12 @@ def html_tables(text: str):
             tail = row[-width:] if len(row) >= width else [""] * width
             if any(tail):  # the lowest header row that names the data columns wins
                 labels = tail
-        rows = int(match[1]) if match[1] else body.lower().count("<tr")
+        rows = int(match[1]) if match[1] else html_rows(body)
         yield Table(labels, rows, html_column(body, width), lambda body=body: html_index(body))
+
+
+def html_rows(body: str) -> int:
+    return body.count("<tr") + body.count("<TR")
 
 
 def html_column(body: str, width: int):
@@ -207,7 +211,7 @@ def html_column(body: str, width: int):
 
     def column(j: int) -> list[str]:
         if not cells:
-            expected = body.lower().count("<tr") * width
+            expected = html_rows(body) * width
             flat = PLAIN_TD.findall(body)  # pandas' own form, twice as fast to find
             if len(flat) != expected:
                 flat = HTML_TD.findall(body)

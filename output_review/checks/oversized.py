@@ -1,22 +1,10 @@
 """Oversized outputs: too long or too many rows for a reviewer to check line by line."""
 
-import re
-
 from traitlets import Int
 
 from output_review.checks.base import OutputCheck
 from output_review.tables import find_tables
 from output_review.texts import cell_texts
-
-DECLARED_ROWS = re.compile(r"(\d+) rows [x×] \d+ columns|Length: (\d+)")
-
-
-def rows_upper_bound(text: str) -> int:
-    """A cheap bound on any table's rows: lines, HTML rows and pandas' declared counts."""
-    declared = []
-    if " rows " in text or "Length: " in text:
-        declared = [int(a or b) for a, b in DECLARED_ROWS.findall(text)]
-    return max(text.count("\n"), text.count("<tr"), *declared, 0) + 1
 
 
 class Oversized(OutputCheck):
@@ -36,9 +24,7 @@ class Oversized(OutputCheck):
             if len(text.text) > self.max_output_chars:
                 what = f"the output has {len(text.text):,} characters"
                 self.flag(resources, index, text.output, "review", what)
-            elif rows_upper_bound(text.text) > self.max_table_rows and any(
-                t.rows > self.max_table_rows for t in find_tables(text.kind, text.text)
-            ):
+            elif any(t.rows > self.max_table_rows for t in find_tables(text.kind, text.text)):
                 what = f"the output has a table of more than {self.max_table_rows:,} rows"
                 self.flag(resources, index, text.output, "review", what)
         return cell, resources
