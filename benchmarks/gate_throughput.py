@@ -93,17 +93,32 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", type=int, default=5000)
     parser.add_argument("--keep", help="folder to keep the generated notebook in")
+    parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     folder = Path(args.keep or tempfile.mkdtemp(prefix="gate-bench-"))
     path = folder / "bench.ipynb"
-    if not path.exists():
-        print(f"generating {args.cells:,} cells ...", file=sys.stderr)
+    if args.generate_only:
         generate(path, args.cells)
+        return 0
+    if not path.exists():  # in a child, so that this process's peak memory is the gate's
+        print(f"generating {args.cells:,} cells ...", file=sys.stderr)
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--generate-only",
+                "--cells",
+                str(args.cells),
+                "--keep",
+                str(folder),
+            ],
+            check=True,
+        )
     mb = path.stat().st_size / 1e6
 
-    json_s, json_cpu, _ = timed(lambda: json.loads(path.read_bytes()))
     gate_s, gate_cpu, report = timed(lambda: gate_run(path))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+    json_s, json_cpu, _ = timed(lambda: json.loads(path.read_bytes()))
     html = folder / "bench.html"
     nbconvert_s, nbconvert_cpu, _ = timed(
         lambda: subprocess.run(
@@ -130,9 +145,7 @@ def main() -> int:
     )
     print(f"gate / json.load    {gate_s / json_s:8.1f}x wall  {gate_cpu / json_cpu:.1f}x CPU")
     print("goal: gate >= 20 MB/s on one core")
-    print(
-        f"peak RSS of this process (gate + json.load) {peak_mb:,.0f} MB = {peak_mb / mb:.1f}x file"
-    )
+    print(f"peak RSS of the gate (this process) {peak_mb:,.0f} MB = {peak_mb / mb:.1f}x file")
     return 0
 
 
