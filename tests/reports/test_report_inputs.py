@@ -178,3 +178,11 @@ def test_run_key_changes_with_code_parameters_and_data(make_template, tmp_path):
     stored.write_text(json.dumps({"metadata": {"enclave": {"report": {"run_key": key}}}}))
     assert current_run(stored, key) is not None
     assert current_run(stored, run_key(changed, values, "v1")) is None
+
+
+def test_list_shows_the_bundled_templates_and_their_parameters(capsys):
+    assert main(["report", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("pipeline", "course_success", "time_to_degree"):
+        assert f"{name}\n" in out
+    assert "group_by: str = 'gender'" in out

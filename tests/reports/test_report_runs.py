@@ -76,6 +76,14 @@ def test_a_kernel_that_dies_mid_run_files_nothing(capsys, session_env, make_temp
     assert list((session_env["output"] / ".report-runs").iterdir()) == []
 
 
+def test_a_hanging_cell_times_out_and_files_nothing(capsys, session_env, make_template):
+    template = make_template("hangs", "n: int = 1", "import time\ntime.sleep(60)")
+    assert main(["report", "run", str(template), "--cell-timeout", "2"]) == 3
+    err = capsys.readouterr().err
+    assert "report failed in cell 2" in err and "Timeout" in err
+    assert filed(session_env["output"]) == []
+
+
 def test_batch_runs_the_grid_and_reruns_only_failures(capsys, session_env, make_template, tmp_path):
     template = make_template(
         "grid",
