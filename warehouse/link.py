@@ -98,16 +98,13 @@ def _link_strong(records: pd.DataFrame, clusters: _Clusters, column: str) -> int
     return ambiguous
 
 
-def _link_names(records: pd.DataFrame, clusters: _Clusters) -> int:
-    groups, ambiguous = _candidate_groups(records, "name_key")
-    if not groups:
-        return ambiguous
-    roots = clusters.roots()
-    involved = np.isin(roots, roots[np.concatenate(groups)])
-    info = {}  # root -> (institutions, statewide ids, ssns) of its whole cluster
-    columns = [roots[involved]] + [
-        records[c].to_numpy(object)[involved] for c in ("institution", "ssid", "ssn")
+def _cluster_info(records: pd.DataFrame, roots: np.ndarray, wanted: np.ndarray) -> dict:
+    """root -> (institutions, statewide ids, ssns) over the whole cluster, for ``wanted`` roots."""
+    keep = np.isin(roots, wanted)
+    columns = [roots[keep]] + [
+        records[c].to_numpy(object)[keep] for c in ("institution", "ssid", "ssn")
     ]
+    info = {}
     for root, inst, ssid, ssn in zip(*(c.tolist() for c in columns), strict=True):
         entry = info.setdefault(root, (set(), set(), set()))
         entry[0].add(inst)
@@ -115,9 +112,76 @@ def _link_names(records: pd.DataFrame, clusters: _Clusters) -> int:
             entry[1].add(ssid)
         if ssn:
             entry[2].add(ssn)
-    find = clusters.find
+    return info
+
+
+def _compatible_groups(records: pd.DataFrame, roots: np.ndarray, pairs: pd.DataFrame) -> pd.Series:
+    """Per group (``pairs``: one row per group and cluster root): may its clusters merge?
+
+    Vectorized form of the rule: the clusters' institutions are disjoint (bit masks whose sum
+    has as many bits as they have together), and together they hold at most one statewide id
+    and at most one SSN.
+    """
+    keep = np.isin(roots, pairs.root.unique())
+    rec = pd.DataFrame(
+        {
+            "root": roots[keep],
+            "bit": np.left_shift(
+                1,
+                pd.Categorical(
+                    records.institution.to_numpy(object)[keep], categories=list(INSTITUTIONS)
+                ).codes,
+            ),
+            "ssid": records.ssid.to_numpy(object)[keep],
+            "ssn": records.ssn.to_numpy(object)[keep],
+        }
+    )
+    per_root = rec.drop_duplicates(["root", "bit"]).groupby("root").bit.sum().rename("mask")
+    joined = pairs.join(per_root, on="root")
+    joined["bits"] = np.bitwise_count(joined["mask"].to_numpy())
+    by_group = joined.groupby("g")
+    ok = np.bitwise_count(by_group["mask"].sum().to_numpy()) == by_group.bits.sum().to_numpy()
+    ok = pd.Series(ok, index=by_group["mask"].sum().index)
+    for column in ("ssid", "ssn"):
+        values = rec.loc[rec[column] != "", ["root", column]].drop_duplicates()
+        distinct = pairs.merge(values, on="root").groupby("g")[column].nunique()
+        ok &= ~ok.index.isin(distinct.index[distinct > 1])
+    return ok
+
+
+def _link_names(records: pd.DataFrame, clusters: _Clusters) -> int:
+    groups, ambiguous = _candidate_groups(records, "name_key")
+    if not groups:
+        return ambiguous
+    roots = clusters.roots()
+    pairs = pd.DataFrame(
+        {
+            "g": np.repeat(np.arange(len(groups)), [len(g) for g in groups]),
+            "root": roots[np.concatenate(groups)],
+        }
+    ).drop_duplicates()
+    pairs = pairs[pairs.g.duplicated(keep=False)]  # groups that would join 2+ clusters
+    # groups sharing a cluster with another group must be decided one after the other
+    dependent = pairs.g[pairs.root.duplicated(keep=False)].unique()
+    independent = pairs[~pairs.g.isin(dependent)]
+    ok = _compatible_groups(records, roots, independent)
+    ambiguous += int((~ok).sum())
+    accepted = independent[independent.g.isin(ok.index[ok])]
+    for members in accepted.groupby("g").root.agg(list):
+        for other in members[1:]:
+            clusters.union(members[0], other)
+    ambiguous += _link_one_by_one(records, clusters, [groups[g] for g in dependent], roots)
+    return ambiguous
+
+
+def _link_one_by_one(records: pd.DataFrame, clusters: _Clusters, groups: list, roots) -> int:
+    """The same rule for groups whose clusters overlap: each merge changes the next check."""
+    if not groups:
+        return 0
+    info = _cluster_info(records, roots, roots[np.concatenate(groups)])
+    ambiguous = 0
     for members in groups:
-        parts = {find(m) for m in members}
+        parts = {clusters.find(m) for m in members}
         if len(parts) == 1:
             continue
         merged = (set(), set(), set())

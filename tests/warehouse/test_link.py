@@ -97,3 +97,40 @@ def test_pair_rates_count_people_at_both_institutions():
     )
     _, stats = link(recs)
     assert stats.pairs == [("K12-001", "CC-101", 1, 0.5, 1.0)]
+
+
+def test_groups_sharing_a_cluster_are_decided_one_after_the_other():
+    # CC-101 and UNI-201 share an SSN but spell the name differently, so the person's
+    # cluster takes part in two name groups: each may join one more record...
+    recs = records(
+        ("CC-101", "C1", "", "123456789", "Ana", "Lopez", "2004-03-05"),
+        ("UNI-201", "U1", "", "123456789", "Anna", "Lopez", "2004-03-05"),
+        ("K12-001", "1", "1", "", "Ana", "Lopez", "2004-03-05"),
+        ("CC-102", "S1", "", "", "Anna", "Lopez", "2004-03-05"),
+    )
+    person, stats = link(recs)
+    assert groups(person) == {frozenset({0, 1, 2, 3})}
+    # ...but not two records of one college: the second merge is refused
+    recs = records(
+        ("CC-101", "C1", "", "123456789", "Ana", "Lopez", "2004-03-05"),
+        ("UNI-201", "U1", "", "123456789", "Anna", "Lopez", "2004-03-05"),
+        ("CC-102", "S1", "", "", "Ana", "Lopez", "2004-03-05"),
+        ("CC-102", "S2", "", "", "Anna", "Lopez", "2004-03-05"),
+    )
+    person, stats = link(recs)
+    assert groups(person) == {frozenset({0, 1, 2}), frozenset({3})}
+    assert stats.ambiguous["name + birth date"] == 1
+
+
+def test_independent_groups_with_conflicts_are_counted_once_each():
+    recs = records(
+        ("K12-001", "1", "1", "", "Lu", "Wang", "2003-01-01"),
+        ("K12-002", "2", "2", "", "Lu", "Wang", "2003-01-01"),  # statewide ids disagree
+        ("CC-101", "C1", "", "111223333", "Jo", "Kim", "2003-02-02"),
+        ("UNI-201", "U1", "", "111223333", "Jo", "Kim", "2003-02-02"),  # same SSN: linked
+        ("CC-102", "S1", "", "", "Al", "Ray", "2003-03-03"),
+        ("UNI-201", "U2", "", "", "Al", "Ray", "2003-03-03"),
+    )
+    person, stats = link(recs)
+    assert groups(person) == {frozenset({0}), frozenset({1}), frozenset({2, 3}), frozenset({4, 5})}
+    assert stats.ambiguous["name + birth date"] == 1
