@@ -19,6 +19,9 @@ WHOLE_NUMBERS = re.compile(
 )
 
 
+STATISTICS_ROWS = 16  # longest describe()-like table looked at for statistic rows
+
+
 class SmallCounts(OutputCheck):
     rule = "small-counts"
 
@@ -40,6 +43,14 @@ class SmallCounts(OutputCheck):
         help="Regex (full match, any case) of column labels whose whole numbers are not counts.",
     ).tag(config=True)
 
+    statistic_rows = Unicode(
+        r"count|mean|std|sem|var|min|max|median|mode|sum|skew|kurt|\d{1,3}(?:\.\d+)?%|"
+        r"0?\.\d+|1\.0|0\.0",
+        help="""Regex (full match, any case) of row labels that name statistics (describe(),
+        quantile()). In a table whose rows are all statistics only the "count" row holds
+        counts.""",
+    ).tag(config=True)
+
     def preprocess_cell(self, cell, resources, index):
         for text in cell_texts(cell):
             if text.output is None and not (cell.cell_type != "code" and text.kind == "source"):
@@ -50,37 +61,47 @@ class SmallCounts(OutputCheck):
         return cell, resources
 
     def check_table(self, table, resources, cell, output, where) -> None:
-        zero, min_count = None, self.min_count
+        # describe() and quantile() tables are short: only their "count" rows hold counts
+        keep = self.count_rows_of_statistics(table) if table.rows <= STATISTICS_ROWS else None
+        found = self.smallest(table, keep)
+        if not found:
+            return
+        severity, label = found
+        if severity == "block":
+            what = f"{where} has a count below {self.min_count} in column {label[:20]!r}"
+            advice = f"suppress or combine categories so every count is {self.min_count} or more."
+        else:
+            what = f"{where} has a zero count in column {label[:20]!r}"
+            advice = "a reviewer must check that it discloses nothing by difference."
+        self.report(resources, cell, output, severity, f"{what}; {advice}")
+
+    def smallest(self, table, keep) -> tuple[str, str] | None:
+        """("block", label) for a small count, (zero_severity, label) for a zero, else None."""
+        zero = None
         for j, label in enumerate(table.labels):
-            counts = self.counts(label, table, j)
-            small = [n for n in counts if 0 < n < min_count]
-            if small:
-                self.report(
-                    resources,
-                    cell,
-                    output,
-                    "block",
-                    f"{where} has a count below {self.min_count} in column {label[:20]!r}; "
-                    f"suppress or combine categories so every count is {self.min_count} or more.",
-                )
-                return
+            counts = self.counts(label, table, j, keep)
+            if any(0 < n < self.min_count for n in counts):
+                return "block", label
             if 0 in counts and zero is None:
                 zero = label
-        if zero is not None:
-            self.report(
-                resources,
-                cell,
-                output,
-                self.zero_severity,
-                f"{where} has a zero count in column {zero[:20]!r}; a reviewer must check "
-                "that it discloses nothing by difference.",
-            )
+        return None if zero is None else (self.zero_severity, zero)
 
-    def counts(self, label: str, table, j: int) -> list[int]:
+    def count_rows_of_statistics(self, table) -> list[bool] | None:
+        """For a table whose rows are all statistics (count, mean, 25%, 0.5...), which rows
+        hold counts; None for any other table."""
+        rows = table.index
+        if rows and all(self.matches("statistic_rows", row) for row in rows):
+            return [row.strip().lower() == "count" for row in rows]
+        return None
+
+    def counts(self, label: str, table, j: int, keep=None) -> list[int]:
         """The column's counts, or [] when it is not a count column."""
         if self.matches("not_count_columns", label):
             return []
-        cells = [cell for cell in table.column(j) if cell not in MISSING]
+        column = table.column(j)
+        if keep is not None:
+            column = [cell for cell, kept in zip(column, keep, strict=False) if kept]
+        cells = [cell for cell in column if cell not in MISSING]
         if not cells or not WHOLE_NUMBERS.fullmatch("\n".join(cells)):
             return []
         return [int(cell.replace(",", "").partition(".")[0]) for cell in cells]

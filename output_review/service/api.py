@@ -16,6 +16,7 @@ from output_review.service.handlers import BaseHandler
 from output_review.service.workflow import Submission
 
 BODY_SLACK = 64 * 1024  # headers and framing beyond the notebook itself
+DRAIN_LIMIT = 1024**3  # larger refused uploads are cut off (the client may then see a 503)
 
 
 def request_summary(row, waiting: bool) -> dict:
@@ -66,9 +67,15 @@ class RequestListHandler(APIHandler):
 
 @web.stream_request_body
 class SubmitHandler(APIHandler):
-    """``POST api/submit?notebook=&project=&purpose=&summary=&exception_note=&resubmit=``."""
+    """``POST api/submit?notebook=&project=&purpose=&summary=&exception_note=&resubmit=``.
+
+    An oversized upload is refused from its Content-Length, before any byte is read; its body
+    is then drained unread (up to ``DRAIN_LIMIT``) so that the answer reaches the client
+    through the proxy: closing mid-upload makes the proxy answer 503 instead of our 413.
+    """
 
     upload = None
+    refusal = None
 
     def prepare(self):
         if self.request.method != "POST":
@@ -82,20 +89,28 @@ class SubmitHandler(APIHandler):
         if length is None or not length.isdigit():
             raise web.HTTPError(411, "Content-Length required: send the notebook as the body.")
         if int(length) > limit:
-            raise TooLarge(
+            self.refusal = TooLarge(
                 f"the upload is {int(length):,} bytes; the limit is {limit:,} bytes. "
                 "Clear large outputs (images, long tables) and submit again."
             )
+            if int(length) > DRAIN_LIMIT:
+                raise self.refusal
+            self.request.connection.set_max_body_size(int(length))
+            return
         self.request.connection.set_max_body_size(limit + BODY_SLACK)
         self.upload = self.workflow.store.open_upload()
 
     def data_received(self, chunk):
+        if self.upload is None:
+            return  # a refused upload: drained, never kept
         self.upload.write(chunk)
         if self.upload.size > self.review_settings.max_upload_bytes:
             self.upload.abort()
             raise TooLarge("the upload is larger than its Content-Length claimed; refused.")
 
     async def post(self):
+        if self.refusal is not None:
+            raise self.refusal
         upload, self.upload = self.upload, None
         submission = Submission(
             notebook=self.get_query_argument("notebook", ""),

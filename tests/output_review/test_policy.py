@@ -194,3 +194,12 @@ def test_notebook_widget_state_needs_review():
     nb = notebook(("x", []))
     nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {}}
     assert [(f.cell, f.rule) for f in Gate().screen(nb).findings] == [(None, "opaque-output")]
+
+
+def test_describe_and_quantiles_only_count_their_count_row():
+    small = pd.DataFrame({"credits": [1, 2, 3, 4, 5]}).describe()
+    large = pd.DataFrame({"credits": range(1, 40)}).describe()
+    quantiles = pd.Series(range(1, 40), name="credits").quantile([0.1, 0.5, 0.9])
+    assert verdict(frame_output(small)) == "block"
+    assert verdict(frame_output(large)) == "pass"
+    assert verdict(frame_output(quantiles)) == "pass"
