@@ -145,11 +145,13 @@ class Warehouse:
                 # prepared statements hold exactly one command: "SELECT 1; DELETE ..." is refused
                 conn.connection.driver_connection.prepare_threshold = 0
                 conn.execute(sa.text("SET TRANSACTION READ ONLY"))
-                tables = {
-                    name
-                    for schema, name in lineage.postgres_tables_read(conn, sql, params)
-                    if schema == POSTGRES_SCHEMA
-                }
+                read = lineage.postgres_tables_read(conn, sql, params)
+                # a plan that cannot tell what it reads counts as reading every table
+                tables = (
+                    set(self._catalog())
+                    if read is None
+                    else {name for schema, name in read if schema == POSTGRES_SCHEMA}
+                )
                 return (*self._rows(conn, sql, params), tables)
             with lineage.sqlite_read_only(conn.connection.driver_connection):
                 tables = lineage.sqlite_tables_read(conn, sql, params)

@@ -11,12 +11,21 @@ release data without its owner's approval.
 - PostgreSQL: ``EXPLAIN (VERBOSE, FORMAT JSON)`` of the query lists every relation its plan scans.
 """
 
+import json
+import re
 import sqlite3
 from contextlib import contextmanager
 
 import sqlalchemy as sa
 
 from kernels.errors import QueryRefused
+
+# opcodes that open a table's or an index's b-tree for reading
+SQLITE_OPEN_READ = {"OpenRead", "ReopenIdx"}
+# PostgreSQL built-ins that execute SQL given as text (or a whole table, schema or database)
+POSTGRES_SQL_RUNNING_FUNCTIONS = re.compile(
+    r"\b(?:(?:query|table|cursor|schema|database)_to_xml\w*|ts_stat)\s*\(", re.IGNORECASE
+)
 
 # the only things a read-only query needs to do
 _SQLITE_ALLOWED = {
@@ -58,18 +67,28 @@ def sqlite_tables_read(conn: sa.Connection, sql: str, params: dict) -> set[str]:
 
     The authorizer is not enough: SQLite does not report the columns of a ``JOIN ... USING``
     condition it synthesizes, so a join used only as a filter would read a table unseen.
+    (Virtual tables such as ``dbstat``, which could expose any page, are denied by
+    ``sqlite_read_only``.)
     """
     program = conn.execute(sa.text(f"EXPLAIN {sql}"), params).all()
-    roots = {row.p2 for row in program if row.opcode == "OpenRead" and row.p3 == 0}
+    roots = {row.p2 for row in program if row.opcode in SQLITE_OPEN_READ and row.p3 == 0}
     owners = conn.execute(
         sa.text("SELECT rootpage, tbl_name FROM sqlite_master WHERE rootpage > 0")
     )
     return {table for rootpage, table in owners if rootpage in roots}
 
 
-def postgres_tables_read(conn: sa.Connection, sql: str, params: dict) -> set[tuple[str, str]]:
-    """(schema, table) of every relation the plan of ``sql`` scans."""
+def postgres_tables_read(
+    conn: sa.Connection, sql: str, params: dict
+) -> set[tuple[str, str]] | None:
+    """(schema, table) of every relation the plan of ``sql`` scans; None when it cannot tell.
+
+    Built-in functions that run SQL of their own (``query_to_xml``, ``table_to_xml``,
+    ``ts_stat``...) read relations the plan does not show: cannot tell.
+    """
     plan = conn.execute(sa.text(f"EXPLAIN (VERBOSE, FORMAT JSON) {sql}"), params).scalar_one()
+    if POSTGRES_SQL_RUNNING_FUNCTIONS.search(json.dumps(plan)):
+        return None
     found: set[tuple[str, str]] = set()
     pending = [entry["Plan"] for entry in plan]
     while pending:

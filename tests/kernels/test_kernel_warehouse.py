@@ -98,6 +98,9 @@ def test_tables_and_describe(sqlite_warehouse, query_log):
         "ATTACH DATABASE '/tmp/other.sqlite' AS other",
         "PRAGMA table_info(students)",
         "SELECT 1; DELETE FROM students",
+        # virtual tables could show any page of the file, past the lineage
+        "SELECT COUNT(*) AS n FROM dbstat",
+        "SELECT COUNT(*) AS n FROM json_each('[1, 2]')",
     ],
 )
 def test_sqlite_session_may_only_read(sqlite_warehouse, query_log, sql):
@@ -256,6 +259,16 @@ def test_postgres_project_role_reads_its_slice_with_lineage(pg_project, query_lo
     (record,) = records()
     assert record["institutions"] == ["CC-101"]
     assert record["rows"] == 1
+
+
+def test_postgres_functions_that_run_sql_count_as_reading_everything(pg_project, query_log):
+    path, records = query_log
+    wh = session(pg_project, path)
+    df = wh.query(
+        "SELECT query_to_xml('SELECT COUNT(*) FROM warehouse.cc_awards', true, false, '')"
+    )
+    assert len(df) == 1
+    assert records()[0]["institutions"] == ["CC-101"]  # everything this role can see
 
 
 @pytest.mark.parametrize(
