@@ -78,23 +78,33 @@ class _Clusters:
         return np.fromiter((self.find(i) for i in range(len(self.parent))), np.int64)
 
 
-def _candidate_groups(records: pd.DataFrame, column: str) -> tuple[list[list[int]], int]:
-    """Groups of 2+ records sharing a non-empty value; ambiguous ones counted, not returned."""
-    sub = records.loc[records[column] != "", [column, "institution"]]
-    sub = sub[sub[column].duplicated(keep=False)]
-    clash = sub.duplicated([column, "institution"], keep=False)
-    ambiguous = sub.loc[clash, column].unique()
-    sub = sub[~sub[column].isin(ambiguous)]
-    positions = sub.index.to_numpy()
-    groups = sub.groupby(column, sort=False).indices.values()
-    return [positions[g].tolist() for g in groups], len(ambiguous)
+def _candidate_groups(records: pd.DataFrame, column: str) -> tuple[pd.DataFrame, int]:
+    """Records sharing a non-empty value with another (``g``: group number, ``pos``: record),
+    ambiguous groups counted and left out."""
+    values = records[column].to_numpy(object)
+    sub = pd.DataFrame(
+        {"value": values, "inst": records.institution.to_numpy(object), "pos": records.index}
+    )[values != ""]
+    sub = sub[sub.value.duplicated(keep=False)]
+    clash = sub.duplicated(["value", "inst"], keep=False).to_numpy()
+    ambiguous = sub.value[clash].unique()
+    sub = sub[~sub.value.isin(ambiguous)]
+    return pd.DataFrame({"g": pd.factorize(sub.value)[0], "pos": sub.pos.to_numpy()}), len(
+        ambiguous
+    )
+
+
+def _union_groups(clusters: _Clusters, members: pd.DataFrame, column: str) -> None:
+    """Union every ``column`` value of a group with the group's first one."""
+    first = members.groupby("g")[column].transform("first").to_numpy().tolist()
+    for a, b in zip(first, members[column].tolist(), strict=True):
+        if a != b:
+            clusters.union(a, b)
 
 
 def _link_strong(records: pd.DataFrame, clusters: _Clusters, column: str) -> int:
-    groups, ambiguous = _candidate_groups(records, column)
-    for members in groups:
-        for m in members[1:]:
-            clusters.union(members[0], m)
+    members, ambiguous = _candidate_groups(records, column)
+    _union_groups(clusters, members, "pos")
     return ambiguous
 
 
@@ -150,28 +160,18 @@ def _compatible_groups(records: pd.DataFrame, roots: np.ndarray, pairs: pd.DataF
 
 
 def _link_names(records: pd.DataFrame, clusters: _Clusters) -> int:
-    groups, ambiguous = _candidate_groups(records, "name_key")
-    if not groups:
-        return ambiguous
+    members, ambiguous = _candidate_groups(records, "name_key")
     roots = clusters.roots()
-    pairs = pd.DataFrame(
-        {
-            "g": np.repeat(np.arange(len(groups)), [len(g) for g in groups]),
-            "root": roots[np.concatenate(groups)],
-        }
-    ).drop_duplicates()
+    pairs = pd.DataFrame({"g": members.g, "root": roots[members.pos]}).drop_duplicates()
     pairs = pairs[pairs.g.duplicated(keep=False)]  # groups that would join 2+ clusters
     # groups sharing a cluster with another group must be decided one after the other
     dependent = pairs.g[pairs.root.duplicated(keep=False)].unique()
     independent = pairs[~pairs.g.isin(dependent)]
     ok = _compatible_groups(records, roots, independent)
     ambiguous += int((~ok).sum())
-    accepted = independent[independent.g.isin(ok.index[ok])]
-    for members in accepted.groupby("g").root.agg(list):
-        for other in members[1:]:
-            clusters.union(members[0], other)
-    ambiguous += _link_one_by_one(records, clusters, [groups[g] for g in dependent], roots)
-    return ambiguous
+    _union_groups(clusters, independent[independent.g.isin(ok.index[ok])], "root")
+    one_by_one = members[members.g.isin(dependent)].groupby("g").pos.agg(list).tolist()
+    return ambiguous + _link_one_by_one(records, clusters, one_by_one, roots)
 
 
 def _link_one_by_one(records: pd.DataFrame, clusters: _Clusters, groups: list, roots) -> int:
@@ -211,22 +211,25 @@ def link(records: pd.DataFrame) -> tuple[pd.Series, LinkStats]:
     stats.ambiguous["name + birth date"] = _link_names(records, clusters)
     roots = clusters.roots()
 
-    def smallest(column: str) -> pd.Series:
+    def smallest(values: np.ndarray, where: np.ndarray) -> pd.Series:
         """Per cluster root, the smallest non-empty value (independent of row order)."""
-        values = records[column].to_numpy(object)
-        keep = values != ""
-        pick = pd.DataFrame({"root": roots[keep], "value": values[keep]})
-        pick = pick.sort_values(["root", "value"]).drop_duplicates("root")
+        keep = where & (values != "")
+        pick = pd.DataFrame({"root": roots[keep], "value": values[keep]}).drop_duplicates()
+        several = pick.root.duplicated(keep=False).to_numpy()  # sort only where there is a choice
+        chosen = pick[several].sort_values(["root", "value"]).drop_duplicates("root")
+        pick = pd.concat([pick[~several], chosen])
         return pd.Series(pick.value.to_numpy(), index=pick.root.to_numpy())
 
-    local = records.institution + ":" + records.local_id
-    records = records.assign(local=local.to_numpy(object))
-    local = smallest("local")
-    person = ("ssid:" + smallest("ssid")).reindex(local.index)
-    person = person.fillna("ssn:" + smallest("ssn")).fillna("name:" + smallest("name_key"))
-    person = person.fillna("local:" + local)
-    shared = person.duplicated(keep=False)
-    person[shared] = "local:" + local[shared]
+    everywhere = np.ones(len(roots), dtype=bool)
+    person = pd.Series(np.nan, index=np.unique(roots), dtype=object)
+    for column, prefix in (("ssid", "ssid:"), ("ssn", "ssn:"), ("name_key", "name:")):
+        person = person.fillna(prefix + smallest(records[column].to_numpy(object), everywhere))
+    # no identifier, or one another person has too: the first institution + local id
+    fallback = person.isna() | person.duplicated(keep=False)
+    if fallback.any():
+        local = (records.institution + ":" + records.local_id).to_numpy(object)
+        local = smallest(local, np.isin(roots, person.index[fallback]))
+        person[fallback] = "local:" + local
     stats.people = len(person)
     stats.pairs = _pair_rates(records.institution, roots)
     return pd.Series(person.reindex(roots).to_numpy(), index=records.index), stats
