@@ -17,6 +17,18 @@ from output_review.service.workflow import ReviewWorkflow, Submission
 PROJECT = "demo"
 
 
+@pytest.fixture(scope="module")
+def enclave(tmp_path_factory, request):
+    """A whole running enclave (provider, hub, proxy, review service) for one test module."""
+    from review_hub import PEOPLE, PROJECTS, SERVICE_CONFIG
+
+    from tests.support.enclave import running_enclave
+
+    base = tmp_path_factory.mktemp(request.module.__name__.rpartition(".")[2])
+    with running_enclave(base, PEOPLE, PROJECTS, extra_config=SERVICE_CONFIG) as running:
+        yield running
+
+
 def create_project(engine, name=PROJECT, members=("rita",), institutions=("CC-101", "UNI-201")):
     registry = ProjectRegistry(engine)
     expires = (datetime.now(UTC) + timedelta(days=30)).date()

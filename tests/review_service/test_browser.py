@@ -6,9 +6,7 @@ import zipfile
 import pytest
 import review_notebooks as notebooks
 from playwright.sync_api import sync_playwright
-from review_hub import PEOPLE, PROJECTS, SERVICE_CONFIG, sign_in, wait_for_service
-
-from tests.support.enclave import running_enclave
+from review_hub import sign_in, wait_for_service
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -19,14 +17,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-@pytest.fixture(scope="module")
-def enclave(tmp_path_factory):
-    with running_enclave(
-        tmp_path_factory.mktemp("review-browser"), PEOPLE, PROJECTS, extra_config=SERVICE_CONFIG
-    ) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -13,19 +13,10 @@ from urllib.parse import urlparse
 import pytest
 import requests
 import review_notebooks as notebooks
-from review_hub import PEOPLE, PROJECTS, SERVICE_CONFIG, sign_in, wait_for_service
+from review_hub import PEOPLE, sign_in, wait_for_service
 
 from enclave.errors import EnclaveError
-from tests.support.enclave import running_enclave
 from tests.support.hub import start_hub
-
-
-@pytest.fixture(scope="module")
-def enclave(tmp_path_factory):
-    with running_enclave(
-        tmp_path_factory.mktemp("review"), PEOPLE, PROJECTS, extra_config=SERVICE_CONFIG
-    ) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
@@ -183,18 +174,23 @@ def test_names_with_dot_dot_are_refused(people, home):
 
 
 def test_a_200_mb_upload_is_refused_before_its_body_is_read(enclave, people):
+    size = 200 * 1024 * 1024
     url = urlparse(people["rita"].base)
     head = (
         f"POST {url.path}api/submit?notebook=big.ipynb&project=demo&purpose=x HTTP/1.1\r\n"
         f"Host: {url.netloc}\r\nAuthorization: token {people['rita'].token}\r\n"
-        f"Content-Type: application/x-ipynb+json\r\nContent-Length: {200 * 1024 * 1024}\r\n\r\n"
+        f"Content-Type: application/x-ipynb+json\r\nContent-Length: {size}\r\n\r\n"
     )
-    with socket.create_connection((url.hostname, url.port), timeout=60) as conn:
-        conn.sendall(head.encode() + b"{" + b" " * 65536)
+    chunk = b" " * (1024 * 1024)
+    with socket.create_connection((url.hostname, url.port), timeout=120) as conn:
+        conn.sendall(head.encode())
+        for _ in range(size // len(chunk)):
+            conn.sendall(chunk)
         answer = conn.recv(65536).decode(errors="replace")
     assert answer.startswith("HTTP/1.1 413"), answer[:200]
-    assert "the limit is" in answer
+    assert f"the upload is {size:,} bytes; the limit is" in answer
     assert os.listdir(enclave.hub.hub_dir / "review" / "tmp") == []
+    assert "big.ipynb" not in json.dumps(people["rita"].api("GET", "api/requests").json())
 
 
 def test_queries_recorded_through_the_service_decide_the_stewards(enclave, people, home):

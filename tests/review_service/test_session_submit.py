@@ -10,10 +10,9 @@ import time
 import pytest
 import requests
 from playwright.sync_api import sync_playwright
-from review_hub import PEOPLE, PROJECTS, SERVICE_CONFIG, sign_in, wait_for_service
+from review_hub import sign_in, wait_for_service
 from test_browser import CHROMIUM_ARGS, browser_login
 
-from tests.support.enclave import running_enclave
 from tests.support.kernel import Kernel
 from tests.support.login import xsrf_headers
 
@@ -39,14 +38,6 @@ done = subprocess.run(
 )
 print(done.returncode, done.stdout, done.stderr)
 """
-
-
-@pytest.fixture(scope="module")
-def enclave(tmp_path_factory):
-    with running_enclave(
-        tmp_path_factory.mktemp("review-session"), PEOPLE, PROJECTS, extra_config=SERVICE_CONFIG
-    ) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
