@@ -46,12 +46,15 @@ def canonical(values: dict) -> str:
 def output_path(context: RunContext, template: Template, values: dict) -> Path:
     """``reports/<template>/<template>__<changed parameters>__<hash>.ipynb``: stable per inputs."""
     changed = {k: v for k, v in sorted(values.items()) if v != template.parameters[k].default}
-    slug = "_".join(f"{k}={v}" for k, v in changed.items()) or "defaults"
-    slug = re.sub(r"[^A-Za-z0-9_.=-]+", "-", slug)[:80]
+    slug = _file_name("_".join(f"{k}={v}" for k, v in changed.items()) or "defaults")[:80]
+    name = _file_name(template.name)
     digest = hashlib.sha256(canonical(values).encode()).hexdigest()[:10]
-    return (
-        context.output_dir / "reports" / template.name / f"{template.name}__{slug}__{digest}.ipynb"
-    )
+    return context.output_dir / "reports" / name / f"{name}__{slug}__{digest}.ipynb"
+
+
+def _file_name(text: str) -> str:
+    """Only letters, digits and ``_.=-``, never leading dots: it stays one plain file name."""
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "-", text).lstrip(".") or "report"
 
 
 def run_key(template: Template, values: dict, version: str) -> str:
