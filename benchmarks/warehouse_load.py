@@ -35,13 +35,22 @@ def extracts_for(students: int, seed: int, root: Path) -> Path:
     return out
 
 
-def describe(result) -> str:
+def timed_load(extracts: Path, url: str, key: bytes | None, quarantine: Path):
+    """load() plus the CPU seconds it used (all threads) and the load average before it."""
+    busy = os.getloadavg()[0]
+    cpu = time.process_time()
+    result = load(extracts, url, key, quarantine=quarantine)
+    return result, time.process_time() - cpu, busy
+
+
+def describe(result, cpu: float, busy: float) -> str:
     events = sum(ex.read for ex in result.extracts if ex.table.name != "students")
     students = sum(ex.read for ex in result.extracts if ex.table.name == "students")
     rate = result.rows_read / result.seconds
     return (
         f"{result.rows_read:,} rows ({events:,} enrollment-level, {students:,} student rows) "
-        f"in {result.seconds:.2f} s = {rate:,.0f} rows/s"
+        f"in {result.seconds:.2f} s = {rate:,.0f} rows/s "
+        f"[{cpu:.1f} CPU-s in this process; load average {busy:.1f} on {os.cpu_count()} cores]"
     )
 
 
@@ -86,13 +95,13 @@ def main() -> None:
     extracts = extracts_for(args.students, args.seed, Path(args.work))
     key = os.urandom(32)
     with tempfile.TemporaryDirectory() as tmp:
-        result = load(extracts, str(Path(tmp) / "w.sqlite"), key, quarantine=Path(tmp) / "q.csv")
-        print(f"SQLite:     {describe(result)} (goal 250,000 rows/s)")
+        run = timed_load(extracts, str(Path(tmp) / "w.sqlite"), key, Path(tmp) / "q.csv")
+        print(f"SQLite:     {describe(*run)} (goal 250,000 rows/s)")
         if args.pg_url:
             url, drop = scratch_database(args.pg_url)
             try:
-                result = load(extracts, url, key, quarantine=Path(tmp) / "q.csv")
-                print(f"PostgreSQL: {describe(result)}")
+                run = timed_load(extracts, url, key, Path(tmp) / "q.csv")
+                print(f"PostgreSQL: {describe(*run)}")
             finally:
                 drop()
 
