@@ -29,4 +29,11 @@ def pg_url():
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            # roles are cluster-wide: the ones named after this database go with it
+            roles = conn.execute(
+                sa.text("SELECT rolname FROM pg_roles WHERE starts_with(rolname, :prefix)"),
+                {"prefix": f"{name}_"},
+            ).scalars()
+            for role in list(roles):
+                conn.execute(sa.text(f'DROP ROLE IF EXISTS "{role}"'))
         admin.dispose()
