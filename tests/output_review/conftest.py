@@ -1,32 +1,7 @@
-"""Helpers for the output review tests: notebooks built in memory, the corpus on disk."""
-
-from pathlib import Path
+"""Fixtures for the gate tests (helpers live in ``gate_helpers.py``)."""
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
-
-CORPUS = Path(__file__).parent / "corpus"
-
-
-def result(data: dict, **metadata):
-    return new_output("execute_result", data=data, metadata=metadata, execution_count=1)
-
-
-def stream(text: str, name="stdout"):
-    return new_output("stream", name=name, text=text)
-
-
-def notebook(*cells):
-    """Cells given as NotebookNodes, or (source, [outputs]) pairs for code cells."""
-    nb = new_notebook()
-    for cell in cells:
-        if isinstance(cell, tuple):
-            source, outputs = cell
-            cell = new_code_cell(source)
-            cell.outputs = list(outputs)
-        nb.cells.append(cell)
-    return nb
 
 
 @pytest.fixture
@@ -37,6 +12,3 @@ def write_nb(tmp_path):
         return path
 
     return write
-
-
-__all__ = ["CORPUS", "new_markdown_cell", "notebook", "result", "stream"]

@@ -4,11 +4,10 @@ the same on kernel output). Each case names the verdict the whole notebook must 
 import numpy as np
 import pandas as pd
 import pytest
+from gate_helpers import notebook, result, stream
 from nbformat.v4 import new_markdown_cell, new_raw_cell
 
 from output_review.gate import Gate
-
-from .conftest import notebook, result, stream
 
 KEY = "stu_" + "0123456789abcdefghjkmnpqrs"
 

@@ -4,14 +4,13 @@ that cannot load = refusal; configuration reaches every check."""
 from importlib.metadata import EntryPoint
 
 import pytest
+from gate_helpers import notebook, result
 from traitlets.config import Config
 
 from enclave.errors import EnclaveError
 from output_review import gate as gate_module
 from output_review.checks.base import OutputCheck
 from output_review.gate import BUILT_IN_CHECKS, Gate
-
-from .conftest import notebook, result
 
 PNG = {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}
 
@@ -81,7 +80,7 @@ def test_a_check_that_raises_gives_review_for_that_cell_and_hides_the_error(monk
 
 def test_an_entry_point_check_runs_alongside_the_built_ins(monkeypatch):
     plug_in(monkeypatch, ("no_ones", f"{__name__}:CountsOnes"))
-    from .conftest import stream
+    from gate_helpers import stream
 
     report = Gate().screen(notebook(("print(1)", [stream("1\n")])))
     assert [(f.rule, f.severity) for f in report.findings] == [("no-ones", "block")]
