@@ -9,6 +9,7 @@ import pytest
 
 from enclave.cli import main
 from reports.template import bundled_templates
+from tests.kernels.enclave_test_warehouse import build_sqlite, grant, load
 from tests.reports.report_test_helpers import filed
 
 
@@ -59,6 +60,19 @@ def test_parameters_are_typed_and_recorded(capsys, session_env):
     assert parameters["by_district"] is False and parameters["first_cohort"] == 2014
     (query,) = session_env["queries"]()
     assert query["institutions"] == ["CC-101", "CC-102", "K12-001", "K12-002", "UNI-201"]
+
+
+def test_a_report_runs_on_a_postgres_project_role(
+    capsys, session_env, pg_url, tmp_path, monkeypatch
+):
+    build_sqlite(tmp_path)  # the extracts, loaded once more into PostgreSQL
+    load(tmp_path, pg_url)
+    monkeypatch.setenv("ENCLAVE_WAREHOUSE_URL", grant(pg_url, "study", "CC-101"))
+    assert main(["report", "run", "course_success", "-p", "group_by", "ethnicity"]) == 0
+    (path,) = filed(session_env["output"])
+    assert nbformat.read(path, as_version=4).metadata.enclave.report.gate.verdict == "pass"
+    (query,) = session_env["queries"]()
+    assert query["institutions"] == ["CC-101"]
 
 
 def test_a_kernel_that_dies_mid_run_files_nothing(capsys, session_env, make_template):
