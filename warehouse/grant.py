@@ -7,10 +7,14 @@ read-only. The warehouse itself belongs to the NOLOGIN role ``<database>_owner``
 session should ever use (owners bypass row security). Grants are recorded in the owner-only
 schema ``warehouse_admin`` so that each reload can re-apply them.
 
-SQLite: a per-project extract file holding only the approved institutions' rows, mode 0640
-(the hub gives its group to the project's researchers).
+SQLite: a per-project extract file ``projects/<project>.sqlite`` beside the warehouse holding
+only the approved institutions' rows, mode 0640 (the hub gives its group to the project's
+researchers; rebuilding keeps owner and group). Grants are recorded in
+``projects/grants.json`` and each reload rebuilds the extracts.
 """
 
+import json
+import os
 import re
 from pathlib import Path
 from urllib.parse import quote
@@ -23,6 +27,7 @@ from warehouse.schema import INSTITUTIONS, WAREHOUSE_TABLES
 from warehouse.store_sqlite import ScratchDatabase, create_indexes, create_tables
 
 ADMIN_SCHEMA = "warehouse_admin"
+GRANTS_FILE = "grants.json"  # SQLite: the projects whose extracts each reload rebuilds
 PROJECT_NAME = re.compile(r"[a-z][a-z0-9_]{0,29}")
 
 
@@ -54,12 +59,32 @@ def grant_project(url: str, project: str, institutions: list[str]) -> str:
     institutions = check_request(project, institutions)
     if is_postgres(url):
         return _grant_postgres(url, project, institutions)
-    return str(_extract_sqlite(sqlite_path(url), project, institutions))
+    source = sqlite_path(url)
+    if not source.is_file():
+        raise EnclaveError(f"{source}: no warehouse here; run `enclave warehouse load` first.")
+    target = _extract_sqlite(source, project, institutions)
+    grants = _sqlite_grants(source)
+    grants[project] = institutions
+    registry = source.parent / "projects" / GRANTS_FILE
+    tmp = registry.with_name(f".{GRANTS_FILE}.tmp")
+    tmp.write_text(json.dumps(grants, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, registry)
+    return str(target)
+
+
+def _sqlite_grants(source: Path) -> dict:
+    """project -> institutions, for the extracts made from the warehouse at ``source``."""
+    registry = source.parent / "projects" / GRANTS_FILE
+    return json.loads(registry.read_text()) if registry.is_file() else {}
+
+
+def refresh_extracts(source: Path) -> None:
+    """After a reload: rebuild every project's extract from the new warehouse."""
+    for project, institutions in _sqlite_grants(source).items():
+        _extract_sqlite(source, project, institutions)
 
 
 def _extract_sqlite(source: Path, project: str, institutions: list[str]) -> Path:
-    if not source.is_file():
-        raise EnclaveError(f"{source}: no warehouse here; run `enclave warehouse load` first.")
     target = source.parent / "projects" / f"{project}.sqlite"
     marks = ", ".join("?" * len(institutions))
     scratch = ScratchDatabase(

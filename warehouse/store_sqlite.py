@@ -58,6 +58,9 @@ class ScratchDatabase:
         self.conn.execute("COMMIT")
         self.conn.close()
         os.chmod(self.path, self.mode)
+        if self.target.exists():  # a rebuild keeps the owner and group someone gave the file
+            old = self.target.stat()
+            os.chown(self.path, old.st_uid, old.st_gid)
         with open(self.path, "rb") as f:
             os.fsync(f.fileno())
         os.replace(self.path, self.target)
@@ -92,8 +95,11 @@ class SqliteSink:
         self.scratch.conn.executemany(f"INSERT INTO {name} VALUES ({marks})", rows)
 
     def finish(self) -> None:
+        from warehouse.grant import refresh_extracts
+
         create_indexes(self.scratch.conn, self.unindexed)
         self.scratch.commit()
+        refresh_extracts(self.target)
 
     def abort(self) -> None:
         if self.scratch:

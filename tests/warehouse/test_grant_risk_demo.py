@@ -1,6 +1,7 @@
 """SQLite project extracts, the k-anonymity report, generator determinism and ``make demo``."""
 
 import filecmp
+import os
 import sqlite3
 import stat
 
@@ -118,3 +119,19 @@ def test_demo_prepares_once_and_reuses(tmp_path, capsys):
     second = capsys.readouterr().out
     assert again == demo and "reusing the warehouse" in second and "generated" not in second
     assert (demo.warehouse.stat().st_mtime_ns, demo.key.read_bytes()) == stamp
+
+
+def test_a_reload_rebuilds_project_extracts_and_keeps_their_group(
+    warehouse_file, population, tmp_path
+):
+    path = grant_project(str(warehouse_file), "refresh", ["UNI-201"])
+    os.chown(path, 0, 4242)  # as the hub does: the project's group may read it
+    with sqlite3.connect(path) as conn:
+        before = {r[0] for r in conn.execute("SELECT student_key FROM students")}
+    load(population[0], str(warehouse_file), bytes(32), quarantine=tmp_path / "q")  # new key
+    with sqlite3.connect(path) as conn:
+        after = {r[0] for r in conn.execute("SELECT student_key FROM students")}
+        seen = {r[0] for r in conn.execute("SELECT DISTINCT institution FROM students")}
+    assert len(after) == len(before) and not after & before and seen == {"UNI-201"}
+    st = os.stat(path)
+    assert st.st_gid == 4242 and stat.S_IMODE(st.st_mode) == 0o640
