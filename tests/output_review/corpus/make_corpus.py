@@ -173,6 +173,48 @@ def listings_and_opaque_review():
     ]
 
 
+OUTCOMES = """
+courses = pd.DataFrame({
+    "student_key": rng.choice(students.student_key, 6000),
+    "institution": rng.choice(["CC-101", "CC-102"], 6000),
+    "term": rng.choice(["2019FA", "2020SP", "2020FA"], 6000),
+    "course_id": rng.choice(["MATH-101", "ENGL-001", "BIOL-110", "HIST-017"], 6000),
+    "grade": rng.choice(list("ABCDF") + ["P", "W"], 6000),
+    "units": rng.choice([3.0, 4.0, 5.0], 6000),
+})
+courses["success"] = courses.grade.isin(list("ABCP"))
+awards = pd.DataFrame({
+    "institution": ["CC-101"] * 60 + ["CC-102"] * 43,
+    "award_type": ["AA"] * 30 + ["AS"] * 18 + ["CERT"] * 12 + ["AA"] * 25 + ["ADT"] * 18,
+})
+"""
+
+
+def course_outcomes_mixed():
+    """Another analyst's style: course outcomes and awards, as the warehouse shapes them."""
+    return [
+        cell(OUTCOMES),
+        cell("courses.groupby(['institution', 'course_id']).success.mean().mul(100).round(1)"
+             ".unstack()", ["pass"]),
+        cell("pd.crosstab(courses.course_id, courses.grade, margins=True, margins_name='Total')",
+             ["pass"]),
+        cell("pd.crosstab(awards.award_type, awards.institution)", ["review"]),
+        cell("awards.groupby('institution').award_type.value_counts()", ["pass"]),
+        cell("early = awards.index < 5  # the first awards of the year\n"
+             "awards.groupby(['institution', early]).size()", ["block"]),
+        cell("courses[['term', 'course_id', 'grade', 'units']].sample(5, random_state=1)",
+             ["review"]),
+        cell("courses.head(3)", ["block"]),
+        cell("print('Success rate by term (%):')\n"
+             "print(courses.groupby('term').success.mean().mul(100).round(1).to_string())",
+             ["pass"]),
+        cell("summary = courses.groupby('term').agg(enrollments=('grade', 'size'), "
+             "units=('units', 'sum'))\nsummary.style.format('{:,.0f}')", ["pass"]),
+        cell("The success rate in MATH-101 rose by 3.2 points between 2019FA and 2020FA "
+             "(n = 1,480 enrollments).", markdown=True),
+    ]
+
+
 def notebook_level():
     nb = notebook(
         [cell("students.groupby('term').size()", ["pass"])],
@@ -203,6 +245,7 @@ CORPUS = {
     "identifiers_block": lambda: notebook(identifiers_block()),
     "listings_and_opaque_review": lambda: notebook(listings_and_opaque_review()),
     "notebook_level_review": notebook_level,
+    "course_outcomes_mixed": lambda: notebook(course_outcomes_mixed()),
 }
 
 
