@@ -20,6 +20,7 @@ from warehouse.schema import INDEXED_COLUMNS, WAREHOUSE_TABLES
 
 STAGING = f"{SCHEMA}_staging"
 CHUNK_ROWS = 200_000
+SWAP_WAIT_MS = 60_000  # how long the swap waits for readers' open transactions
 _PG_TYPES = {"TEXT": "text", "INTEGER": "integer", "REAL": "double precision"}
 
 
@@ -90,7 +91,16 @@ class PostgresSink:
     def finish(self) -> None:
         cur = self.cur
         _finish_tables(cur, STAGING)
-        cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
+        # dropping the old tables waits for readers' open transactions; not for ever
+        cur.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{SWAP_WAIT_MS}ms")))
+        try:
+            cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
+        except psycopg.errors.LockNotAvailable:
+            raise EnclaveError(
+                f"{shown(self.url)}: a session kept a transaction open on the warehouse for "
+                f"{SWAP_WAIT_MS / 1000:g} s; nothing was changed. Retry when it has finished.",
+                CONNECT_ERROR,
+            ) from None
         cur.execute(
             sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(
                 sql.Identifier(STAGING), sql.Identifier(SCHEMA)

@@ -174,3 +174,19 @@ def test_a_loading_role_without_privileges_gets_one_line(pg_db, population, key_
         assert conn.execute(
             "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'warehouse%'"
         ).fetchone() == (0,)
+
+
+def test_a_reload_does_not_wait_for_ever_on_an_open_reader(
+    warehouse_pg, population, key_file, tmp_path, monkeypatch
+):
+    from warehouse import store_postgres
+
+    url, _ = warehouse_pg
+    monkeypatch.setattr(store_postgres, "SWAP_WAIT_MS", 500)
+    before = count(url, "students")
+    with psycopg.connect(conninfo(url)) as reader:
+        reader.execute("SELECT count(*) FROM warehouse.students").fetchone()  # transaction open
+        with pytest.raises(EnclaveError, match="kept a transaction open"):
+            load(population[0], url, bytes(32), quarantine=tmp_path / "q")
+    assert count(url, "students") == before
+    load(population[0], url, bytes(32), quarantine=tmp_path / "q")  # reader gone: it works
