@@ -1,5 +1,6 @@
 """The whole flow through the real provider, hub, proxy and review service, at API level."""
 
+import hashlib
 import json
 import os
 import socket
@@ -51,6 +52,8 @@ def test_submission_review_release_and_download(enclave, people, home):
     result = rita.submit(home, summary="Counts per term; all cells at least 100.")
     rid = result["id"]
     assert result["verdict"] == "pass" and result["institutions"] == ["CC-101", "UNI-201"]
+    # later edits in the session do not change the request: it holds a frozen copy
+    (home / "analysis.ipynb").write_text("edited after submission")
     listed = people["rev1"].api("GET", "api/requests").json()["requests"]
     assert any(r["id"] == rid and r["waiting_for_me"] for r in listed)
     assert [r["id"] for r in bob.api("GET", "api/requests").json()["requests"]] == []
@@ -61,7 +64,8 @@ def test_submission_review_release_and_download(enclave, people, home):
     assert download.headers["Content-Disposition"] == f'attachment; filename="{rid}-release.zip"'
     with zipfile.ZipFile(BytesIO(download.content)) as archive:
         manifest = json.loads(archive.read(f"{rid}/manifest.json"))
-    assert manifest["sha256"] == result["sha256"]
+        released = archive.read(f"{rid}/analysis.ipynb")
+    assert manifest["sha256"] == result["sha256"] == hashlib.sha256(released).hexdigest()
     assert manifest["approvers"] == sorted(people[s].name for s in ("rev1", "rev2", "scc", "suni"))
     assert ada.api("GET", f"requests/{rid}/release").status_code == 200
 

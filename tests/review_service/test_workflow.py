@@ -263,6 +263,17 @@ def test_changes_requested_then_resubmitted_starts_a_new_round(workflow):
     assert [c.body for c in workflow.get(RITA, rid)["comments"]] == ["Round the rates to 1 dp."]
 
 
+def test_any_involved_steward_can_reject_after_reviewers_approved(workflow):
+    rid = submit(workflow, RITA)["id"]
+    approve_all(workflow, rid, "CC-101")
+    status = workflow.decide(steward("UNI-201"), rid, "reject", "Ranks our campus unfavourably.")
+    assert status == "rejected"
+    with pytest.raises(PermissionDenied, match="not open for decisions"):
+        workflow.decide(reviewer("rev3"), rid, "approve")
+    assert workflow.release(rid, builder(workflow)) is None
+    assert count(workflow.engine, releases) == 0
+
+
 def test_internal_notes_are_hidden_from_the_requester(workflow):
     rid = submit(workflow, RITA)["id"]
     workflow.comment(reviewer(), rid, "<script>alert(1)</script> check cell 2", "reviewers")
