@@ -77,10 +77,10 @@ class SmallCounts(OutputCheck):
 
     def smallest(self, table, keep) -> tuple[str, str] | None:
         """("block", label) for a small count, (zero_severity, label) for a zero, else None."""
-        zero = None
+        zero, min_count = None, self.min_count
         for j, label in enumerate(table.labels):
             counts = self.counts(label, table, j, keep)
-            if any(0 < n < self.min_count for n in counts):
+            if any(0 < n < min_count for n in counts):
                 return "block", label
             if 0 in counts and zero is None:
                 zero = label
