@@ -114,21 +114,16 @@ def _progress(total: int):
     )
 
 
-def _validated(root: Path, entry: dict, student_ids: dict) -> Extract:
-    """One file read and validated; event rows need an accepted student of their institution."""
+def _validated(root: Path, entry: dict, refs: dict) -> Extract:
+    """One file read and validated. ``refs``: institution -> (accepted student id -> value an
+    events file's id becomes); an events row without an accepted student is rejected."""
     inst = entry["institution"]
     sector = INSTITUTIONS[inst][1]
     table = RAW_TABLES[sector, entry["table"]]
-    ex = validate(
-        read_csv(root / entry["path"], entry["path"], table), Extract(inst, table, entry["path"])
-    )
-    id_col = LOCAL_ID[sector]
+    csv_rows = read_csv(root / entry["path"], entry["path"], table)
+    ex = validate(csv_rows, Extract(inst, table, entry["path"]), refs.get(inst))
     if table.name == "students":
-        reject_shared_ids(ex, id_col)
-        student_ids[inst] = ex.rows[id_col]
-    else:
-        orphan = ~ex.rows[id_col].isin(student_ids[inst]).to_numpy()
-        ex.reject(orphan, f"{id_col}: no accepted row for this student in students.csv")
+        reject_shared_ids(ex, LOCAL_ID[sector])
     return ex
 
 
@@ -150,10 +145,14 @@ def _in_order(root: Path):
 def read_extracts(root: Path) -> list[Extract]:
     """Every file validated, nothing loaded (``enclave warehouse check``)."""
     entries, bar = _in_order(root)
-    extracts, student_ids = [], {}
+    extracts, ids = [], {}
     with bar:
         for e in entries:
-            extracts.append(_validated(root, e, student_ids))
+            ex = _validated(root, e, ids)
+            if ex.table.name == "students":  # events refer to accepted ids, which stay ids
+                local = ex.rows[LOCAL_ID[ex.table.sector]].to_numpy()
+                ids[ex.institution] = pd.Series(local, index=local)
+            extracts.append(ex)
             bar.update((root / e["path"]).stat().st_size)
     return extracts
 
@@ -208,11 +207,6 @@ def institutions_table() -> pd.DataFrame:
     )
 
 
-def _student_keys(ex: Extract, key_of: dict) -> pd.Series:
-    # an institution without accepted students has no keys (and no accepted events)
-    return ex.rows[LOCAL_ID[ex.table.sector]].map(key_of.get(ex.institution, {}))
-
-
 def students_table(students: list[Extract], key_of: dict) -> pd.DataFrame:
     """One row per student per institution: key, birth year, gender, ethnicity, ZIP3."""
     parts = []
@@ -220,7 +214,8 @@ def students_table(students: list[Extract], key_of: dict) -> pd.DataFrame:
         rows = ex.rows
         out = pd.DataFrame(
             {
-                "student_key": _student_keys(ex, key_of),
+                # an institution without accepted students has no keys
+                "student_key": rows[LOCAL_ID[ex.table.sector]].map(key_of.get(ex.institution, {})),
                 "institution": ex.institution,
                 "birth_year": rows.birth_date.str[:4].astype(np.int64),
                 "gender": rows.gender,
@@ -236,14 +231,11 @@ def students_table(students: list[Extract], key_of: dict) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def event_table(ex: Extract, key_of: dict) -> pd.DataFrame:
-    """An events extract in warehouse form: key and institution instead of the local id."""
+def event_table(ex: Extract) -> pd.DataFrame:
+    """An events extract in warehouse form (validation already put keys in the id column)."""
     rows = ex.rows
     out = pd.DataFrame(
-        {
-            "student_key": _student_keys(ex, key_of),
-            "institution": ex.institution,
-        }
+        {"student_key": rows[LOCAL_ID[ex.table.sector]], "institution": ex.institution}
     )
     for col in ex.table.column_names[1:]:
         out[col] = rows[col]
@@ -296,11 +288,11 @@ def load(
     entries, bar = _in_order(root)
     result = LoadResult([], target=shown(str(url)))
     result.quarantine = quarantine_path(root, quarantine)
-    student_ids = {}
+    key_of = {}
     with bar, BackgroundWriter(sink) as writer:
 
         def validated(entry: dict) -> Extract:
-            ex = _validated(root, entry, student_ids)
+            ex = _validated(root, entry, key_of)
             result.extracts.append(ex)
             bar.update((root / entry["path"]).stat().st_size)
             return ex
@@ -310,12 +302,13 @@ def load(
             writer.write(name, df)
 
         students = [validated(e) for e in entries if e["table"] == "students"]
-        key_of, result.link = key_map(students, key)
+        keys, result.link = key_map(students, key)
+        key_of.update(keys)
         write("institutions", institutions_table())
         write("students", students_table(students, key_of))
         for e in entries[len(students) :]:
             ex = validated(e)
-            write(warehouse_table(ex.table.sector, ex.table.name), event_table(ex, key_of))
+            write(warehouse_table(ex.table.sector, ex.table.name), event_table(ex))
         write_quarantine(result.quarantine, result.extracts)
         _refuse_rejects(result, accept_rejects)
         writer.finish()

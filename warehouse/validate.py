@@ -116,9 +116,18 @@ def read_csv(file: Path, name: str, table: RawTable) -> pd.DataFrame:
     return df[table.column_names]
 
 
-def _check_unique(values: np.ndarray, col: Column) -> tuple[np.ndarray, np.ndarray, str]:
+def _check_unique(
+    values: np.ndarray, col: Column, refs: pd.Series | None
+) -> tuple[np.ndarray, np.ndarray, str]:
     """(valid?, converted value, reason if invalid) for each distinct non-empty value."""
     kind = col.kind
+    if kind == "ref":  # valid when students.csv has an accepted row; converted to ``refs``' value
+        found = (refs if refs is not None else pd.Series(dtype=object)).reindex(values)
+        return (
+            found.notna().to_numpy(),
+            found.to_numpy(object),
+            "no accepted row for this student in students.csv",
+        )
     if kind in ("int", "float"):
         num = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(float)
         ok = np.isfinite(num) & (num >= col.low) & (num <= col.high)
@@ -146,8 +155,7 @@ def _check_unique(values: np.ndarray, col: Column) -> tuple[np.ndarray, np.ndarr
     if kind == "id":
         ok = np.array([_ID.fullmatch(v) is not None for v in values], dtype=bool)
         return ok, values, "not an id (letters, digits, '.', '_' or '-', at most 40)"
-    # free text, or a reference to a student id (the loader checks it against students.csv)
-    return np.ones(len(values), dtype=bool), values, ""
+    return np.ones(len(values), dtype=bool), values, ""  # free text
 
 
 def _ssn_digits(value: str) -> str:
@@ -157,8 +165,12 @@ def _ssn_digits(value: str) -> str:
     return m[1] + m[2] + m[3]
 
 
-def validate(df: pd.DataFrame, extract: Extract) -> Extract:
-    """Fill ``extract`` with typed valid rows, rejections and the duplicate count."""
+def validate(df: pd.DataFrame, extract: Extract, refs: pd.Series | None = None) -> Extract:
+    """Fill ``extract`` with typed valid rows, rejections and the duplicate count.
+
+    ``refs``: accepted student id -> the value a ``ref`` column takes (its student key when
+    loading), so an events file's id is checked and replaced once per distinct id.
+    """
     extract.read = len(df)
     # one hash pass per column serves both the duplicate check and the per-value checks
     factorized = {c: pd.factorize(df[c].to_numpy(object)) for c in extract.table.column_names}
@@ -171,7 +183,7 @@ def validate(df: pd.DataFrame, extract: Extract) -> Extract:
         codes, uniques = factorized[col.name]
         codes, uniques = codes[keep], np.asarray(uniques, dtype=object)
         empty_u = uniques == ""
-        ok_u, conv_u, why = _check_unique(uniques, col)
+        ok_u, conv_u, why = _check_unique(uniques, col, refs)
         ok_u = np.where(empty_u, not col.required, ok_u)
         conv_u = np.where(empty_u, "", conv_u) if conv_u.dtype == object else conv_u
         bad = ~ok_u[codes] & (reason == None)  # noqa: E711 (elementwise)
