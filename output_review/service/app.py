@@ -55,6 +55,7 @@ class ReviewApplication(web.Application):
             review_prefix=p,
             review_jinja=pages.make_jinja_env(),
             login_url=url_path_join(p, "oauth_callback"),  # HubOAuth redirects from there
+            log_function=log_request,
         )
 
     async def build_release(self, request_id: str) -> str | None:
@@ -95,6 +96,18 @@ class ReviewApplication(web.Application):
             f.write(html)
         os.replace(tmp, cached)
         return html
+
+
+def log_request(handler) -> None:
+    """Access log without query strings: they carry purposes and file names, not for logs."""
+    request = handler.request
+    log.info(
+        "%d %s %s %.1fms",
+        handler.get_status(),
+        request.method,
+        request.path,
+        1000 * request.request_time(),
+    )
 
 
 def persistent_secret(store: FrozenStore) -> bytes:

@@ -73,6 +73,9 @@ def test_submission_review_release_and_download(enclave, people, home):
     assert refused.status_code == 403 and b"PK" not in refused.content[:2]
     assert people["rev1"].api("GET", f"requests/{rid}/release").status_code == 403
 
+    # neither the researcher's text nor output values reach the logs of hub or service
+    logged = enclave.hub.log()
+    assert "consortium" not in logged and "2021FA" not in logged
     log = state(enclave)
     downloads = log.events(request=rid, action="release.download")
     assert [e.actor for e in downloads] == [rita.name, ada.name]
