@@ -23,9 +23,9 @@ from hub.isolation.extracts import stage_extract, unstage
 from hub.isolation.limits import Limits
 from hub.isolation.namespace import isolate_mounts
 from hub.isolation.postgres import SessionRoles, ensure_cluster, import_statements
+from hub.isolation.session_venv import session_config_dir
 from hub.policy import SessionPolicy, refuse
 
-SESSION_CONFIG_DIR = Path(__file__).resolve().parent / "session" / "jupyter_config"
 _egress_tables: dict[str, EgressRules] = {}
 _clusters_ready: set[str] = set()
 
@@ -262,7 +262,7 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         env.update(
             PATH=f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
             LANG="C.UTF-8",
-            JUPYTER_CONFIG_DIR=str(SESSION_CONFIG_DIR),
+            JUPYTER_CONFIG_DIR=str(session_config_dir(self.session_venv)),
             ENCLAVE_PROJECT=self._project,
             ENCLAVE_WAREHOUSE_URL=self._warehouse_url,
             ENCLAVE_QUERY_LOG_URL=self.query_log_url,

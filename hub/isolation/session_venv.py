@@ -44,6 +44,11 @@ def _site_packages(prefix: Path) -> Path:
     return prefix / relative
 
 
+def session_config_dir(venv: str | os.PathLike) -> Path:
+    """The root-owned Jupyter config directory sessions use (``JUPYTER_CONFIG_DIR``)."""
+    return _site_packages(Path(venv)) / "hub" / "session" / "jupyter_config"
+
+
 def _is_project_install(name: str) -> bool:
     return name.startswith(("__editable__", "enclave-")) or name == "__pycache__"
 
@@ -83,6 +88,8 @@ def build(target: Path) -> Path:
     for part in PROJECT_PARTS:
         if (REPO / part).is_dir():
             shutil.copytree(REPO / part, site / part, ignore=shutil.ignore_patterns("__pycache__"))
+    # jupyter_core would otherwise try (and fail) to write this marker into the read-only dir
+    (session_config_dir(new) / "migrated").write_text("enclave session config\n")
     for script, module in SCRIPTS.items():
         path = new / "bin" / script
         path.write_text(

@@ -1,0 +1,51 @@
+"""Cost of isolation: spawn time of ``EnclaveSpawner`` against a stock ``LocalProcessSpawner``.
+
+Two hubs run side by side in the same process tree, identical but for the spawner class (the
+stock one runs the same session venv's ``jupyterhub-singleuser`` as the researcher's uid);
+spawns alternate between them so load on the machine hits both alike. The enclave spawn
+includes its checks, the extract copy, nftables, rlimits and the private mount namespace.
+Goal: at most 1.3x.
+
+    .venv/bin/python benchmarks/hub_spawn_cost.py [--rounds 8]
+"""
+
+import argparse
+import statistics
+
+from hub_support import Researcher, enclave, summary
+
+STOCK = """
+c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
+c.LocalProcessSpawner.cmd = ["/opt/enclave/venv/bin/jupyterhub-singleuser"]
+c.LocalProcessSpawner.default_url = "/lab"
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=8)
+    args = parser.parse_args()
+    with enclave(1) as isolated, enclave(1, extra_config=STOCK) as stock:
+        researchers = {
+            "EnclaveSpawner": Researcher(isolated, isolated.names["r0"]),
+            "LocalProcessSpawner": Researcher(stock, stock.names["r0"]),
+        }
+        timings = {label: [] for label in researchers}
+        for researcher in researchers.values():
+            researcher.login()
+            researcher.spawn()  # warm-up: first imports, first nftables table
+            researcher.stop()
+        for _ in range(args.rounds):
+            for label, researcher in researchers.items():
+                timings[label].append(researcher.spawn())
+                researcher.stop()
+        for label, seconds in timings.items():
+            print(summary(f"spawn, {label}", seconds))
+        ratio = statistics.median(timings["EnclaveSpawner"]) / statistics.median(
+            timings["LocalProcessSpawner"]
+        )
+        print(f"isolation cost: {ratio:.2f}x (goal <= 1.3x)")
+
+
+if __name__ == "__main__":
+    main()
