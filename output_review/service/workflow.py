@@ -213,13 +213,8 @@ class ReviewWorkflow:
             )
             with self.engine.begin() as conn:
                 request_id, round_ = self._open_or_resubmit(conn, actor, project.name, sub, values)
-                self.audit.record(
-                    conn,
-                    actor=actor.name,
-                    action="request.submit",
-                    project=project.name,
-                    request=request_id,
-                    details={
+                events = {
+                    "request.submit": {
                         "notebook": notebook,
                         "sha256": sha256,
                         "size": upload.size,
@@ -227,20 +222,22 @@ class ReviewWorkflow:
                         "institutions": json.loads(required),
                         "exception_requested": bool(exception_note),
                     },
-                )
-                self.audit.record(
-                    conn,
-                    actor=actor.name,
-                    action="gate.result",
-                    project=project.name,
-                    request=request_id,
-                    details={
+                    "gate.result": {
                         "sha256": sha256,
                         "verdict": report.verdict,
                         "findings": len(report.findings),
                         "blocked": sum(f.severity == "block" for f in report.findings),
                     },
-                )
+                }
+                for event, details in events.items():
+                    self.audit.record(
+                        conn,
+                        actor=actor.name,
+                        action=event,
+                        project=project.name,
+                        request=request_id,
+                        details=details,
+                    )
         except BaseException:
             upload.abort()
             if created:
