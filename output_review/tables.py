@@ -50,6 +50,7 @@ PLAIN_KINDS = ("text/plain", "stdout", "stderr")
 MISSING = {"", "NaN", "nan", "<NA>", "None", "NaT", "...", "-", "—"}
 
 ALIGNMENT_SAMPLE = 8  # rows enough to see which label ends the data cells share
+DIGIT = re.compile(r"\d")
 TOKEN = re.compile(r"\S+(?: \S+)*")  # pandas separates data columns by two or more spaces
 FRAME_FOOTER = re.compile(r"\[(\d+) rows x \d+ columns\]$")
 SERIES_FOOTER = re.compile(r"(?:Name: (.*?), )?(?:Length: (\d+), )?dtype: \w+$")
@@ -122,9 +123,11 @@ def series_table(lines, name: str, declared) -> Table:
 
 
 def frame_table(lines) -> Table | None:
-    # Header lines: the first, then any that start blank (lower levels of MultiIndex columns).
+    # Header lines: the first, then lower levels of MultiIndex columns and the index names
+    # line: lines that start blank or hold no digit (a data row's first label starts at 0,
+    # and the table has numbers to read or nothing to count).
     split = 1
-    while split < len(lines) and lines[split][:1] == " " and lines[0][:1] == " ":
+    while split < len(lines) and (lines[split][:1] == " " or not DIGIT.search(lines[split])):
         split += 1
     header, body = lines[:split], lines[split:]
     if not body:

@@ -202,3 +202,28 @@ def test_describe_and_quantiles_only_count_their_count_row():
     assert verdict(frame_output(small)) == "block"
     assert verdict(frame_output(large)) == "pass"
     assert verdict(frame_output(quantiles)) == "pass"
+
+
+def test_printed_tables_are_read_without_their_html_twin():
+    """print(df) has only the text form: labels on several header lines, counts below."""
+    gpa = pd.DataFrame(
+        {
+            "institution": ["CC-101"] * 30 + ["CC-102"] * 33,
+            "gender": ["F"] * 27 + ["X"] * 3 + ["M"] * 33,
+            "gpa": np.linspace(1.5, 4.0, 63),
+        }
+    )
+    pivot = gpa.pivot_table(
+        index="institution", columns="gender", values="gpa", aggfunc=["count", "mean"]
+    )
+    assert verdict(stream(pivot.to_string())) == "block"
+    safe = (
+        gpa[gpa.gender != "X"]
+        .pivot_table(index="institution", columns="gender", values="gpa", aggfunc=["count", "mean"])
+        .fillna(0)
+    )
+    assert verdict(stream(safe.to_string())) == "review"  # the zero cells, not the labels
+    grades = pd.crosstab(
+        pd.Series([3, 4] * 20, name="grade_level"), pd.Series([2019] * 40, name="year")
+    )
+    assert verdict(stream(grades.to_string())) == "pass"

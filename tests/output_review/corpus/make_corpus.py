@@ -194,24 +194,41 @@ def course_outcomes_mixed():
     """Another analyst's style: course outcomes and awards, as the warehouse shapes them."""
     return [
         cell(OUTCOMES),
-        cell("courses.groupby(['institution', 'course_id']).success.mean().mul(100).round(1)"
-             ".unstack()", ["pass"]),
-        cell("pd.crosstab(courses.course_id, courses.grade, margins=True, margins_name='Total')",
-             ["pass"]),
+        cell(
+            "courses.groupby(['institution', 'course_id']).success.mean().mul(100).round(1)"
+            ".unstack()",
+            ["pass"],
+        ),
+        cell(
+            "pd.crosstab(courses.course_id, courses.grade, margins=True, margins_name='Total')",
+            ["pass"],
+        ),
         cell("pd.crosstab(awards.award_type, awards.institution)", ["review"]),
         cell("awards.groupby('institution').award_type.value_counts()", ["pass"]),
-        cell("early = awards.index < 5  # the first awards of the year\n"
-             "awards.groupby(['institution', early]).size()", ["block"]),
-        cell("courses[['term', 'course_id', 'grade', 'units']].sample(5, random_state=1)",
-             ["review"]),
+        cell(
+            "early = awards.index < 5  # the first awards of the year\n"
+            "awards.groupby(['institution', early]).size()",
+            ["block"],
+        ),
+        cell(
+            "courses[['term', 'course_id', 'grade', 'units']].sample(5, random_state=1)", ["review"]
+        ),
         cell("courses.head(3)", ["block"]),
-        cell("print('Success rate by term (%):')\n"
-             "print(courses.groupby('term').success.mean().mul(100).round(1).to_string())",
-             ["pass"]),
-        cell("summary = courses.groupby('term').agg(enrollments=('grade', 'size'), "
-             "units=('units', 'sum'))\nsummary.style.format('{:,.0f}')", ["pass"]),
-        cell("The success rate in MATH-101 rose by 3.2 points between 2019FA and 2020FA "
-             "(n = 1,480 enrollments).", markdown=True),
+        cell(
+            "print('Success rate by term (%):')\n"
+            "print(courses.groupby('term').success.mean().mul(100).round(1).to_string())",
+            ["pass"],
+        ),
+        cell(
+            "summary = courses.groupby('term').agg(enrollments=('grade', 'size'), "
+            "units=('units', 'sum'))\nsummary.style.format('{:,.0f}')",
+            ["pass"],
+        ),
+        cell(
+            "The success rate in MATH-101 rose by 3.2 points between 2019FA and 2020FA "
+            "(n = 1,480 enrollments).",
+            markdown=True,
+        ),
     ]
 
 
