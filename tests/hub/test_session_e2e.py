@@ -368,6 +368,41 @@ def test_lab_download_and_export_menu_items_are_disabled(enclave, alice, session
     assert config.get("terminalsAvailable") in (False, "False")
 
 
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def test_lab_file_menu_has_no_download_or_export_in_a_real_browser(enclave, alice, session):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{enclave.hub.url}/hub/oauth_login")
+            page.fill('input[name="login"]', alice.name)
+            page.fill('input[name="password"]', enclave.password)
+            page.click('button[type="submit"]')
+            page.wait_for_url(f"{enclave.hub.url}/hub/**")
+            page.goto(f"{enclave.hub.url}/user/{alice.name}/lab")
+            page.get_by_role("menuitem", name="File").click(timeout=60_000)
+            menu = page.locator(".lm-Menu").first
+            menu.wait_for()
+            items = menu.inner_text()
+            assert "Save" in items and "Close" in items  # the menu is really there
+            assert "Download" not in items
+            assert "Export" not in items
+        finally:
+            browser.close()
+
+
 def test_spawn_was_audited(enclave, alice, session):
     from audit import AuditLog
     from enclave.state import make_engine
