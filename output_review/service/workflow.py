@@ -445,20 +445,28 @@ class ReviewWorkflow:
         progress = self.progress(row, decisions)
         package = builder(row, progress)
         sha256, created = self.store.put_bytes(package)
+        winner = None
+        try:
+            winner = self._claim_release(request_id, sha256, len(package), progress)
+        finally:
+            if created and winner != sha256:  # lost the race, or the claim rolled back
+                self.store.discard(sha256)
+        return winner
+
+    def _claim_release(self, request_id: str, sha256: str, size: int, progress) -> str | None:
+        """Make ``sha256`` the request's package under the row lock; return the package."""
         with self.engine.begin() as conn:
             row = self._row(conn, request_id, lock=True)
             existing = conn.execute(
                 sa.select(releases.c.sha256).where(releases.c.request_id == row.id)
             ).scalar()
             if existing or row.status != "approved":
-                if created and existing != sha256:
-                    self.store.discard(sha256)
-                return existing
+                return existing  # another build won, or the request moved on
             conn.execute(
                 releases.insert().values(
                     request_id=row.id,
                     sha256=sha256,
-                    size=len(package),
+                    size=size,
                     approvers=json.dumps(progress.approvers),
                     built=now(),
                 )
@@ -469,7 +477,7 @@ class ReviewWorkflow:
                 Action.RELEASE,
                 "review-service",
                 "release.build",
-                {"sha256": sha256, "size": len(package), "approvers": progress.approvers},
+                {"sha256": sha256, "size": size, "approvers": progress.approvers},
             )
         return sha256
 

@@ -305,3 +305,51 @@ def test_package_is_a_plain_zip_of_three_files(workflow):
     with zipfile.ZipFile(io.BytesIO(Path(path).read_bytes())) as archive:
         assert archive.testzip() is None
         assert len(archive.namelist()) == 3
+
+
+MUTATIONS = {
+    "decide": lambda wf, rid: wf.decide(reviewer("rev1"), rid, "reject", "No."),
+    "comment": lambda wf, rid: wf.comment(reviewer("rev1"), rid, "A note."),
+    "withdraw": lambda wf, rid: wf.withdraw(RITA, rid),
+    "resubmit": lambda wf, rid: submit(wf, RITA, notebooks.passing(title="v2"), resubmit=rid),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MUTATIONS))
+def test_every_change_is_audited_in_its_own_transaction(workflow, monkeypatch, name):
+    """Meta-test: if writing the audit event fails, the change itself is rolled back."""
+    rid = submit(workflow, RITA)["id"]
+    before = workflow.get(admin(), rid)
+    events = len(AuditLog(workflow.engine).events())
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("audit unavailable")
+
+    monkeypatch.setattr(workflow.audit, "record", broken)
+    with pytest.raises(RuntimeError, match="audit unavailable"):
+        MUTATIONS[name](workflow, rid)
+    monkeypatch.undo()
+    after = workflow.get(admin(), rid)
+    assert after["request"] == before["request"]
+    assert after["decisions"] == before["decisions"] and after["comments"] == before["comments"]
+    assert len(AuditLog(workflow.engine).events()) == events
+    MUTATIONS[name](workflow, rid)  # and with a working audit trail it goes through, recorded
+    assert len(AuditLog(workflow.engine).events()) > events
+
+
+def test_a_release_whose_audit_event_fails_leaves_no_package(workflow, monkeypatch):
+    rid = submit(workflow, RITA)["id"]
+    approve_all(workflow, rid, "CC-101", "UNI-201")
+    objects = set(os.listdir(workflow.store.root / "objects"))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("audit unavailable")
+
+    monkeypatch.setattr(workflow.audit, "record", broken)
+    with pytest.raises(RuntimeError):
+        workflow.release(rid, builder(workflow))
+    monkeypatch.undo()
+    assert set(os.listdir(workflow.store.root / "objects")) == objects
+    assert count(workflow.engine, releases) == 0
+    assert workflow.get(RITA, rid)["request"].status == "approved"
+    assert workflow.release(rid, builder(workflow))  # rebuilt later (e.g. at service start)
