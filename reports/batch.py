@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 from tqdm import tqdm
 
-from enclave.errors import EnclaveError
+from reports.errors import BadInput
 from reports.parameters import check_values
 from reports.runner import RunResult, make_gate, run_report
 from reports.session import RunContext
@@ -30,25 +30,24 @@ def load_grid(path: str, template: Template) -> list[dict]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise EnclaveError(f"{path}: cannot read the grid file ({type(e).__name__}).", 2) from None
+        raise BadInput(f"{path}: cannot read the grid file ({type(e).__name__}).") from None
     try:
         grid = yaml.safe_load(text)
     except yaml.YAMLError as e:
         where = getattr(e, "problem_mark", None)
         line = f" at line {where.line + 1}" if where else ""
-        raise EnclaveError(
-            f"{path}: not valid YAML{line}; write one `name: [value, ...]` per parameter.", 2
+        raise BadInput(
+            f"{path}: not valid YAML{line}; write one `name: [value, ...]` per parameter."
         ) from None
     if not isinstance(grid, dict) or not grid:
-        raise EnclaveError(
-            f"{path}: a grid maps parameter names to lists of values, e.g. `cohort: [2019, 2020]`.",
-            2,
+        raise BadInput(
+            f"{path}: a grid maps parameter names to lists of values, e.g. `cohort: [2019, 2020]`."
         )
     axes = {}
     for name, values in grid.items():
         values = values if isinstance(values, list) else [values]
         if not values:
-            raise EnclaveError(f"{path}: parameter {name!r} has an empty list of values.", 2)
+            raise BadInput(f"{path}: parameter {name!r} has an empty list of values.")
         axes[str(name)] = values
     return [
         check_values(

@@ -2,7 +2,7 @@
 
 import sys
 
-from enclave.errors import EnclaveError
+from reports.errors import BadInput
 
 EXIT_NEEDS_REVIEW = 1  # the run worked; the gate says review or block
 EXIT_RUN_FAILED = 3
@@ -17,7 +17,7 @@ def _context(args):
 def _check_submit(args) -> None:
     """Refuse a --submit that cannot be filed before spending a run on it."""
     if args.submit and not args.purpose.strip():
-        raise EnclaveError("--purpose: say why these outputs should leave (needed with --submit).")
+        raise BadInput("--purpose: say why these outputs should leave (needed with --submit).")
 
 
 def _run(args) -> int:
@@ -28,7 +28,7 @@ def _run(args) -> int:
     template = load_template(args.template)
     given = dict(args.parameter or [])
     if len(given) != len(args.parameter or []):
-        raise EnclaveError("-p: a parameter is given twice; give each name once.", exit_code=2)
+        raise BadInput("-p: a parameter is given twice; give each name once.")
     values = check_values(template.name, template.parameters, given, as_text=True)
     _check_submit(args)
     context = _context(args)
@@ -50,7 +50,7 @@ def _batch(args) -> int:
     from reports.template import load_template
 
     if args.workers < 1:
-        raise EnclaveError("--workers: give a number of worker processes of 1 or more.", 2)
+        raise BadInput("--workers: give a number of worker processes of 1 or more.")
     template = load_template(args.template)
     combinations = load_grid(args.grid, template)
     _check_submit(args)

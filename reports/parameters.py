@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from enclave.errors import EnclaveError
+from reports.errors import BadInput
 
 TYPES = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict}
 _TRUE, _FALSE = {"true", "yes", "1"}, {"false", "no", "0"}
@@ -109,20 +109,19 @@ def _from_text(parameter: Parameter, text: str) -> object:
         raise ValueError(f"expected a YAML {parameter.type}, got {text!r}") from None
 
 
-def _unknown(template_name: str, name: str, declared: dict[str, Parameter]) -> EnclaveError:
+def _unknown(template_name: str, name: str, declared: dict[str, Parameter]) -> BadInput:
     hint = difflib.get_close_matches(name, declared, n=1)
     known = ", ".join(declared) or "none"
     suggestion = f"did you mean {hint[0]!r}? " if hint else ""
-    return EnclaveError(
-        f"{template_name}: unknown parameter {name!r}; {suggestion}the template declares: {known}.",
-        exit_code=2,
+    return BadInput(
+        f"{template_name}: unknown parameter {name!r}; {suggestion}the template declares: {known}."
     )
 
 
 def check_values(
     template_name: str, declared: dict[str, Parameter], given: dict, *, as_text: bool
 ) -> dict:
-    """Defaults overlaid with ``given``, each checked; EnclaveError(exit 2) on the first bad."""
+    """Defaults overlaid with ``given``, each checked; BadInput (exit 2) on the first bad."""
     values = {name: p.default for name, p in declared.items()}
     for name, value in given.items():
         if name not in declared:
@@ -131,8 +130,7 @@ def check_values(
         try:
             values[name] = _from_text(parameter, value) if as_text else _fits(parameter, value)
         except ValueError as e:
-            raise EnclaveError(
-                f"{template_name}: parameter {name!r}: {e}; give a value of type {parameter.type}.",
-                exit_code=2,
+            raise BadInput(
+                f"{template_name}: parameter {name!r}: {e}; give a value of type {parameter.type}."
             ) from None
     return values

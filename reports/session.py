@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from enclave.errors import EnclaveError
+from reports.errors import BadInput
 from warehouse.db import is_postgres, sqlite_path
 
 QUERY_LOG_VARIABLES = ("ENCLAVE_QUERY_LOG_URL", "JUPYTERHUB_API_TOKEN", "ENCLAVE_QUERY_LOG_FILE")
@@ -40,15 +40,15 @@ def context_from(args, environ=os.environ) -> RunContext:
     session_project = environ.get("ENCLAVE_PROJECT")
     project = args.project or session_project
     if not project:
-        raise EnclaveError("--project: name the approved project this report runs for.")
+        raise BadInput("--project: name the approved project this report runs for.")
     if session_project and project != session_project:
-        raise EnclaveError(
+        raise BadInput(
             f"--project: this session belongs to project {session_project!r}; a report for "
             f"{project!r} must run in a session of that project."
         )
     url = args.warehouse_url or environ.get("ENCLAVE_WAREHOUSE_URL")
     if not url:
-        raise EnclaveError(
+        raise BadInput(
             "--warehouse-url: no warehouse access; run inside a project session (it sets "
             "ENCLAVE_WAREHOUSE_URL) or give the project's read-only URL."
         )
@@ -56,19 +56,19 @@ def context_from(args, environ=os.environ) -> RunContext:
         url = str(sqlite_path(url).resolve())
     output = args.output_dir or environ.get("ENCLAVE_OUTPUT_DIR")
     if not output:
-        raise EnclaveError(
+        raise BadInput(
             "--output-dir: no output area; run inside a project session (it sets "
             "ENCLAVE_OUTPUT_DIR) or give the project's output directory."
         )
     query_log = {name: environ.get(name) for name in QUERY_LOG_VARIABLES}
     if not (query_log["ENCLAVE_QUERY_LOG_URL"] or query_log["ENCLAVE_QUERY_LOG_FILE"]):
-        raise EnclaveError(
+        raise BadInput(
             "ENCLAVE_QUERY_LOG_URL: not set, so the report's queries could not be recorded "
             "and would be refused; run inside a project session or set ENCLAVE_QUERY_LOG_FILE."
         )
     output_dir = Path(output).resolve()
     if not output_dir.is_dir():
-        raise EnclaveError(f"{output_dir}: the output area does not exist; create it first.")
+        raise BadInput(f"{output_dir}: the output area does not exist; create it first.")
     if args.cell_timeout < 1:
-        raise EnclaveError("--cell-timeout: give a number of seconds of 1 or more.", exit_code=2)
+        raise BadInput("--cell-timeout: give a number of seconds of 1 or more.")
     return RunContext(project, url, output_dir, query_log, args.config, args.cell_timeout)

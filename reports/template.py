@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 
-from enclave.errors import EnclaveError
+from reports.errors import BadInput
 from reports.parameters import Parameter, parse_parameters_cell
 
 KERNEL_NAME = "enclave-python"
@@ -31,10 +31,9 @@ def bundled_templates() -> dict[str, Path]:
 def resolve(spec: str) -> Path:
     """A template path, or the name of a bundled template; remote locations are refused."""
     if "://" in spec:
-        raise EnclaveError(
+        raise BadInput(
             f"{spec}: report templates must be local files; papermill's remote handlers are "
-            "disabled in the enclave.",
-            exit_code=2,
+            "disabled in the enclave."
         )
     path = Path(spec)
     if path.is_file():
@@ -42,14 +41,13 @@ def resolve(spec: str) -> Path:
     bundled = bundled_templates()
     if spec in bundled:
         return bundled[spec]
-    raise EnclaveError(
-        f"{spec}: no such template; give a notebook path or one of: {', '.join(sorted(bundled))}.",
-        exit_code=2,
+    raise BadInput(
+        f"{spec}: no such template; give a notebook path or one of: {', '.join(sorted(bundled))}."
     )
 
 
 def load_template(spec: str) -> Template:
-    """Read and check a template; EnclaveError(exit 2) with one line for anything unusable."""
+    """Read and check a template; BadInput (exit 2) with one line for anything unusable."""
     path = resolve(spec)
     raw = path.read_bytes()
     try:
@@ -57,21 +55,19 @@ def load_template(spec: str) -> Template:
         nbformat.validate(notebook)
     except (UnicodeDecodeError, json.JSONDecodeError, nbformat.ValidationError, ValueError) as e:
         reason = type(e).__name__
-        raise EnclaveError(
-            f"{path}: not a Jupyter notebook ({reason}); a template must be a valid .ipynb file.",
-            exit_code=2,
+        raise BadInput(
+            f"{path}: not a Jupyter notebook ({reason}); a template must be a valid .ipynb file."
         ) from None
     cells = [c for c in notebook.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if not cells:
-        raise EnclaveError(
+        raise BadInput(
             f"{path}: no cell tagged 'parameters'; tag the cell that sets the defaults "
-            "(View > Cell toolbar > Tags) so runs can be checked.",
-            exit_code=2,
+            "(View > Cell toolbar > Tags) so runs can be checked."
         )
     if cells[0].cell_type != "code":
-        raise EnclaveError(f"{path}: the 'parameters' cell must be a code cell.", exit_code=2)
+        raise BadInput(f"{path}: the 'parameters' cell must be a code cell.")
     try:
         parameters = parse_parameters_cell(cells[0].source)
     except ValueError as e:
-        raise EnclaveError(f"{path}: parameters cell: {e}.", exit_code=2) from None
+        raise BadInput(f"{path}: parameters cell: {e}.") from None
     return Template(path, path.stem, hashlib.sha256(raw).hexdigest(), notebook, parameters)

@@ -55,7 +55,7 @@ def review_service(session_env, monkeypatch):
 
 
 def test_submit_needs_a_purpose(capsys, session_env, review_service):
-    assert main(["report", "run", "pipeline", "--submit"]) == 1
+    assert main(["report", "run", "pipeline", "--submit"]) == 2
     assert "--purpose" in capsys.readouterr().err
     assert review_service == []
 
