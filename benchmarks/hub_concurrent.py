@@ -11,7 +11,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from hub_support import Researcher, enclave, summary
+from hub_support import enclave, first_output, sign_on, spawn, summary
 
 
 def main() -> None:
@@ -19,33 +19,35 @@ def main() -> None:
     parser.add_argument("--researchers", type=int, default=10)
     args = parser.parse_args()
     with enclave(args.researchers) as running:
-        people = [Researcher(running, running.names[f"r{i}"]) for i in range(args.researchers)]
-        barrier = threading.Barrier(len(people))
+        stems = [f"r{i}" for i in range(args.researchers)]
+        barrier = threading.Barrier(len(stems))
+        signed_on = []
 
-        def session(researcher: Researcher) -> float:
+        def session(stem: str) -> float:
             barrier.wait()
             start = time.perf_counter()
-            researcher.login()
-            researcher.spawn(timeout=300)
-            researcher.first_output()
+            researcher = sign_on(running, stem)
+            signed_on.append(researcher)
+            spawn(researcher, timeout=300)
+            first_output(researcher)
             return time.perf_counter() - start
 
-        with ThreadPoolExecutor(len(people)) as pool:
-            futures = [pool.submit(session, r) for r in people]
+        with ThreadPoolExecutor(len(stems)) as pool:
+            futures = [pool.submit(session, stem) for stem in stems]
             results = []
-            for researcher, future in zip(people, futures, strict=True):
+            for stem, future in zip(stems, futures, strict=True):
                 try:
-                    results.append((researcher.name, future.result(), None))
+                    results.append((running.names[stem], future.result(), None))
                 except Exception as e:  # report every failure, not just the first
-                    results.append((researcher.name, None, f"{type(e).__name__}: {e}"))
+                    results.append((running.names[stem], None, f"{type(e).__name__}: {e}"))
         for name, seconds, error in results:
             print(f"  {name:<16} {'FAILED ' + error if error else f'{seconds:.2f} s'}")
         ok = [s for _, s, e in results if e is None]
         print(f"{len(ok)}/{len(results)} succeeded")
         if ok:
             print(summary("login -> query result, all at once", ok))
-        for researcher in people:
-            researcher.stop()
+        for researcher in signed_on:
+            researcher.stop_server()
 
 
 if __name__ == "__main__":

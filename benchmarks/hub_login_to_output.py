@@ -10,7 +10,7 @@ Prints the median of 10 rounds.
 import argparse
 import time
 
-from hub_support import Researcher, enclave, summary
+from hub_support import enclave, first_output, sign_on, spawn, summary
 
 
 def main() -> None:
@@ -18,15 +18,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
     with enclave(1) as running:
-        researcher = Researcher(running, running.names["r0"])
         timings = []
         for _ in range(args.rounds):
             start = time.perf_counter()
-            researcher.login()
-            researcher.spawn()
-            researcher.first_output()
+            researcher = sign_on(running, "r0")
+            spawn(researcher)
+            first_output(researcher)
             timings.append(time.perf_counter() - start)
-            researcher.stop()
+            researcher.stop_server()
         print(summary("login -> first kernel output", timings))
 
 

@@ -12,7 +12,7 @@ Goal: at most 1.3x.
 import argparse
 import statistics
 
-from hub_support import Researcher, enclave, summary
+from hub_support import enclave, sign_on, spawn, summary
 
 STOCK = """
 c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
@@ -27,18 +27,17 @@ def main() -> None:
     args = parser.parse_args()
     with enclave(1) as isolated, enclave(1, extra_config=STOCK) as stock:
         researchers = {
-            "EnclaveSpawner": Researcher(isolated, isolated.names["r0"]),
-            "LocalProcessSpawner": Researcher(stock, stock.names["r0"]),
+            "EnclaveSpawner": sign_on(isolated, "r0"),
+            "LocalProcessSpawner": sign_on(stock, "r0"),
         }
         timings = {label: [] for label in researchers}
         for researcher in researchers.values():
-            researcher.login()
-            researcher.spawn()  # warm-up: first imports, first nftables table
-            researcher.stop()
+            spawn(researcher)  # warm-up: first imports, first nftables table
+            researcher.stop_server()
         for _ in range(args.rounds):
             for label, researcher in researchers.items():
-                timings[label].append(researcher.spawn())
-                researcher.stop()
+                timings[label].append(spawn(researcher))
+                researcher.stop_server()
         for label, seconds in timings.items():
             print(summary(f"spawn, {label}", seconds))
         ratio = statistics.median(timings["EnclaveSpawner"]) / statistics.median(

@@ -10,14 +10,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.support.enclave import running_enclave  # noqa: E402
-from tests.support.kernel import Kernel  # noqa: E402
-from tests.support.login import api_token, login, xsrf_headers  # noqa: E402
+from tests.support.researcher import Researcher  # noqa: E402
 
 PROJECT = "bench"
 QUERY = "print(len(warehouse.query('SELECT institution, COUNT(*) AS n FROM students GROUP BY 1')))"
@@ -32,65 +29,31 @@ def enclave(researchers: int, extra_config: str = ""):
     return running_enclave(base, people, projects, extra_config=extra_config, students=2000)
 
 
-class Researcher:
-    def __init__(self, running, name: str):
-        self.running = running
-        self.name = name
-        self.session = None
-        self.token = None
+def sign_on(running, stem: str) -> Researcher:
+    researcher = Researcher.sign_on(running.hub.url, running.names[stem], running.password)
+    researcher.accept_agreement().raise_for_status()
+    return researcher
 
-    @property
-    def headers(self):
-        return {"Authorization": f"token {self.token}"}
 
-    def login(self) -> None:
-        hub = self.running.hub.url
-        self.session = login(hub, self.name, self.running.password)
-        self.token = api_token(self.session, hub, self.name)
-        page = self.session.get(f"{hub}/hub/agreement", timeout=30).text
-        if 'id="agreement-accepted"' not in page:
-            version = page.split('name="version" value="')[1].split('"')[0]
-            self.session.post(
-                f"{hub}/hub/agreement",
-                data={
-                    "accept": "yes",
-                    "version": version,
-                    "_xsrf": xsrf_headers(self.session)["X-XSRFToken"],
-                },
-                timeout=30,
-            ).raise_for_status()
+def spawn(researcher: Researcher, timeout: float = 120) -> float:
+    """Start the server for the project; seconds from the request until it is ready."""
+    start = time.perf_counter()
+    response = researcher.spawn(PROJECT, timeout=timeout)
+    if response.status_code not in (201, 202):
+        raise RuntimeError(f"spawn refused: {response.status_code} {response.text[:200]}")
+    researcher.wait_ready(timeout)
+    return time.perf_counter() - start
 
-    def spawn(self, timeout: float = 120) -> float:
-        """Start the server; return seconds from the request until it is ready."""
-        api = f"{self.running.hub.api_url}/users/{self.name}"
-        start = time.perf_counter()
-        response = requests.post(
-            f"{api}/server", json={"project": PROJECT}, headers=self.headers, timeout=timeout
-        )
-        if response.status_code not in (201, 202):
-            raise RuntimeError(f"spawn refused: {response.status_code} {response.text[:200]}")
-        while time.perf_counter() - start < timeout:
-            server = requests.get(api, headers=self.headers, timeout=30).json()["servers"].get("")
-            if server and server["ready"]:
-                return time.perf_counter() - start
-            time.sleep(0.05)
-        raise RuntimeError("server not ready in time")
 
-    def first_output(self, code: str = QUERY) -> str:
-        kernel = Kernel(f"{self.running.hub.url}/user/{self.name}", self.token)
-        try:
-            out = kernel.execute(code)
-        finally:
-            kernel.shutdown()
-        if out["error"]:
-            raise RuntimeError(f"kernel error {out['error'][0]}")
-        return out["stdout"]
-
-    def stop(self) -> None:
-        api = f"{self.running.hub.api_url}/users/{self.name}"
-        requests.delete(f"{api}/server", headers=self.headers, timeout=60)
-        while requests.get(api, headers=self.headers, timeout=30).json()["servers"]:
-            time.sleep(0.1)
+def first_output(researcher: Researcher, code: str = QUERY) -> str:
+    kernel = researcher.kernel()
+    try:
+        out = kernel.execute(code)
+    finally:
+        kernel.shutdown()
+    if out["error"]:
+        raise RuntimeError(f"kernel error {out['error'][0]}")
+    return out["stdout"]
 
 
 def summary(label: str, seconds: list[float]) -> str:

@@ -1,18 +1,14 @@
 """Sessions on a PostgreSQL warehouse: a per-user login role, password-only access through the
 session address, and server-side recording of every statement (even direct psycopg ones)."""
 
-import time
 import uuid
 
 import pytest
-import requests
 import sqlalchemy as sa
 
 from tests.conftest import PG_ADMIN_URL
-from tests.hub.test_session_e2e import accept_agreement, spawn, wait_ready
 from tests.support.enclave import running_enclave
-from tests.support.kernel import Kernel
-from tests.support.login import api_token, login
+from tests.support.researcher import Researcher
 
 PEOPLE = {"alice": ["researchers"]}
 PROJECTS = {
@@ -49,29 +45,19 @@ def enclave(tmp_path_factory, warehouse_db):
 
 @pytest.fixture(scope="module")
 def alice(enclave):
-    name = enclave.names["alice"]
-    session = login(enclave.hub.url, name, enclave.password)
-    session.name, session.token = name, api_token(session, enclave.hub.url, name)
-    accept_agreement(enclave, session)
-    return session
+    alice = Researcher.sign_on(enclave.hub.url, enclave.names["alice"], enclave.password)
+    alice.accept_agreement()
+    return alice
 
 
 @pytest.fixture(scope="module")
 def kernel(enclave, alice):
-    response = spawn(enclave, alice, "pg_a")
+    response = alice.spawn("pg_a")
     assert response.status_code in (201, 202), response.text
-    wait_ready(enclave, alice)
-    kernel = Kernel(f"{enclave.hub.url}/user/{alice.name}", alice.token)
+    alice.wait_ready()
+    kernel = alice.kernel()
     yield kernel
     kernel.shutdown()
-
-
-def user_model(enclave, user):
-    return requests.get(
-        f"{enclave.hub.api_url}/users/{user.name}",
-        headers={"Authorization": f"token {user.token}"},
-        timeout=30,
-    ).json()
 
 
 def run(kernel, code):
@@ -144,16 +130,7 @@ def test_direct_psycopg_query_is_recorded_server_side(enclave, alice, kernel):
     run(kernel, CONNECT)
     run(kernel, f"with connect() as c:\n    c.execute('SELECT 1 AS {marker}').fetchall()")
     kernel.shutdown()
-    response = requests.delete(
-        f"{enclave.hub.api_url}/users/{alice.name}/server",
-        headers={"Authorization": f"token {alice.token}"},
-        timeout=60,
-    )
-    assert response.status_code in (202, 204)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and user_model(enclave, alice)["servers"]:
-        time.sleep(0.3)
-    assert not user_model(enclave, alice)["servers"]
+    assert alice.stop_server()
     audit = AuditLog(make_engine(enclave.state_url))
     events = [
         e

@@ -157,26 +157,17 @@ def config(tmp_path):
     return str(path)
 
 
+def cli(config, *argv) -> int:
+    return main(["project", *argv, "--config", config])
+
+
+def cli_create(config, name="study") -> int:
+    return cli(config, "create", name, "--purpose", "p", "--expires", NEXT_YEAR.isoformat())
+
+
 def test_cli_create_and_list(config, capsys):
-    assert (
-        main(
-            [
-                "project",
-                "create",
-                "study",
-                "--purpose",
-                "p",
-                "--expires",
-                NEXT_YEAR.isoformat(),
-                "--config",
-                config,
-                "--by",
-                "admin",
-            ]
-        )
-        == 0
-    )
-    assert main(["project", "list", "--config", config]) == 0
+    assert cli_create(config) == 0
+    assert cli(config, "list") == 0
     out = capsys.readouterr().out
     assert "study" in out and "awaiting approval" in out
 
@@ -191,30 +182,18 @@ def test_cli_create_and_list(config, capsys):
     ],
 )
 def test_cli_bad_input_is_one_line_and_nonzero(config, capsys, argv, message):
-    status = main(["project", *argv, "--config", config])
+    status = cli(config, *argv)
     err = capsys.readouterr().err
     assert status != 0
     assert message in err and len(err.strip().splitlines()) == 1
 
 
 def test_cli_approve_without_warehouse_records_nothing(config, capsys):
-    main(
-        [
-            "project",
-            "create",
-            "study",
-            "--purpose",
-            "p",
-            "--expires",
-            NEXT_YEAR.isoformat(),
-            "--config",
-            config,
-        ]
-    )
-    status = main(["project", "approve", "study", "--institution", "CC-101", "--config", config])
+    cli_create(config)
+    status = cli(config, "approve", "study", "--institution", "CC-101")
     assert status != 0
     assert "no warehouse" in capsys.readouterr().err
-    main(["project", "list", "--config", config])
+    cli(config, "list")
     assert "awaiting approval" in capsys.readouterr().out
 
 
@@ -225,21 +204,9 @@ def test_cli_add_member_creates_the_account(config, capsys):
     from tests.support.unix_users import unique_name
 
     user = unique_name("cli")
-    main(
-        [
-            "project",
-            "create",
-            "study",
-            "--purpose",
-            "p",
-            "--expires",
-            NEXT_YEAR.isoformat(),
-            "--config",
-            config,
-        ]
-    )
+    cli_create(config)
     try:
-        assert main(["project", "add-member", "study", user, "--config", config]) == 0
+        assert cli(config, "add-member", "study", user) == 0
         entry = pwd.getpwnam(user)
         import os
         import stat

@@ -5,14 +5,12 @@ rita (reviewer), eve (no enclave group). Refusals first, then alice's proj_a ses
 must fail from inside her kernel.
 """
 
-import time
-
 import pytest
 import requests
 
 from tests.support.enclave import running_enclave
-from tests.support.kernel import Kernel
-from tests.support.login import api_token, login, xsrf_headers
+from tests.support.login import login
+from tests.support.researcher import Researcher
 
 PEOPLE = {
     "alice": ["researchers"],
@@ -37,49 +35,7 @@ def enclave(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def alice(enclave):
-    name = enclave.names["alice"]
-    session = login(enclave.hub.url, name, enclave.password)
-    session.name = name
-    session.token = api_token(session, enclave.hub.url, name)
-    return session
-
-
-def spawn(enclave, user, project):
-    return requests.post(
-        f"{enclave.hub.api_url}/users/{user.name}/server",
-        json={"project": project},
-        headers={"Authorization": f"token {user.token}"},
-        timeout=120,
-    )
-
-
-def accept_agreement(enclave, user):
-    page = user.get(f"{enclave.hub.url}/hub/agreement", timeout=30)
-    if 'id="agreement-accepted"' in page.text:
-        return page
-    version = page.text.split('name="version" value="')[1].split('"')[0]
-    return user.post(
-        f"{enclave.hub.url}/hub/agreement",
-        data={"accept": "yes", "version": version, "_xsrf": xsrf_headers(user)["X-XSRFToken"]},
-        timeout=30,
-    )
-
-
-def wait_ready(enclave, user, timeout=90):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        model = requests.get(
-            f"{enclave.hub.api_url}/users/{user.name}",
-            headers={"Authorization": f"token {user.token}"},
-            timeout=30,
-        ).json()
-        server = model["servers"].get("")
-        if server and server["ready"]:
-            return server
-        if not model["pending"] and not server:
-            raise AssertionError(f"spawn failed:\n{enclave.hub.log()[-3000:]}")
-        time.sleep(0.3)
-    raise AssertionError(f"server not ready in {timeout}s:\n{enclave.hub.log()[-3000:]}")
+    return Researcher.sign_on(enclave.hub.url, enclave.names["alice"], enclave.password)
 
 
 # -- refusals ---------------------------------------------------------------------------------
@@ -97,19 +53,16 @@ def test_wrong_password_is_refused_by_the_provider(enclave):
 
 
 def test_spawn_refused_until_agreement_accepted(enclave, alice):
-    response = spawn(enclave, alice, "proj_a")
+    response = alice.spawn("proj_a")
     assert response.status_code == 403
     assert "data-use agreement" in response.json()["message"]
-    form = alice.get(f"{enclave.hub.url}/hub/spawn", timeout=30).text
+    form = alice.session.get(f"{enclave.hub.url}/hub/spawn", timeout=30).text
     assert "accept the" in form and "proj_a" not in form
 
 
 def test_reviewer_gets_no_data_session(enclave):
-    name = enclave.names["rita"]
-    rita = login(enclave.hub.url, name, enclave.password)
-    assert rita.login_response.status_code == 200
-    rita.name, rita.token = name, api_token(rita, enclave.hub.url, name)
-    response = spawn(enclave, rita, "proj_a")
+    rita = Researcher.sign_on(enclave.hub.url, enclave.names["rita"], enclave.password)
+    response = rita.spawn("proj_a")
     assert response.status_code == 403
     assert "Only researchers" in response.json()["message"]
 
@@ -118,7 +71,7 @@ def test_accepting_the_agreement_is_recorded(enclave, alice):
     from audit import AuditLog
     from enclave.state import make_engine
 
-    response = accept_agreement(enclave, alice)
+    response = alice.accept_agreement()
     assert response.status_code == 200 and "/hub/spawn" in response.url
     events = AuditLog(make_engine(enclave.state_url)).events(
         user=alice.name, action="agreement.accept"
@@ -136,15 +89,15 @@ def test_accepting_the_agreement_is_recorded(enclave, alice):
     ],
 )
 def test_spawn_refused_for_projects_alice_may_not_use(enclave, alice, project, reason):
-    accept_agreement(enclave, alice)
-    response = spawn(enclave, alice, project)
+    alice.accept_agreement()
+    response = alice.spawn(project)
     assert response.status_code == 403
     assert reason in response.json()["message"]
 
 
 def test_spawn_form_lists_only_active_projects(enclave, alice):
-    accept_agreement(enclave, alice)
-    form = alice.get(f"{enclave.hub.url}/hub/spawn", timeout=30).text
+    alice.accept_agreement()
+    form = alice.session.get(f"{enclave.hub.url}/hub/spawn", timeout=30).text
     assert 'value="proj_a"' in form and 'value="proj_b"' in form
     for refused in ("proj_old", "proj_pending", "proj_other"):
         assert f'value="{refused}"' not in form
@@ -153,12 +106,11 @@ def test_spawn_form_lists_only_active_projects(enclave, alice):
 # -- alice's proj_a session -------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def session(enclave, alice):
-    accept_agreement(enclave, alice)
-    response = spawn(enclave, alice, "proj_a")
+    alice.accept_agreement()
+    response = alice.spawn("proj_a")
     assert response.status_code in (201, 202), response.text
-    wait_ready(enclave, alice)
-    server_url = f"{enclave.hub.url}/user/{alice.name}"
-    kernel = Kernel(server_url, alice.token)
+    alice.wait_ready()
+    kernel = alice.kernel()
     yield kernel
     kernel.shutdown()
 
@@ -368,22 +320,13 @@ def test_lab_download_and_export_menu_items_are_disabled(enclave, alice, session
     assert config.get("terminalsAvailable") in (False, "False")
 
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
 def test_lab_file_menu_has_no_download_or_export_in_a_real_browser(enclave, alice, session):
     from playwright.sync_api import sync_playwright
 
+    from tests.support.browser import launch
+
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch(p)
         try:
             page = browser.new_page()
             page.goto(f"{enclave.hub.url}/hub/oauth_login")
@@ -423,17 +366,7 @@ def test_session_ends_when_agreement_is_no_longer_accepted(enclave, alice, sessi
         conn.execute(
             sa.text("DELETE FROM agreement_acceptances WHERE user = :u"), {"u": alice.name}
         )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        model = requests.get(
-            f"{enclave.hub.api_url}/users/{alice.name}",
-            headers={"Authorization": f"token {alice.token}"},
-            timeout=30,
-        ).json()
-        if not model["servers"]:
-            break
-        time.sleep(0.5)
-    assert not model["servers"]
+    assert alice.wait_stopped(30)
     assert not (enclave.sessions_dir / alice.name).exists()
-    response = spawn(enclave, alice, "proj_a")
+    response = alice.spawn("proj_a")
     assert response.status_code == 403 and "agreement" in response.json()["message"]
