@@ -37,6 +37,7 @@ class SubmitFromLab(APIHandler):
                     purpose=str(body.get("purpose") or ""),
                     summary=str(body.get("summary") or ""),
                     exception_note=str(body.get("exception_note") or ""),
+                    resubmit=str(body.get("resubmit") or "").strip() or None,
                     environ={**os.environ, "ENCLAVE_NOTEBOOK_ROOT": str(self.root)},
                 ),
             )

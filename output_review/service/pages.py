@@ -11,10 +11,11 @@ from pathlib import Path
 
 import jinja2
 from tornado import web
+from tornado.ioloop import IOLoop
 
 from output_review.service import permissions
 from output_review.service.handlers import BaseHandler
-from output_review.service.states import Status
+from output_review.service.states import TRANSITIONS, Action, Status
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "service"
 
@@ -67,6 +68,8 @@ class RequestPage(PageHandler):
         actor = self.actor
         info = self.workflow.get(actor, request_id)
         row = info["request"]
+        if row.status == "approved":  # a build that failed earlier: try again (claims are safe)
+            IOLoop.current().spawn_callback(self.application.build_release, row.id)
         self.render_page(
             "request.html",
             r=row,
@@ -74,8 +77,8 @@ class RequestPage(PageHandler):
             gate=json.loads(row.gate_report),
             reasons=json.loads(row.institutions_source),
             can_decide=info["waiting_for_me"],
-            can_change=permissions.user_can_change_own(actor, row)
-            and row.status in ("submitted", "changes_requested"),
+            can_withdraw=permissions.user_can_change_own(actor, row)
+            and Action.WITHDRAW in TRANSITIONS[Status(row.status)],
             can_download=permissions.user_can_download(actor, row),
             can_write_notes=actor.name != row.author,
             required_reviewers=self.review_settings.required_reviewer_approvals,

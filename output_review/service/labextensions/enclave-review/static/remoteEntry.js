@@ -54,6 +54,7 @@
       field(form, 'purpose', 'Purpose: why should these outputs leave the enclave?', true);
       field(form, 'summary', 'What the outputs show (for the reviewers)', false);
       field(form, 'exception_note', 'Exception request for outputs the gate blocks', false);
+      field(form, 'resubmit', 'Resubmitting? The request id (e.g. r-0123456789)', false);
       const answer = await showDialog({
         title: 'Submit for output review',
         body: new widgets.Widget({ node: form }),
@@ -72,7 +73,8 @@
             path: panel.context.path,
             purpose: value('purpose'),
             summary: value('summary'),
-            exception_note: value('exception_note')
+            exception_note: value('exception_note'),
+            resubmit: value('resubmit')
           })
         },
         settings
