@@ -118,3 +118,14 @@ def test_render_passes_extra_values_to_the_template():
 def test_output_folder_must_exist(tmp_path, capsys):
     code, _, err = run(capsys, "redact", IDENTIFIERS, "-o", tmp_path / "no" / "x.ipynb")
     assert code == 1 and "does not exist" in err
+
+
+def test_redact_clears_identifying_notebook_metadata_and_keeps_the_kernel():
+    nb = read_notebook(CORPUS / "aggregates_pass.ipynb")
+    nb.metadata["author"] = {"email": "analyst@example.edu"}
+    report = Gate().screen(nb)
+    assert [(f.cell, f.rule) for f in report.findings] == [(None, "direct-identifier")]
+    redacted = redact(nb, report)
+    assert "author" not in redacted.metadata and "kernelspec" in redacted.metadata
+    assert redacted.metadata["enclave_redacted"][0]["rule"] == "direct-identifier"
+    assert Gate().screen(redacted).verdict == "pass"
