@@ -17,9 +17,10 @@ PEOPLE = {
     "bob": ["researchers"],
     "rita": ["reviewers"],
     "eve": ["outsiders"],
+    "dan": ["researchers"],  # his Unix account is removed below
 }
 PROJECTS = {
-    "proj_a": {"members": ["alice", "bob"], "institutions": ["K12-001", "CC-101"]},
+    "proj_a": {"members": ["alice", "bob", "dan"], "institutions": ["K12-001", "CC-101"]},
     "proj_b": {"members": ["alice"], "institutions": ["UNI-201"]},
     "proj_pending": {"members": ["alice"], "institutions": []},
     "proj_old": {"members": ["alice"], "institutions": ["CC-102"], "expired": True},
@@ -77,6 +78,17 @@ def test_accepting_the_agreement_is_recorded(enclave, alice):
         user=alice.name, action="agreement.accept"
     )
     assert len(events) == 1 and events[0].details["version"]
+
+
+def test_researcher_without_unix_account_gets_a_clear_refusal(enclave):
+    from hub.isolation.accounts import remove_account
+
+    dan = Researcher.sign_on(enclave.hub.url, enclave.names["dan"], enclave.password)
+    dan.accept_agreement()
+    remove_account(dan.name)
+    response = dan.spawn("proj_a")
+    assert response.status_code == 403
+    assert "no Unix account" in response.json()["message"]
 
 
 @pytest.mark.parametrize(
@@ -244,6 +256,14 @@ def test_cannot_see_other_users_processes(enclave, session):
         "os.path.exists(f'/proc/{os.getpid()}'))",
     )
     assert out == "False False True"
+
+
+def test_kernel_talks_to_its_server_over_ipc(session):
+    out = run(
+        session,
+        "from ipykernel.kernelapp import IPKernelApp; print(IPKernelApp.instance().transport)",
+    )
+    assert out == "ipc"
 
 
 def test_postgres_socket_is_hidden(session):

@@ -42,6 +42,10 @@ def test_local_profile_is_the_default(tmp_path, monkeypatch):
     c = PyFileConfigLoader("jupyterhub_config.py", path=str(REPO)).load_config()
     assert c.JupyterHub.spawner_class == "hub.spawner.EnclaveSpawner"
     assert (tmp_path / "hub").stat().st_mode & 0o777 == 0o700
+    culler = next(s for s in c.JupyterHub.services if s["name"] == "idle-culler")
+    assert "jupyterhub_idle_culler" in culler["command"]
+    role = next(r for r in c.JupyterHub.load_roles if r["name"] == "idle-culler")
+    assert "delete:servers" in role["scopes"] and role["services"] == ["idle-culler"]
 
 
 def test_unknown_profile_is_refused(tmp_path, monkeypatch):
