@@ -133,15 +133,21 @@ def run(kernel, code):
     return out["stdout"].strip()
 
 
-def test_query_returns_dataframe_and_is_recorded(enclave, session):
+def test_query_returns_dataframe_and_is_recorded(enclave, alice, session):
+    from audit import AuditLog
+    from enclave.state import make_engine
+
     out = run(
         session,
         "df = warehouse.query('SELECT institution, COUNT(*) AS n FROM students GROUP BY 1')\n"
         "print(type(df).__name__, sorted(df.institution))",
     )
     assert out == "DataFrame ['CC-101', 'K12-001']"
-    record = enclave.query_log.records[-1]
-    assert record["project"] == "proj_a" and "students" in record["sql"]
+    (event,) = AuditLog(make_engine(enclave.state_url)).events(
+        user=alice.name, action="warehouse.query"
+    )
+    assert event.project == "proj_a" and "FROM students" in event.details["sql"]
+    assert sorted(event.details["institutions"]) == ["CC-101", "K12-001"]
 
 
 def test_runs_as_own_unix_account_with_scrubbed_environment(enclave, alice, session):

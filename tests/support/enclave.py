@@ -4,7 +4,8 @@
 ``people`` maps a stem to provider groups (a Unix account is made for everyone, with a unique
 name in ``enclave.names[stem]``); ``projects`` maps a project name to
 ``{"members": [stems], "institutions": [codes], "expired": bool}``. Every password is
-``enclave.password``.
+``enclave.password``. The hub runs the deployment's services too (the review service, which
+records the kernels' queries in the audit trail).
 """
 
 import contextlib
@@ -17,7 +18,6 @@ from pathlib import Path
 from tests.support.hub import RunningHub, start_hub
 from tests.support.oidc import OIDCProvider
 from tests.support.ports import free_port
-from tests.support.querylog import QueryLogReceiver
 from tests.support.unix_users import unix_users
 
 SESSIONS_ROOT = Path("/var/lib/enclave")
@@ -30,7 +30,6 @@ class Enclave:
     names: dict
     warehouse_dir: Path
     sessions_dir: Path
-    query_log: QueryLogReceiver
     password: str
     projects: dict = field(default_factory=dict)
 
@@ -107,11 +106,9 @@ def running_enclave(
         provider = stack.enter_context(
             OIDCProvider(accounts, [f"http://127.0.0.1:{port}/hub/oauth_callback"])
         )
-        query_log = stack.enter_context(QueryLogReceiver())
         config = f"""
 c.EnclaveSpawner.egress_table = "enclave_test_{tag}"
 c.EnclaveSpawner.sessions_dir = {str(sessions_dir)!r}
-c.EnclaveSpawner.query_log_url = {query_log.url!r}
 c.Spawner.mem_limit = "1536M"
 c.Spawner.poll_interval = 2
 c.WarehouseSettings.url = {warehouse_url or str(demo.warehouse)!r}
@@ -121,9 +118,7 @@ c.WarehouseSettings.url = {warehouse_url or str(demo.warehouse)!r}
         stack.callback(shutil.rmtree, sessions_dir, True)
         stack.callback(_delete_table, f"enclave_test_{tag}")
         stack.callback(hub.stop)
-        yield Enclave(
-            hub, provider, names, warehouse_dir, sessions_dir, query_log, password, projects
-        )
+        yield Enclave(hub, provider, names, warehouse_dir, sessions_dir, password, projects)
 
 
 def _delete_table(table: str) -> None:
