@@ -13,6 +13,7 @@ import re
 import shutil
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -147,7 +148,10 @@ def run_report(
     kept = current_run(final, key) if skip_current else None
     if kept:
         return RunResult(values, "current", final, kept.get("gate", {}).get("verdict"))
-    gate = gate or make_gate(context)  # a gate that cannot be built stops before any kernel
+    if gate is None:  # build it (nbconvert's imports take a while) while the kernel works
+        building = ThreadPoolExecutor(1, thread_name_prefix="gate")
+        pending_gate = building.submit(make_gate, context)
+        building.shutdown(wait=False)
     clock = time.monotonic()
     scratch_root = context.output_dir / SCRATCH
     scratch_root.mkdir(mode=0o700, exist_ok=True)
@@ -167,6 +171,7 @@ def run_report(
                     kernel_manager_class=IpcKernelManager,
                     execution_timeout=context.cell_timeout,
                 )
+            gate = gate or pending_gate.result()
             report = gate.screen(nb, final.name)
         except Exception as e:  # a cell error, a dead kernel, a timeout, a gate that broke
             cell = _failed_cell(_read_partial(partial))
