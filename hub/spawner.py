@@ -89,16 +89,16 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
 
     hide_processes = Bool(
         True,
-        help="""Run the session in a private mount namespace whose /proc is mounted with
-        ``hidepid=invisible``, so other users' processes are invisible.""",
+        help="""Mount the session's /proc with ``hidepid=invisible`` (in its private mount
+        namespace), so other users' processes are invisible.""",
     ).tag(config=True)
 
     hidden_paths = List(
         Unicode(),
         ["/run/postgresql"],
-        help="""Directories covered by an empty read-only tmpfs inside the session (needs
-        ``hide_processes``). PostgreSQL's socket directory is hidden because its ``local``
-        lines trust any role.""",
+        help="""Directories covered by an empty read-only tmpfs in the session's private mount
+        namespace. PostgreSQL's socket directory is hidden because its ``local`` lines trust
+        any role.""",
     ).tag(config=True)
 
     @default("mem_limit")
@@ -127,12 +127,16 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         account = self.unix_account()
         self._project = project.name
         self._warehouse_url, warehouse_port = await self._open_warehouse(ctx, project, account)
-        await self._egress().confine(
-            account.pw_uid, self._allowed_destinations(), warehouse_port=warehouse_port
-        )
-        self._output_dir = self._make_output_dir(account, project.name)
-        self.record_spawn(ctx, project)
-        return await super().start()
+        try:
+            await self._egress().confine(
+                account.pw_uid, self._allowed_destinations(), warehouse_port=warehouse_port
+            )
+            self._output_dir = self._make_output_dir(account, project.name)
+            self.record_spawn(ctx, project)
+            return await super().start()
+        except BaseException:
+            await self._close_warehouse(self._uses_postgres())  # no access left open
+            raise
 
     async def _open_warehouse(self, ctx, project, account) -> tuple[str, int | None]:
         """The session's read-only warehouse URL (and the PostgreSQL port, if any)."""
@@ -177,13 +181,17 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
             await super().stop(now=now)
         finally:
             self._stopping = False
-            unstage(Path(self.sessions_dir), self.user.name)
-            if uses_postgres:
-                self.log.info("Locking the PostgreSQL session role of %s", self.user.name)
-                ctx = enclave_context(self.config)
-                admin_url = self._warehouse_admin_url()
-                await asyncio.to_thread(self._session_roles(ctx, admin_url).close, self.user.name)
-                await self._import_statements(ctx)
+            await self._close_warehouse(uses_postgres)
+
+    async def _close_warehouse(self, uses_postgres: bool) -> None:
+        """Remove the session's extract copy, or lock its role and import its statements."""
+        unstage(Path(self.sessions_dir), self.user.name)
+        if uses_postgres:
+            self.log.info("Locking the PostgreSQL session role of %s", self.user.name)
+            ctx = enclave_context(self.config)
+            admin_url = self._warehouse_admin_url()
+            await asyncio.to_thread(self._session_roles(ctx, admin_url).close, self.user.name)
+            await self._import_statements(ctx)
 
     async def poll(self):
         """Also ends a running session whose user has not accepted the current agreement
@@ -280,8 +288,7 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         hide, hidden_paths = self.hide_processes, list(self.hidden_paths)
 
         def preexec():
-            if hide:
-                isolate_mounts(hidden_paths)
+            isolate_mounts(hide, hidden_paths)
             limits.apply()
             drop_privileges()
 

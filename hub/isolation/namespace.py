@@ -41,12 +41,13 @@ def _mount(source, target, fstype, flags, data) -> None:
     )
 
 
-def isolate_mounts(hidden_paths=()) -> None:
-    """Enter a private mount namespace with a hidepid /proc and ``hidden_paths`` covered."""
+def isolate_mounts(hide_processes: bool = True, hidden_paths=()) -> None:
+    """Enter a private mount namespace; hidepid /proc (if asked) and ``hidden_paths`` covered."""
     _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     # stop our mounts propagating back to the host
     _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
-    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible")
+    if hide_processes:
+        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible")
     for path in hidden_paths:
         if os.path.isdir(path):
             _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k")
