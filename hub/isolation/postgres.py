@@ -185,7 +185,7 @@ class SessionRoles:
 def import_statements(log_file: str, state: sa.Engine) -> int:
     """Append a ``warehouse.query`` audit event per new session statement in ``log_file``.
 
-    Remembers how far it read (and the file's inode, to notice rotation). Returns the number of
+    Remembers how far it read (and the file's inode and size, to notice rotation). Returns the number of
     events written. The SQL text is recorded; parameters and results never are.
     """
     metadata.create_all(state)
@@ -196,8 +196,11 @@ def import_statements(log_file: str, state: sa.Engine) -> int:
         mark = conn.execute(
             sa.select(pg_log_offsets).where(pg_log_offsets.c.path == str(path))
         ).first()
-        inode = path.stat().st_ino
-        start = mark.offset if mark and mark.inode == inode else 0
+        stat = path.stat()
+        inode = stat.st_ino
+        # a new file (rotation) or a truncated one (copytruncate): read it from the start
+        unchanged = mark and mark.inode == inode and stat.st_size >= mark.offset
+        start = mark.offset if unchanged else 0
         with path.open("rb") as f:
             f.seek(start)
             data = f.read()
