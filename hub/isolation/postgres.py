@@ -185,8 +185,8 @@ class SessionRoles:
 def import_statements(log_file: str, state: sa.Engine) -> int:
     """Append a ``warehouse.query`` audit event per new session statement in ``log_file``.
 
-    Remembers how far it read (and the file's inode and size, to notice rotation). Returns the number of
-    events written. The SQL text is recorded; parameters and results never are.
+    Remembers how far it read (and the file's inode and size, to notice rotation). Returns the
+    number of events written. The SQL text is recorded; parameters and results never are.
     """
     metadata.create_all(state)
     path = Path(log_file)
