@@ -15,22 +15,21 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE_VENV = Path(sys.prefix)
-PROJECT_PARTS = (
-    "enclave",
-    "warehouse",
-    "output_review",
-    "hub",
-    "kernels",
-    "reports",
-    "audit",
-    "templates",
-    "notebooks",
-    "pyproject.toml",
-)
+
+
+def _project_packages() -> tuple[str, ...]:
+    """The packages pyproject.toml installs (its ``packages.find`` include list)."""
+    with open(REPO / "pyproject.toml", "rb") as f:
+        include = tomllib.load(f)["tool"]["setuptools"]["packages"]["find"]["include"]
+    return tuple(name.rstrip("*") for name in include)
+
+
+PROJECT_PARTS = (*_project_packages(), "pyproject.toml")
 SCRIPTS = {
     "jupyterhub-singleuser": "jupyterhub.singleuser",
     "jupyter": "jupyter_core.command",
