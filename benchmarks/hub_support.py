@@ -6,7 +6,6 @@ Not a benchmark itself; ``hub_login_to_output.py``, ``hub_spawn_cost.py`` and
 
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,8 +24,7 @@ def enclave(researchers: int, extra_config: str = ""):
     stems = [f"r{i}" for i in range(researchers)]
     people = {stem: ["researchers"] for stem in stems}
     projects = {PROJECT: {"members": stems, "institutions": ["CC-101", "UNI-201"]}}
-    base = Path(tempfile.mkdtemp(prefix="enclave-bench-"))
-    return running_enclave(base, people, projects, extra_config=extra_config, students=2000)
+    return running_enclave(None, people, projects, extra_config=extra_config, students=2000)
 
 
 def sign_on(running, stem: str) -> Researcher:

@@ -101,6 +101,13 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         any role.""",
     ).tag(config=True)
 
+    private_paths = List(
+        Unicode(),
+        ["/tmp", "/var/tmp", "/dev/shm"],  # noqa: S108 (these are what we make private)
+        help="""World-writable directories replaced by a private tmpfs (512 MB) in each session,
+        so researchers cannot pass files to each other or read others' scratch files.""",
+    ).tag(config=True)
+
     @default("mem_limit")
     def _mem_limit_default(self):
         return 2 * 1024**3
@@ -285,10 +292,14 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
     def make_preexec_fn(self, name):
         drop_privileges = super().make_preexec_fn(name)
         limits = Limits(self.mem_limit or 0, self.max_processes, self.max_open_files)
-        hide, hidden_paths = self.hide_processes, list(self.hidden_paths)
+        hide, hidden, private = (
+            self.hide_processes,
+            list(self.hidden_paths),
+            list(self.private_paths),
+        )
 
         def preexec():
-            isolate_mounts(hide, hidden_paths)
+            isolate_mounts(hide, hidden, private)
             limits.apply()
             drop_privileges()
 

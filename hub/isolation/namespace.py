@@ -1,9 +1,10 @@
 """A private mount namespace per session: other users' processes hidden, chosen paths covered.
 
 Called in the forked child before it drops to the researcher's uid. ``/proc`` is remounted with
-``hidepid=invisible`` (other uids' processes disappear from ``ps`` and ``/proc``), and each
+``hidepid=invisible`` (other uids' processes disappear from ``ps`` and ``/proc``), each
 ``hidden_paths`` entry is covered by an empty read-only tmpfs (e.g. PostgreSQL's socket
-directory, whose ``local ... trust`` lines must never be reachable from a session). The
+directory, whose ``local ... trust`` lines must never be reachable from a session), and each
+``private_paths`` entry (``/tmp``) gets a tmpfs of its own, so sessions share no scratch space. The
 researcher cannot undo either: unmounting needs CAP_SYS_ADMIN, which they do not have.
 """
 
@@ -41,8 +42,9 @@ def _mount(source, target, fstype, flags, data) -> None:
     )
 
 
-def isolate_mounts(hide_processes: bool = True, hidden_paths=()) -> None:
-    """Enter a private mount namespace; hidepid /proc (if asked) and ``hidden_paths`` covered."""
+def isolate_mounts(hide_processes: bool = True, hidden_paths=(), private_paths=()) -> None:
+    """Enter a private mount namespace: hidepid /proc (if asked), ``hidden_paths`` covered,
+    and a fresh tmpfs on each of ``private_paths`` (/tmp shared with no other user)."""
     _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     # stop our mounts propagating back to the host
     _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
@@ -51,3 +53,6 @@ def isolate_mounts(hide_processes: bool = True, hidden_paths=()) -> None:
     for path in hidden_paths:
         if os.path.isdir(path):
             _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k")
+    for path in private_paths:
+        if os.path.isdir(path):
+            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=512m")

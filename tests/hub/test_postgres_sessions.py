@@ -36,10 +36,8 @@ def warehouse_db():
 
 
 @pytest.fixture(scope="module")
-def enclave(tmp_path_factory, warehouse_db):
-    with running_enclave(
-        tmp_path_factory.mktemp("pg-enclave"), PEOPLE, PROJECTS, warehouse_url=warehouse_db
-    ) as running:
+def enclave(warehouse_db):
+    with running_enclave(None, PEOPLE, PROJECTS, warehouse_url=warehouse_db) as running:
         yield running
 
 

@@ -29,8 +29,8 @@ PROJECTS = {
 
 
 @pytest.fixture(scope="module")
-def enclave(tmp_path_factory):
-    with running_enclave(tmp_path_factory.mktemp("enclave"), PEOPLE, PROJECTS) as running:
+def enclave():
+    with running_enclave(None, PEOPLE, PROJECTS) as running:
         yield running
 
 
@@ -270,6 +270,15 @@ def test_kernel_talks_to_its_server_over_ipc(session):
         "from ipykernel.kernelapp import IPKernelApp; print(IPKernelApp.instance().transport)",
     )
     assert out == "ipc"
+
+
+def test_tmp_is_private_to_the_session(session):
+    import os
+    import uuid
+
+    name = f"/tmp/enclave-leak-{uuid.uuid4().hex}"
+    run(session, f"open({name!r}, 'w').write('x'); import os; print(sorted(os.listdir('/tmp')))")
+    assert not os.path.exists(name)
 
 
 def test_postgres_socket_is_hidden(session):

@@ -1,6 +1,6 @@
 """A whole running enclave for tests: warehouse, projects, accounts, provider, hub.
 
-``running_enclave(base_dir, people, projects)`` yields an ``Enclave`` with everything started;
+``running_enclave(None, people, projects)`` yields an ``Enclave`` with everything started;
 ``people`` maps a stem to provider groups (a Unix account is made for everyone, with a unique
 name in ``enclave.names[stem]``); ``projects`` maps a project name to
 ``{"members": [stems], "institutions": [codes], "expired": bool}``. Every password is
@@ -10,6 +10,7 @@ records the kernels' queries in the audit trail).
 
 import contextlib
 import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -63,7 +64,7 @@ def _register_projects(state_url: str, warehouse: str, names: dict, projects: di
 
 @contextlib.contextmanager
 def running_enclave(
-    base_dir: Path,
+    base_dir: Path | None,
     people: dict,
     projects: dict,
     *,
@@ -72,11 +73,19 @@ def running_enclave(
     warehouse_url: str | None = None,
 ):
     """``warehouse_url``: a PostgreSQL database to load the synthetic warehouse into (sessions
-    then use PostgreSQL roles); default: the SQLite warehouse under the hub directory."""
+    then use PostgreSQL roles); default: the SQLite warehouse under the hub directory.
+
+    ``base_dir``: where the hub's 0700 directory goes; ``None`` (recommended) makes a fresh one
+    under /var/lib/enclave, removed afterwards. Sessions see /tmp as a private tmpfs of their own,
+    so files under /tmp do not exist for them (rather than being unreadable)."""
     from enclave.demo import prepare_warehouse
 
-    base_dir = Path(base_dir)
-    hub_dir = base_dir / "hub"
+    SESSIONS_ROOT.mkdir(parents=True, exist_ok=True)
+    SESSIONS_ROOT.chmod(0o755)
+    made_here = base_dir is None
+    if made_here:
+        base_dir = Path(tempfile.mkdtemp(prefix="test-enclave-", dir=SESSIONS_ROOT))
+    hub_dir = Path(base_dir) / "hub"
     hub_dir.mkdir(parents=True, mode=0o700)
     warehouse_dir = hub_dir / "warehouse"
     with contextlib.redirect_stdout(None):
@@ -87,8 +96,6 @@ def running_enclave(
 
             load(demo.extracts, warehouse_url, read_key(demo.key))
     tag = uuid.uuid4().hex[:8]
-    SESSIONS_ROOT.mkdir(parents=True, exist_ok=True)
-    SESSIONS_ROOT.chmod(0o755)
     sessions_dir = SESSIONS_ROOT / f"test-sessions-{tag}"
     password = uuid.uuid4().hex
     port = free_port()
@@ -115,6 +122,8 @@ c.WarehouseSettings.url = {warehouse_url or str(demo.warehouse)!r}
 {extra_config}
 """
         hub = start_hub(hub_dir, provider, port=port, extra_config=config)
+        if made_here:
+            stack.callback(shutil.rmtree, base_dir, True)
         stack.callback(shutil.rmtree, sessions_dir, True)
         stack.callback(_delete_table, f"enclave_test_{tag}")
         stack.callback(hub.stop)
