@@ -63,7 +63,7 @@ def start_hub(
     port: int | None = None,
     extra_config: str = "",
     env: dict | None = None,
-    timeout: float = 60,
+    timeout: float = 120,
 ) -> RunningHub:
     """Start a hub signing on through ``provider`` (a started ``OIDCProvider``).
 
