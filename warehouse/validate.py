@@ -3,7 +3,8 @@
 File-level problems (missing, empty, binary, not UTF-8, not CSV, ragged, missing or extra
 columns) raise ``EnclaveError``: the whole load stops. Row-level problems (a missing required
 value, a wrong type, an unknown code, a malformed SSN, date, ZIP or term, an id shared by two
-different rows) reject the row with a reason; exact duplicate rows are counted, not rejected.
+different rows of a students file, an events row whose student has no accepted row) reject the
+row with a reason; exact duplicate rows are counted, not rejected.
 Checks run once per distinct value (``pd.factorize``), so a column of a million terms costs a
 hash pass plus a few hundred checks. Reasons name the column, never the value.
 """
@@ -40,11 +41,9 @@ class Extract:
     rows: pd.DataFrame | None = None  # valid rows; a ``line`` column keeps the file line
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
 
-    def reject(self, mask: np.ndarray, reason: str | pd.Series) -> None:
+    def reject(self, mask: np.ndarray, reasons: pd.Series) -> None:
         """Move the valid rows selected by ``mask`` to the rejected list."""
-        bad = self.rows[mask]
-        reasons = reason[mask] if isinstance(reason, pd.Series) else [reason] * len(bad)
-        self.rejected.extend(zip(bad.line.tolist(), reasons, strict=True))
+        self.rejected.extend(zip(self.rows.line[mask].tolist(), reasons[mask], strict=True))
         self.rows = self.rows[~mask]
 
 
