@@ -39,7 +39,7 @@ def timed_load(extracts: Path, url: str, key: bytes | None, quarantine: Path):
     """load() plus the CPU seconds it used (all threads) and the load average before it."""
     busy = os.getloadavg()[0]
     cpu = time.process_time()
-    result = load(extracts, url, key, quarantine=quarantine)
+    result = load(extracts, url, key, quarantine=quarantine, clear_ids_baseline=key is None)
     return result, time.process_time() - cpu, busy
 
 

@@ -274,13 +274,17 @@ def load(
     key: bytes | None,
     accept_rejects: bool = False,
     quarantine: str | os.PathLike | None = None,
+    clear_ids_baseline: bool = False,
 ) -> LoadResult:
     """Load the extracts into the warehouse at ``url``; all or nothing.
 
-    ``key=None`` skips linkage and pseudonymization (the privacy-cost benchmark's baseline);
-    the command line always passes a key.
+    ``key=None`` with ``clear_ids_baseline=True`` skips linkage and pseudonymization and
+    stores local ids in clear: only the privacy-cost benchmark does that, never real data.
     """
     from warehouse.writer import BackgroundWriter
+
+    if key is None and not clear_ids_baseline:
+        raise ValueError("load() needs a pseudonymization key")
 
     started = time.perf_counter()
     root = Path(extracts_dir)

@@ -72,3 +72,11 @@ def test_a_file_that_is_not_a_key_is_refused(tmp_path, content):
 def test_a_missing_key_says_how_to_make_one(tmp_path):
     with pytest.raises(EnclaveError, match="keygen"):
         read_key(tmp_path / "missing")
+
+
+def test_load_without_a_key_is_refused_unless_it_is_the_benchmark_baseline(population, tmp_path):
+    from warehouse.load import load
+
+    with pytest.raises(ValueError, match="key"):
+        load(population[0], str(tmp_path / "w.sqlite"), None)
+    assert not (tmp_path / "w.sqlite").exists()
