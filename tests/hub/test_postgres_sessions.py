@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from tests.conftest import PG_ADMIN_URL
 from tests.support.enclave import running_enclave
+from tests.support.kernel import run
 from tests.support.researcher import Researcher
 
 PEOPLE = {"alice": ["researchers"]}
@@ -50,18 +51,9 @@ def alice(enclave):
 
 @pytest.fixture(scope="module")
 def kernel(enclave, alice):
-    response = alice.spawn("pg_a")
-    assert response.status_code in (201, 202), response.text
-    alice.wait_ready()
-    kernel = alice.kernel()
+    kernel = alice.start_session("pg_a")
     yield kernel
     kernel.shutdown()
-
-
-def run(kernel, code):
-    out = kernel.execute(code)
-    assert out["error"] is None, out
-    return out["stdout"].strip()
 
 
 CONNECT = (

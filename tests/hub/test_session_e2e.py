@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from tests.support.enclave import running_enclave
+from tests.support.kernel import run
 from tests.support.login import login
 from tests.support.researcher import Researcher
 
@@ -119,18 +120,9 @@ def test_spawn_form_lists_only_active_projects(enclave, alice):
 @pytest.fixture(scope="module")
 def session(enclave, alice):
     alice.accept_agreement()
-    response = alice.spawn("proj_a")
-    assert response.status_code in (201, 202), response.text
-    alice.wait_ready()
-    kernel = alice.kernel()
+    kernel = alice.start_session("proj_a")
     yield kernel
     kernel.shutdown()
-
-
-def run(kernel, code):
-    out = kernel.execute(code)
-    assert out["error"] is None, out
-    return out["stdout"].strip()
 
 
 def test_query_returns_dataframe_and_is_recorded(enclave, alice, session):

@@ -85,3 +85,10 @@ class Kernel:
             requests.delete(
                 f"{self.server_url}/api/kernels/{self.id}", headers=self.headers, timeout=30
             )
+
+
+def run(kernel: Kernel, code: str) -> str:
+    """Execute ``code`` that must not fail; its stripped stdout."""
+    out = kernel.execute(code)
+    assert out["error"] is None, out
+    return out["stdout"].strip()

@@ -1,9 +1,11 @@
 """A signed-on enclave user driving the hub like a browser would: agreement, spawn, kernel.
 
-alice = Researcher.sign_on(hub.url, "alice", password)
-alice.accept_agreement()
-alice.spawn("proj_a"); alice.wait_ready()
-kernel = alice.kernel()
+Usage::
+
+    alice = Researcher.sign_on(hub.url, "alice", password)
+    alice.accept_agreement()
+    kernel = alice.start_session("proj_a")  # spawn, wait until ready, start a kernel
+    out = kernel.execute("print(warehouse.tables())")
 """
 
 import time
@@ -89,3 +91,10 @@ class Researcher:
 
     def kernel(self) -> Kernel:
         return Kernel(f"{self.hub_url}/user/{self.name}", self.token)
+
+    def start_session(self, project: str) -> Kernel:
+        """Spawn for ``project``, wait until ready, and start a kernel (or fail the test)."""
+        response = self.spawn(project)
+        assert response.status_code in (201, 202), response.text
+        self.wait_ready()
+        return self.kernel()
