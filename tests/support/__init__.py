@@ -1,17 +1,27 @@
 """Reusable pieces for tests that need the real enclave hub (shared with the review service).
 
-- ``tests.support.oidc.OIDCProvider``: the loopback OpenID Connect provider (npm ``oidc-provider``,
-  ``tests/support/oidc/provider.mjs``) with accounts, passwords and a ``groups`` claim.
-- ``tests.support.hub.start_hub``: a real JupyterHub + configurable-http-proxy on free ports,
-  configured by the root ``jupyterhub_config.py`` plus your overrides.
-- ``tests.support.login``: the non-browser login through the provider, and hub API tokens.
-- ``tests.support.unix_users``: unique researcher accounts, removed afterwards.
+- ``oidc.OIDCProvider``: the loopback OpenID Connect provider (npm ``oidc-provider``,
+  ``oidc/provider.mjs``) with accounts, passwords and a ``groups`` claim.
+- ``hub.start_hub``: a real JupyterHub + configurable-http-proxy on free ports, configured by
+  the root ``jupyterhub_config.py`` plus your overrides.
+- ``enclave.running_enclave``: all of it at once — synthetic warehouse (SQLite, or PostgreSQL),
+  projects, Unix accounts, provider, hub (with the deployment's services).
+- ``login.login`` / ``login.api_token``: the non-browser login through the provider; API tokens.
+- ``researcher.Researcher``: a signed-on user — agreement, spawn, wait, kernel.
+- ``kernel.Kernel`` / ``kernel.run``: code in a real kernel over REST and the websocket.
+- ``unix_users.unix_users``: unique researcher accounts, removed afterwards.
+- ``browser.launch``: Debian's chromium for Playwright.
 
 Typical module-scoped use::
 
-    with OIDCProvider(accounts={"alice": {"password": "pw", "groups": ["researchers"]}}) as idp:
-        hub = start_hub(tmp_dir, idp)
-        session = login(hub.url, "alice", "pw")
-        ...
-        hub.stop()
+    @pytest.fixture(scope="module")
+    def enclave():
+        people = {"alice": ["researchers"], "rita": ["reviewers"]}
+        projects = {"study": {"members": ["alice"], "institutions": ["CC-101"]}}
+        with running_enclave(None, people, projects) as running:
+            yield running
+
+    alice = Researcher.sign_on(enclave.hub.url, enclave.names["alice"], enclave.password)
+    alice.accept_agreement()
+    kernel = alice.start_session("study")
 """
