@@ -18,6 +18,7 @@ from jupyterhub.spawner import LocalProcessSpawner
 from traitlets import Bool, Integer, List, Unicode, default
 
 from hub.context import enclave_context
+from hub.isolation.cgroups import SessionCgroup, hub_memory_cgroup
 from hub.isolation.egress import EgressRules
 from hub.isolation.extracts import stage_extract, unstage
 from hub.isolation.limits import Limits
@@ -139,6 +140,7 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
                 account.pw_uid, self._allowed_destinations(), warehouse_port=warehouse_port
             )
             self._output_dir = self._make_output_dir(account, project.name)
+            self._cgroup = self._make_cgroup()
             self.record_spawn(ctx, project)
             return await super().start()
         except BaseException:
@@ -189,6 +191,18 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         finally:
             self._stopping = False
             await self._close_warehouse(uses_postgres)
+            base = hub_memory_cgroup()
+            if base is not None:
+                await asyncio.to_thread(SessionCgroup(base, self.user.name).remove)
+
+    def _make_cgroup(self) -> SessionCgroup | None:
+        base = hub_memory_cgroup()
+        if base is None or not self.mem_limit:
+            self.log.warning("No cgroup v1 memory controller: per-process memory limits only")
+            return None
+        cgroup = SessionCgroup(base, self.user.name)
+        cgroup.create(self.mem_limit)
+        return cgroup
 
     async def _close_warehouse(self, uses_postgres: bool) -> None:
         """Remove the session's extract copy, or lock its role and import its statements."""
@@ -298,7 +312,11 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
             list(self.private_paths),
         )
 
+        cgroup = getattr(self, "_cgroup", None)
+
         def preexec():
+            if cgroup is not None:
+                cgroup.join()  # before exec: every later process of the session is inside
             isolate_mounts(hide, hidden, private)
             limits.apply()
             drop_privileges()

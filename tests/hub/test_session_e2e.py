@@ -285,6 +285,21 @@ def test_memory_limit_stops_large_allocation(session):
     assert run(session, "print('block' in globals())") == "False"
 
 
+def test_session_memory_limit_holds_across_processes(alice, session):
+    # each child stays under the per-process limit; together they exceed the session's 1536M
+    out = run(
+        session,
+        "import subprocess, sys\n"
+        "child = \"b = b'x' * (900 * 1024**2); import time; time.sleep(4)\"\n"
+        "ps = [subprocess.Popen([sys.executable, '-c', child]) for _ in range(2)]\n"
+        "print(*[p.wait() for p in ps])\n"
+        "print(open('/proc/self/cgroup').read())",
+    )
+    codes, cgroups = out.split("\n", 1)
+    assert "-9" in codes.split()  # the OOM killer ended one of them
+    assert f"enclave-{alice.name}" in cgroups
+
+
 def test_resource_limits_from_configuration(session):
     out = run(
         session,
