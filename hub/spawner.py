@@ -4,7 +4,8 @@ Before anything starts, the spawner checks — and refuses with a clear message 
 a researcher, has accepted the current data-use agreement, chose one of their active projects,
 and has a Unix account. Then it gives the session exactly one project's read-only warehouse
 access, confines the uid's network (nftables), and starts the single-user server with a scrubbed
-environment, resource limits and a private mount namespace (hidepid /proc).
+environment, resource limits, a memory cgroup for the whole session and a private mount
+namespace (hidepid /proc, private /tmp).
 """
 
 import asyncio
