@@ -30,6 +30,7 @@ from hub.policy import SessionPolicy, refuse
 
 _egress_tables: dict[str, EgressRules] = {}
 _clusters_ready: set[str] = set()
+_import_lock = asyncio.Lock()  # one statement-log import at a time in this hub
 
 
 def _ensure_cluster_once(admin_url: str) -> None:
@@ -239,7 +240,10 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
 
     async def _import_statements(self, ctx) -> None:
         try:
-            await asyncio.to_thread(import_statements, self.postgres_log_file, ctx.projects.engine)
+            async with _import_lock:
+                await asyncio.to_thread(
+                    import_statements, self.postgres_log_file, ctx.projects.engine
+                )
         except OSError as e:
             self.log.error(
                 "Cannot import PostgreSQL statement log %s: %s", self.postgres_log_file, e

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 from audit import AuditLog
 from enclave.errors import EnclaveError
+from warehouse.db import SCHEMA
 
 SESSION_SOURCE = "127.0.0.2"
 HBA_BEGIN = "# BEGIN enclave sessions (managed by hub/isolation/postgres.py; do not edit)"
@@ -149,7 +150,7 @@ class SessionRoles:
                 for setting, value in (
                     ("log_statement", "all"),
                     ("default_transaction_read_only", "on"),
-                    ("search_path", "warehouse"),
+                    ("search_path", SCHEMA),
                 ):
                     conn.exec_driver_sql(f"ALTER ROLE {q(role)} SET {setting} = '{value}'")
         finally:
@@ -194,7 +195,7 @@ def import_statements(log_file: str, state: sa.Engine) -> int:
     with state.begin() as conn:
         roles = {r.role: r for r in conn.execute(sa.select(pg_sessions))}
         mark = conn.execute(
-            sa.select(pg_log_offsets).where(pg_log_offsets.c.path == str(path))
+            sa.select(pg_log_offsets).where(pg_log_offsets.c.path == str(path)).with_for_update()
         ).first()
         stat = path.stat()
         inode = stat.st_ino
