@@ -80,7 +80,8 @@ class Researcher:
     def wait_stopped(self, timeout: float = 60) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not self.model()["servers"]:
+            model = self.model()
+            if not model["servers"] and not model["pending"]:
                 return True
             time.sleep(0.1)
         return False
