@@ -70,7 +70,7 @@ class Researcher:
         while time.monotonic() - start < timeout:
             model = self.model()
             server = model["servers"].get("")
-            if server and server["ready"]:
+            if server and server["ready"] and not model["pending"]:
                 return time.monotonic() - start
             if not server and not model["pending"]:
                 raise AssertionError(f"{self.name}: the spawn failed")
@@ -87,7 +87,8 @@ class Researcher:
         return False
 
     def stop_server(self, timeout: float = 60) -> bool:
-        requests.delete(f"{self.api}/server", headers=self.headers, timeout=timeout)
+        response = requests.delete(f"{self.api}/server", headers=self.headers, timeout=timeout)
+        response.raise_for_status()
         return self.wait_stopped(timeout)
 
     def kernel(self) -> Kernel:
