@@ -51,6 +51,8 @@ class Researcher:
                 "_xsrf": xsrf_headers(self.session)["X-XSRFToken"],
             },
             timeout=30,
+            # not on to /hub/spawn: with a spawner without options form, visiting it spawns
+            allow_redirects=False,
         )
 
     def spawn(self, project: str, timeout: float = 120) -> requests.Response:
