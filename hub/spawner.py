@@ -11,6 +11,7 @@ namespace (hidepid /proc, private /tmp).
 import asyncio
 import os
 import pwd
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -133,6 +134,7 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
 
     # -- start and stop ------------------------------------------------------------------------
     async def start(self):
+        began = time.perf_counter()
         ctx, project = self.check_may_start()
         account = self.unix_account()
         self._project = project.name
@@ -144,6 +146,11 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
             self._output_dir = self._make_output_dir(account, project.name)
             self._cgroup = self._make_cgroup()
             self.record_spawn(ctx, project)
+            self.log.info(
+                "Session isolation for %s prepared in %.0f ms",
+                self.user.name,
+                (time.perf_counter() - began) * 1000,
+            )
             return await super().start()
         except BaseException:
             await self._close_warehouse(self._uses_postgres())  # no access left open
