@@ -60,23 +60,20 @@ class AgreementRecords:
         self.audit = AuditLog(engine)
         metadata.create_all(engine)
 
+    @staticmethod
+    def _accepted(conn: sa.Connection, user: str, version: str) -> bool:
+        query = sa.select(acceptances.c.user).where(
+            acceptances.c.user == user, acceptances.c.version == version
+        )
+        return conn.execute(query).first() is not None
+
     def has_accepted(self, user: str, version: str) -> bool:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(acceptances.c.user).where(
-                    acceptances.c.user == user, acceptances.c.version == version
-                )
-            ).first()
-        return row is not None
+            return self._accepted(conn, user, version)
 
     def accept(self, user: str, version: str) -> None:
         with self.engine.begin() as conn:
-            exists = conn.execute(
-                sa.select(acceptances.c.user).where(
-                    acceptances.c.user == user, acceptances.c.version == version
-                )
-            ).first()
-            if exists:
+            if self._accepted(conn, user, version):
                 return
             conn.execute(
                 acceptances.insert().values(
