@@ -62,6 +62,18 @@ def test_spawn_refused_until_agreement_accepted(enclave, alice):
     assert "accept the" in form and "proj_a" not in form
 
 
+def test_agreement_page_shows_ferpa_and_the_guiding_principles(enclave, alice):
+    page = alice.session.get(f"{enclave.hub.url}/hub/agreement", timeout=30)
+    assert page.status_code == 200
+    assert "Family Educational Right to Privacy Act" in page.text
+    assert "Guiding Principles for Data Use" in page.text and "Data Ownership" in page.text
+
+
+def test_agreement_page_needs_sign_on(enclave):
+    page = requests.get(f"{enclave.hub.url}/hub/agreement", allow_redirects=False, timeout=30)
+    assert page.status_code == 302 and "/hub/login" in page.headers["Location"]
+
+
 def test_reviewer_gets_no_data_session(enclave):
     rita = Researcher.sign_on(enclave.hub.url, enclave.names["rita"], enclave.password)
     response = rita.spawn("proj_a")
