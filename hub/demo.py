@@ -58,8 +58,8 @@ def _prepare_project(state_url: str, warehouse: Path) -> None:
 
 def run_demo(directory: str | os.PathLike, warehouse: Path) -> int:
     """Run until Ctrl-C; return the exit status."""
-    from tests.support.hub import start_hub
-    from tests.support.oidc import OIDCProvider
+    from hub.devstack.launch import start_hub
+    from hub.devstack.oidc import OIDCProvider
 
     root = Path(directory).resolve()
     root.chmod(0o700)

@@ -17,7 +17,7 @@ import review_notebooks as notebooks
 from review_hub import PEOPLE, sign_in, wait_for_service
 
 from enclave.errors import EnclaveError
-from tests.support.hub import start_hub
+from hub.devstack.launch import start_hub
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.support.hub import RunningHub, start_hub
-from tests.support.oidc import OIDCProvider
-from tests.support.ports import free_port
+from hub.devstack.launch import RunningHub, start_hub
+from hub.devstack.oidc import OIDCProvider
+from hub.devstack.ports import free_port
 from tests.support.unix_users import unix_users
 
 SESSIONS_ROOT = Path("/var/lib/enclave")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-from tests.support.ports import free_port
+from hub.devstack.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 ROOT_CONFIG = REPO / "jupyterhub_config.py"
