@@ -20,6 +20,7 @@ ACCOUNTS = {
     "ada": (["researchers"], "researcher, member of the demo project"),
     "grace": (["researchers"], "researcher, no project yet"),
     "rosalind": (["reviewers"], "output reviewer"),
+    "rita": (["reviewers"], "second output reviewer (two approvals are required)"),
     "stewcc": (["stewards-CC-101"], "data steward of CC-101"),
     "stewuni": (["stewards-UNI-201"], "data steward of UNI-201"),
     "admin": (["admins"], "hub administrator"),
