@@ -65,17 +65,9 @@ def _head(args) -> int:
 
 
 def register(groups) -> None:
-    parser = groups.add_parser("audit", help="check and read the audit trail")
-    commands = parser.add_subparsers(dest="command", metavar="ACTION")
-    commands.required = True
+    from enclave.cli import command_group
 
-    def add(name, handler, help_text):
-        sub = commands.add_parser(name, help=help_text)
-        sub.add_argument("--config", help="the deployment's config file (jupyterhub_config.py)")
-        sub.add_argument("--db", help="state database URL (overrides EnclaveState.db_url)")
-        sub.set_defaults(func=handler)
-        return sub
-
+    add = command_group(groups, "audit", "check and read the audit trail")
     verify = add("verify", _verify, "detect any edit, deletion or reordering of events")
     verify.add_argument(
         "--head", help="SEQ:HASH kept from `enclave audit head` (detects truncation)"
@@ -86,4 +78,6 @@ def register(groups) -> None:
     show.add_argument("--request")
     show.add_argument("--action")
     show.add_argument("--format", choices=("text", "json"), default="text")
-    add("head", _head, "print the last event's SEQ:HASH to keep outside the enclave")
+    head = add("head", _head, "print the last event's SEQ:HASH to keep outside the enclave")
+    for command in (verify, show, head):
+        command.add_argument("--db", help="state database URL (overrides EnclaveState.db_url)")

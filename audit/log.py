@@ -154,8 +154,13 @@ class AuditLog:
         return (last.seq, last.hash) if last else (0, GENESIS)
 
     def verify(self, expected_head: tuple[int, str] | None = None) -> int:
-        """Check the whole chain; return the number of events or raise ChainBroken."""
+        """Check the whole chain; return the number of events or raise ChainBroken.
+
+        ``expected_head`` is a (seq, hash) kept earlier from ``head()``: the chain must still
+        hold that event unchanged, however many events came after it.
+        """
         expected_seq, prev_hash = 1, GENESIS
+        kept_hash = None
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(audit_events).order_by(audit_events.c.seq))
             for row in rows:
@@ -176,8 +181,13 @@ class AuditLog:
                 if digest != row.hash:
                     raise ChainBroken(row.seq, "content does not match its hash (edited)")
                 prev_hash = row.hash
+                if expected_head is not None and row.seq == expected_head[0]:
+                    kept_hash = row.hash
                 expected_seq += 1
         count = expected_seq - 1
-        if expected_head is not None and expected_head != (count, prev_hash):
-            raise ChainBroken(count + 1, "the chain ends before the expected head (truncated)")
+        if expected_head is not None and expected_head[0] > 0:
+            if kept_hash is None:
+                raise ChainBroken(count + 1, "the chain ends before the kept head (truncated)")
+            if kept_hash != expected_head[1]:
+                raise ChainBroken(expected_head[0], "differs from the kept head (rewritten)")
         return count

@@ -16,6 +16,25 @@ from enclave.errors import EnclaveError
 COMMAND_GROUPS = ("warehouse.cli", "output_review.cli", "hub.cli", "reports.cli", "audit.cli")
 
 
+def command_group(groups, name: str, help_text: str):
+    """Add the command group ``name``; return ``add(command, handler, help) -> parser``.
+
+    Every command it adds takes ``--config`` (the deployment's traitlets file) and runs
+    ``handler(args)``, which returns the exit status.
+    """
+    parser = groups.add_parser(name, help=help_text)
+    commands = parser.add_subparsers(dest="command", metavar="ACTION")
+    commands.required = True
+
+    def add(command: str, handler, command_help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(command, help=command_help)
+        sub.add_argument("--config", help="the deployment's config file (default: $ENCLAVE_CONFIG)")
+        sub.set_defaults(func=handler)
+        return sub
+
+    return add
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="enclave", description="A secure research environment for consortium student records."

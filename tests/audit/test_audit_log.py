@@ -76,8 +76,27 @@ def test_truncation_is_detected_against_a_kept_head(log):
     with log.engine.begin() as conn:
         conn.execute(audit_events.delete().where(audit_events.c.seq == 5))
     assert log.verify() == 4  # a shorter chain is still a chain ...
-    with pytest.raises(ChainBroken):
+    with pytest.raises(ChainBroken) as e:
         log.verify(expected_head=head)  # ... but not the one we kept
+    assert "truncated" in e.value.reason
+
+
+def test_kept_head_still_verifies_after_more_events(log):
+    _fill(log)
+    head = log.head()
+    _fill(log, 2)
+    assert log.verify(expected_head=head) == 7
+
+
+def test_rewritten_chain_does_not_match_the_kept_head(log):
+    _fill(log, 3)
+    head = log.head()
+    with log.engine.begin() as conn:  # rebuild the whole chain after deleting the kept event
+        conn.execute(audit_events.delete())
+    _fill(log, 4)
+    with pytest.raises(ChainBroken) as e:
+        log.verify(expected_head=head)
+    assert e.value.seq == 3 and "rewritten" in e.value.reason
 
 
 def test_event_rolls_back_with_its_transaction(log):
