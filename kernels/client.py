@@ -159,8 +159,15 @@ class Warehouse:
         except sa.exc.ArgumentError as e:  # a :name with no value in params
             raise WarehouseError(f"query: {e}") from None
         except sa.exc.StatementError as e:
-            message = str(e.orig).strip().splitlines()[0] if e.orig else e.args[0]
-            raise WarehouseError(f"query failed: {message}") from None
+            if isinstance(e.orig, sa.exc.SQLAlchemyError):  # about the statement, e.g. a :name
+                raise WarehouseError(f"query: {str(e.orig).splitlines()[0]}") from None
+            # only the driver's error class: its message may quote values ("invalid input
+            # syntax for type integer: ...")
+            kind = type(e.orig).__name__ if e.orig is not None else type(e).__name__
+            raise WarehouseError(
+                f"query failed ({kind}); check the SQL's syntax, and its tables and columns "
+                "against warehouse.tables() and warehouse.describe(table)."
+            ) from None
 
     @staticmethod
     def _rows(conn: sa.Connection, sql: str, params: dict):

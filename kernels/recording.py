@@ -6,22 +6,43 @@ any rows, and any failure here refuses the query (fails closed).
 
 import fcntl
 import json
+import math
 import os
 import urllib.error
 import urllib.parse
 import urllib.request
 
+from traitlets import Float
+from traitlets.config import Configurable
+
 from kernels.errors import QueryNotRecorded
 
-POST_TIMEOUT_SECONDS = 15
+TIMEOUT_VARIABLE = "ENCLAVE_QUERY_LOG_TIMEOUT"
+MIN_TIMEOUT = 0.1  # seconds
+
+
+class QueryRecording(Configurable):
+    """Recording settings. The kernel cannot read the deployment's config file, so whoever
+    starts it (the hub's spawner, ``enclave report``) passes them on in its environment."""
+
+    post_timeout = Float(
+        15.0,
+        min=MIN_TIMEOUT,
+        help="""Seconds a kernel waits for the review service to accept a query's lineage
+        record; with no answer in time the query is refused and its rows are dropped.""",
+    ).tag(config=True)
+
+    def environment(self) -> dict[str, str]:
+        return {TIMEOUT_VARIABLE: repr(self.post_timeout)}
 
 
 class ServiceRecorder:
     """POST the record to the review service through the hub, as the session's user."""
 
-    def __init__(self, url: str, token: str):
+    def __init__(self, url: str, token: str, timeout: float):
         self.url = url
         self.token = token
+        self.timeout = timeout
 
     def record(self, entry: dict) -> None:
         request = urllib.request.Request(  # noqa: S310 (scheme checked in recorder_from_environment)
@@ -34,7 +55,7 @@ class ServiceRecorder:
             },
         )
         try:
-            with urllib.request.urlopen(request, timeout=POST_TIMEOUT_SECONDS) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
                 status = response.status
         except urllib.error.HTTPError as e:
             status = e.code
@@ -86,7 +107,13 @@ def recorder_from_environment(environ=os.environ):
                 "ENCLAVE_QUERY_LOG_URL is set but JUPYTERHUB_API_TOKEN is not; restart the "
                 "session from the hub."
             )
-        return ServiceRecorder(url, token)
+        timeout = _timeout(environ.get(TIMEOUT_VARIABLE))
+        if timeout is None:
+            return RefusingRecorder(
+                f"{TIMEOUT_VARIABLE} must be a number of seconds of at least {MIN_TIMEOUT} "
+                "(QueryRecording.post_timeout)."
+            )
+        return ServiceRecorder(url, token, timeout)
     path = environ.get("ENCLAVE_QUERY_LOG_FILE")
     if path:
         return FileRecorder(path)
@@ -94,3 +121,14 @@ def recorder_from_environment(environ=os.environ):
         "neither ENCLAVE_QUERY_LOG_URL nor ENCLAVE_QUERY_LOG_FILE is set; start the session "
         "from the hub, or set ENCLAVE_QUERY_LOG_FILE outside it."
     )
+
+
+def _timeout(text: str | None) -> float | None:
+    """The POST timeout the kernel was given (else the default); None if it is not usable."""
+    if text is None:
+        return QueryRecording.post_timeout.default_value
+    try:
+        seconds = float(text)
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= MIN_TIMEOUT else None

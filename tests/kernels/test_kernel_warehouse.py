@@ -4,6 +4,7 @@ import http.server
 import json
 import socket
 import threading
+import time
 
 import pandas as pd
 import pytest
@@ -149,9 +150,11 @@ def test_no_warehouse_access_is_explained_on_use(query_log):
 
 class _LogService(http.server.BaseHTTPRequestHandler):
     status = 201
+    delay = 0.0  # seconds before answering
     received: list = []
 
     def do_POST(self):
+        time.sleep(self.delay)
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.received.append((self.path, self.headers["Authorization"], json.loads(body)))
         self.send_response(self.status)
@@ -172,7 +175,7 @@ def log_service():
     server.server_close()
 
 
-def _service_session(url, server, token="tok-123"):
+def _service_session(url, server, token="tok-123", **extra):
     base = f"http://127.0.0.1:{server.server_port}/services/review/api/queries"
     return connect(
         {
@@ -181,6 +184,7 @@ def _service_session(url, server, token="tok-123"):
             "ENCLAVE_QUERY_LOG_URL": base,
             "JUPYTERHUB_API_TOKEN": token,
             "JPY_SESSION_NAME": "study.ipynb",
+            **extra,
         }
     )
 
@@ -201,6 +205,35 @@ def test_service_refusal_withholds_the_result(sqlite_warehouse, log_service, mon
     monkeypatch.setattr(_LogService, "status", 500)
     with pytest.raises(QueryNotRecorded, match="HTTP 500"):
         _service_session(sqlite_warehouse["all"], log_service).query("SELECT 1 AS x")
+
+
+def test_a_slow_service_refuses_the_query_after_the_configured_timeout(
+    sqlite_warehouse, log_service, monkeypatch
+):
+    monkeypatch.setattr(_LogService, "delay", 1.5)
+    wh = _service_session(sqlite_warehouse["all"], log_service, ENCLAVE_QUERY_LOG_TIMEOUT="0.3")
+    start = time.monotonic()
+    with pytest.raises(QueryNotRecorded, match="timed out"):
+        wh.query("SELECT 1 AS x")
+    assert time.monotonic() - start < 1.4
+
+
+def test_the_timeout_comes_from_the_recording_settings():
+    from traitlets.config import Config
+
+    from kernels.recording import QueryRecording
+
+    config = Config()
+    config.QueryRecording.post_timeout = 2.5
+    assert QueryRecording(config=config).environment() == {"ENCLAVE_QUERY_LOG_TIMEOUT": "2.5"}
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-1", "nan", "inf"])
+def test_an_unusable_timeout_refuses_the_query(sqlite_warehouse, log_service, value):
+    wh = _service_session(sqlite_warehouse["all"], log_service, ENCLAVE_QUERY_LOG_TIMEOUT=value)
+    with pytest.raises(QueryNotRecorded, match="ENCLAVE_QUERY_LOG_TIMEOUT must be"):
+        wh.query("SELECT 1 AS x")
+    assert _LogService.received == []
 
 
 def test_unreachable_service_refuses_the_query(sqlite_warehouse):
@@ -259,6 +292,16 @@ def test_postgres_project_role_reads_its_slice_with_lineage(pg_project, query_lo
     (record,) = records()
     assert record["institutions"] == ["CC-101"]
     assert record["rows"] == 1
+
+
+def test_a_failed_query_names_the_error_class_never_the_values_it_quotes(pg_project, query_log):
+    """PostgreSQL quotes the offending value: `invalid input syntax for type integer: "stu_..."`."""
+    wh = session(pg_project, query_log[0])
+    with pytest.raises(WarehouseError) as e:
+        wh.query("SELECT CAST(student_key AS integer) FROM students")
+    assert "InvalidTextRepresentation" in str(e.value)
+    assert "stu_" not in str(e.value) and "integer" not in str(e.value)
+    assert query_log[1]() == []
 
 
 def test_postgres_functions_that_run_sql_count_as_reading_everything(pg_project, query_log):
