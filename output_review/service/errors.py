@@ -1,11 +1,14 @@
 """Refusals of the review service, each with the HTTP status the web layer answers with.
 
 Messages are sentences for the user (what is wrong, what to do); they never carry output
-values or query results.
+values or query results. They are ``EnclaveError``s, so a command that meets one (``enclave
+review submit``) prints its one line like any other.
 """
 
+from enclave.errors import EnclaveError
 
-class ReviewError(Exception):
+
+class ReviewError(EnclaveError):
     status = 400
 
     def __init__(self, message: str, status: int | None = None):

@@ -153,3 +153,13 @@ def test_only_the_author_resubmits_or_withdraws():
 def test_user_can_pairs_are_named_after_their_checks():
     assert p.user_can_decide.__name__ == "user_can_decide"
     assert Action.APPROVE_FINAL.value == "approve_final"
+
+
+def test_review_refusals_are_enclave_errors_that_keep_their_http_status():
+    from enclave.errors import EnclaveError
+    from output_review.service.errors import Conflict, ReviewError
+
+    with pytest.raises(EnclaveError) as caught:
+        raise Conflict("request r-1: already decided.")
+    assert caught.value.status == 409 and caught.value.exit_code == 1
+    assert ReviewError("x", status=418).status == 418
