@@ -2,6 +2,7 @@
 
 import sys
 
+from enclave.cli import command_group
 from reports.errors import BadInput
 
 EXIT_NEEDS_REVIEW = 1  # the run worked; the gate says review or block
@@ -34,8 +35,13 @@ def _run(args) -> int:
     context = _context(args)
     result = run_report(template, values, context)
     if result.status == "failed":
+        # the error's name only: its message may quote data values
         where = f" in cell {result.cell}" if result.cell is not None else ""
-        print(f"report failed{where}: {result.error}; nothing was filed.", file=sys.stderr)
+        print(
+            f"report failed{where}: {result.error}; nothing was filed. Run the template in a "
+            "notebook session to see the message.",
+            file=sys.stderr,
+        )
         return EXIT_RUN_FAILED
     print(f"{result.path}  gate: {result.verdict}  ({result.seconds:.1f} s)")
     if args.submit:
@@ -78,26 +84,24 @@ def _list(args) -> int:
 
 
 def register(groups) -> None:
-    parser = groups.add_parser("report", help="run parameterized report templates")
-    commands = parser.add_subparsers(dest="command", metavar="ACTION")
-    commands.required = True
+    add = command_group(groups, "report", "run parameterized report templates")
 
-    def add(name, handler, help_text):
-        sub = commands.add_parser(name, help=help_text)
+    def add_run(name, handler, help_text):
+        sub = add(name, handler, help_text)
         sub.add_argument("template", help="a template notebook path, or a bundled template name")
         sub.add_argument("--project", help="the project (default: the session's)")
         sub.add_argument("--warehouse-url", help="read-only warehouse URL (default: the session's)")
         sub.add_argument("--output-dir", help="the project's output area (default: the session's)")
-        sub.add_argument("--config", help="config file for the gate (jupyterhub_config.py)")
         sub.add_argument(
-            "--cell-timeout", type=int, default=1800, help="seconds a cell may run (1800)"
+            "--cell-timeout",
+            type=int,
+            help="seconds a cell may run (default: ReportRunner.cell_timeout, 1800)",
         )
         sub.add_argument("--submit", action="store_true", help="file the output(s) for review")
         sub.add_argument("--purpose", default="", help="what the report is for (with --submit)")
-        sub.set_defaults(func=handler)
         return sub
 
-    run = add("run", _run, "run a template once, then the gate")
+    run = add_run("run", _run, "run a template once, then the gate")
     run.add_argument(
         "-p",
         "--parameter",
@@ -106,8 +110,7 @@ def register(groups) -> None:
         metavar=("NAME", "VALUE"),
         help="a parameter value (repeatable)",
     )
-    batch = add("batch", _batch, "run every combination of a parameter grid")
+    batch = add_run("batch", _batch, "run every combination of a parameter grid")
     batch.add_argument("--grid", required=True, help="YAML file: name -> list of values")
     batch.add_argument("--workers", type=int, default=2, help="parallel worker processes")
-    listing = commands.add_parser("list", help="list the bundled templates and their parameters")
-    listing.set_defaults(func=_list)
+    add("list", _list, "list the bundled templates and their parameters")

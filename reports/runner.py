@@ -36,7 +36,7 @@ class RunResult:
     path: Path | None = None
     verdict: str | None = None  # the gate's: pass | review | block
     cell: int | None = None  # the template cell that failed
-    error: str | None = None
+    error: str | None = None  # the exception's name (never its message: it may quote values)
     seconds: float = 0.0
 
 
@@ -118,11 +118,8 @@ def _read_partial(path: Path):
 
 
 def _error_line(error: Exception) -> str:
-    """One line for the summary: the exception's name and the first line of its message."""
-    name = getattr(error, "ename", None) or type(error).__name__
-    message = getattr(error, "evalue", None) or str(error)
-    first = message.strip().splitlines()[0] if message.strip() else ""
-    return f"{name}: {first.rstrip('.')}"[:200] if first else name
+    """The exception's name only: its message may quote data values (a cell's ``evalue``)."""
+    return str(getattr(error, "ename", None) or type(error).__name__)[:100]
 
 
 def make_gate(context: RunContext):

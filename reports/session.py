@@ -8,10 +8,31 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from traitlets import Int, TraitError
+from traitlets.config import Configurable
+
+from enclave.config import load_config
+from kernels.recording import TIMEOUT_VARIABLE, QueryRecording
 from reports.errors import BadInput
 from warehouse.db import is_postgres, sqlite_path
 
-QUERY_LOG_VARIABLES = ("ENCLAVE_QUERY_LOG_URL", "JUPYTERHUB_API_TOKEN", "ENCLAVE_QUERY_LOG_FILE")
+QUERY_LOG_VARIABLES = (
+    "ENCLAVE_QUERY_LOG_URL",
+    "JUPYTERHUB_API_TOKEN",
+    "ENCLAVE_QUERY_LOG_FILE",
+    TIMEOUT_VARIABLE,
+)
+
+
+class ReportRunner(Configurable):
+    """Settings of ``enclave report run|batch`` (the deployment's config file)."""
+
+    cell_timeout = Int(
+        1800,
+        min=1,
+        help="""Seconds one cell of a report may run before the run counts as failed and
+        nothing is filed (``--cell-timeout`` overrides it for one command).""",
+    ).tag(config=True)
 
 
 @dataclass(frozen=True)
@@ -21,7 +42,7 @@ class RunContext:
     output_dir: Path
     query_log: dict[str, str | None]  # where the kernel records queries (see below)
     gate_config: str | None = None  # traitlets config file for the gate (jupyterhub_config.py)
-    cell_timeout: int = 1800  # seconds one cell may run before the run counts as failed
+    cell_timeout: int = 1800  # seconds one cell may run (ReportRunner.cell_timeout)
 
     def kernel_environment(self, notebook: Path) -> dict[str, str | None]:
         """What the report's kernel reads (see kernels/client.py); None means unset.
@@ -60,7 +81,15 @@ def context_from(args, environ=os.environ) -> RunContext:
             "--output-dir: no output area; run inside a project session (it sets "
             "ENCLAVE_OUTPUT_DIR) or give the project's output directory."
         )
+    config = load_config(args.config)
+    try:
+        cell_timeout = ReportRunner(config=config).cell_timeout
+        recording = QueryRecording(config=config)
+    except TraitError as e:
+        raise BadInput(f"{args.config or '$ENCLAVE_CONFIG'}: {e}") from None
     query_log = {name: environ.get(name) for name in QUERY_LOG_VARIABLES}
+    if "post_timeout" in config.QueryRecording:  # else the session's value, if it has one
+        query_log.update(recording.environment())
     if not (query_log["ENCLAVE_QUERY_LOG_URL"] or query_log["ENCLAVE_QUERY_LOG_FILE"]):
         raise BadInput(
             "ENCLAVE_QUERY_LOG_URL: not set, so the report's queries could not be recorded "
@@ -69,6 +98,8 @@ def context_from(args, environ=os.environ) -> RunContext:
     output_dir = Path(output).resolve()
     if not output_dir.is_dir():
         raise BadInput(f"{output_dir}: the output area does not exist; create it first.")
-    if args.cell_timeout < 1:
-        raise BadInput("--cell-timeout: give a number of seconds of 1 or more.")
-    return RunContext(project, url, output_dir, query_log, args.config, args.cell_timeout)
+    if args.cell_timeout is not None:
+        if args.cell_timeout < 1:
+            raise BadInput("--cell-timeout: give a number of seconds of 1 or more.")
+        cell_timeout = args.cell_timeout
+    return RunContext(project, url, output_dir, query_log, args.config, cell_timeout)

@@ -113,6 +113,32 @@ def test_a_report_for_another_project_is_refused(capsys, session_env):
     assert "belongs to project 'study'" in err
 
 
+def test_a_cell_timeout_below_one_second_in_the_config_is_refused(capsys, session_env, tmp_path):
+    config = tmp_path / "enclave_config.py"
+    config.write_text("c.ReportRunner.cell_timeout = 0\n")
+    err = refused(capsys, ["report", "run", "pipeline", "--config", str(config)])
+    assert str(config) in err and "cell_timeout" in err
+    assert filed(session_env["output"]) == []
+
+
+def _context(argv):
+    from enclave.cli import build_parser
+    from reports.session import context_from
+
+    return context_from(build_parser().parse_args(["report", "run", "pipeline", *argv]))
+
+
+def test_the_kernels_post_timeout_comes_from_the_config(session_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("ENCLAVE_QUERY_LOG_TIMEOUT", "20")  # what the hub gave the session
+    assert _context([]).kernel_environment(tmp_path)["ENCLAVE_QUERY_LOG_TIMEOUT"] == "20"
+    config = tmp_path / "enclave_config.py"
+    config.write_text("c.QueryRecording.post_timeout = 3\nc.ReportRunner.cell_timeout = 60\n")
+    context = _context(["--config", str(config)])
+    assert context.kernel_environment(tmp_path)["ENCLAVE_QUERY_LOG_TIMEOUT"] == "3.0"
+    assert context.cell_timeout == 60
+    assert _context(["--config", str(config), "--cell-timeout", "5"]).cell_timeout == 5
+
+
 def test_no_query_log_is_refused_before_running(capsys, session_env, monkeypatch):
     monkeypatch.delenv("ENCLAVE_QUERY_LOG_FILE")
     err = refused(capsys, ["report", "run", "pipeline"])
@@ -180,8 +206,10 @@ def test_run_key_changes_with_code_parameters_and_data(make_template, tmp_path):
     assert current_run(stored, run_key(changed, values, "v1")) is None
 
 
-def test_list_shows_the_bundled_templates_and_their_parameters(capsys):
-    assert main(["report", "list"]) == 0
+def test_list_shows_the_bundled_templates_and_their_parameters(capsys, tmp_path):
+    config = tmp_path / "enclave_config.py"
+    config.write_text("")
+    assert main(["report", "list", "--config", str(config)]) == 0  # every command takes --config
     out = capsys.readouterr().out
     for name in ("pipeline", "course_success", "time_to_degree"):
         assert f"{name}\n" in out
