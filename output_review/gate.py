@@ -84,18 +84,22 @@ class Gate(LoggingConfigurable):
 
     def screen(self, nb, name: str = "") -> GateReport:
         resources = {FINDINGS: []}
-        for check in self.checks:
-            self.guarded(check, None, resources, lambda c=check: c.check_notebook(nb, resources))
-        for index, cell in enumerate(nb.cells):
+        try:
             for check in self.checks:
                 self.guarded(
-                    check,
-                    index,
-                    resources,
-                    lambda c=check, cell=cell, i=index: c.preprocess_cell(cell, resources, i),
+                    check, None, resources, lambda c=check: c.check_notebook(nb, resources)
                 )
-        find_tables.cache_clear()  # the cache holds output text; do not keep it past a screen
-        return GateReport(name, merge(resources[FINDINGS]))
+            for index, cell in enumerate(nb.cells):
+                for check in self.checks:
+                    self.guarded(
+                        check,
+                        index,
+                        resources,
+                        lambda c=check, cell=cell, i=index: c.preprocess_cell(cell, resources, i),
+                    )
+            return GateReport(name, merge(resources[FINDINGS]))
+        finally:
+            find_tables.cache_clear()  # it holds output text: never keep it past a screen
 
     def guarded(self, check, cell, resources, run) -> None:
         try:

@@ -45,9 +45,16 @@ class OpaqueOutputs(OutputCheck):
                 self.flag(
                     resources, index, number, "review", f"an output of type {unknown[0][:60]}"
                 )
-            html = data.get("text/html", "")
-            if isinstance(html, str) and has_script(html):
-                self.flag(resources, index, number, "review", "HTML with a script")
+            # any text a frontend may render (HTML, markdown, SVG...) can carry a script
+            scripted = [
+                mime
+                for mime, value in data.items()
+                if mime.startswith(("text/", "image/svg"))
+                and isinstance(value, str)
+                and has_script(value)
+            ]
+            if scripted:
+                self.flag(resources, index, number, "review", f"{scripted[0][:60]} with a script")
         if cell.cell_type == "markdown" and has_script(cell.source):
             self.flag(resources, index, None, "review", "markdown with a script")
         return cell, resources

@@ -19,9 +19,6 @@ WHOLE_NUMBERS = re.compile(
 )
 
 
-STATISTICS_ROWS = 16  # longest describe()-like table looked at for statistic rows
-
-
 class SmallCounts(OutputCheck):
     rule = "small-counts"
 
@@ -51,6 +48,14 @@ class SmallCounts(OutputCheck):
         counts.""",
     ).tag(config=True)
 
+    statistics_table_rows = Int(
+        16,
+        min=1,
+        help="""Longest table (in rows) that may be read as a table of statistics (see
+        statistic_rows); a longer one is a count table whatever its row labels, so counts in
+        its other rows are still checked.""",
+    ).tag(config=True)
+
     def preprocess_cell(self, cell, resources, index):
         for text in cell_texts(cell):
             if text.output is None and not (cell.cell_type != "code" and text.kind == "source"):
@@ -62,7 +67,11 @@ class SmallCounts(OutputCheck):
 
     def check_table(self, table, resources, cell, output, where) -> None:
         # describe() and quantile() tables are short: only their "count" rows hold counts
-        keep = self.count_rows_of_statistics(table) if table.rows <= STATISTICS_ROWS else None
+        keep = (
+            self.count_rows_of_statistics(table)
+            if table.rows <= self.statistics_table_rows
+            else None
+        )
         found = self.smallest(table, keep)
         if not found:
             return

@@ -120,3 +120,24 @@ def test_policy_values_come_from_a_config_file(tmp_path, write_nb, capsys):
     capsys.readouterr()
     assert main(["review", "check", str(path), "--config", str(config)]) == 2
     assert "every check is disabled" in capsys.readouterr().err
+
+
+class Interrupted(OutputCheck):
+    """Reads a table (filling the table cache with output text), then is interrupted."""
+
+    rule = "interrupted"
+
+    def preprocess_cell(self, cell, resources, index):
+        from output_review.tables import find_tables
+
+        find_tables("text/plain", "   n\nA  70\nB  12\n")
+        raise KeyboardInterrupt
+
+
+def test_an_interrupted_screen_keeps_no_output_text(monkeypatch):
+    from output_review.tables import find_tables
+
+    plug_in(monkeypatch, ("interrupted", f"{__name__}:Interrupted"))
+    with pytest.raises(KeyboardInterrupt):
+        Gate().screen(notebook(("t", [result({"text/plain": "   n\nA  70\n"})])))
+    assert find_tables.cache_info().currsize == 0

@@ -177,8 +177,23 @@ def test_record_listing_review_and_block():
         ({"application/x-unknown": "?"}, "review"),
         ({"text/plain": "x" * 100_001}, "review"),
         ({"text/markdown": "**fine**", "text/plain": "fine"}, "pass"),
+        ({"text/markdown": "<script>fetch('x')</script>", "text/plain": "x"}, "review"),
+        ({"text/markdown": "[go](javascript:alert(1))", "text/plain": "go"}, "review"),
+        ({"text/latex": '$x$ <b onclick="f()">x</b>', "text/plain": "x"}, "review"),
     ],
-    ids=["svg", "json", "js", "widget", "html-handler", "unknown", "long", "markdown"],
+    ids=[
+        "svg",
+        "json",
+        "js",
+        "widget",
+        "html-handler",
+        "unknown",
+        "long",
+        "markdown",
+        "markdown-script",
+        "markdown-js-link",
+        "latex-handler",
+    ],
 )
 def test_images_opaque_and_oversized_outputs(data, expected):
     assert verdict(result(data)) == expected
@@ -202,6 +217,17 @@ def test_describe_and_quantiles_only_count_their_count_row():
     assert verdict(frame_output(small)) == "block"
     assert verdict(frame_output(large)) == "pass"
     assert verdict(frame_output(quantiles)) == "pass"
+
+
+def test_statistics_tables_are_only_read_as_such_up_to_the_configured_length():
+    from traitlets.config import Config
+
+    stats = pd.DataFrame({"n": [50, 2, 90]}, index=["count", "min", "max"])
+    assert verdict(frame_output(stats)) == "pass"  # only the count row holds a count
+    config = Config()
+    config.SmallCounts.statistics_table_rows = 2
+    nb = notebook(("x", [frame_output(stats)]))
+    assert Gate(config=config).screen(nb).verdict == "block"
 
 
 def test_printed_tables_are_read_without_their_html_twin():
