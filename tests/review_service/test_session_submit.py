@@ -11,8 +11,9 @@ import pytest
 import requests
 from playwright.sync_api import sync_playwright
 from review_hub import sign_in, wait_for_service
-from test_browser import CHROMIUM_ARGS, browser_login
+from test_browser import browser_login
 
+from tests.support.browser import launch
 from tests.support.kernel import Kernel
 from tests.support.login import xsrf_headers
 
@@ -92,7 +93,7 @@ def test_enclave_review_submit_from_the_session(enclave, session):
 def test_submit_button_in_jupyterlab(enclave, session):
     rita, _ = session
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch(p)
         context, page = browser_login(browser, enclave, "rita")
         page.goto(f"{enclave.hub.url}/user/{rita.name}/lab/tree/study.ipynb")
         button = page.locator(".enclave-submit-review")
