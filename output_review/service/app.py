@@ -130,8 +130,24 @@ def build_workflow(config):
     settings = ReviewService(config=config)
     engine = make_engine(EnclaveState(config=config).db_url)
     store = FrozenStore(settings.store_dir)
-    workflow = ReviewWorkflow(engine, store, settings, ProjectRegistry(engine), Gate(config=config))
+    workflow = ReviewWorkflow(
+        engine,
+        store,
+        settings,
+        ProjectRegistry(engine),
+        Gate(config=config),
+        statement_log=statement_log_file(config),
+    )
     return workflow, settings
+
+
+def statement_log_file(config) -> str:
+    """The PostgreSQL log the hub's spawner imports (same setting, same config file)."""
+    if "postgres_log_file" in config.EnclaveSpawner:
+        return config.EnclaveSpawner.postgres_log_file
+    from hub.spawner import EnclaveSpawner
+
+    return EnclaveSpawner.postgres_log_file.default_value
 
 
 def main(argv=None) -> None:

@@ -1,18 +1,76 @@
 """Whose stewards must sign off: derived from what the notebook read and what it shows.
 
-1. Lineage: institutions in the ``warehouse.query`` audit events of this user and project
-   whose notebook is the submitted one (the kernel records every query).
+1. Lineage: institutions in the kernel's ``warehouse.query`` records of this user and project
+   whose notebook is the submitted one (the kernel records every query it runs).
 2. Where no lineage exists: every institution approved for the project (conservative).
-3. Always: institutions whose code or name appears in an output table, because a report that
+3. The server's word over the session's: on PostgreSQL the hub imports every statement of the
+   user's session role from the server log (``source: postgresql-log``). If any of this user's
+   statements in this project is neither a recorded kernel query (or its ``EXPLAIN``) nor one of
+   the client's own bookkeeping statements listed below, something read the warehouse outside
+   the kernel's records (psycopg, a patched client): every institution approved for the project.
+   The same when the log could not be brought up to date at submission.
+4. Always: institutions whose code or name appears in an output table, because a report that
    names or ranks a member needs that member's sign-off even without lineage.
+
+Kernel records are the session's own account; rule 3 makes sure that account is checked
+against what the server saw, and the service refuses records naming institutions the project
+is not approved for.
 """
 
+import hashlib
 import json
 import posixpath
 import re
 from collections.abc import Callable, Iterable
 
 TABLE_HTML = re.compile(r"<table\b.*?</table>", re.IGNORECASE | re.DOTALL)
+SERVER_LOG = "postgresql-log"  # ``details.source`` of the hub's imported statements
+SQLALCHEMY_BIND = re.compile(r"(?<![:\w\\]):\w+(?!:)")  # ``:name`` in the kernel's SQL text
+POSTGRES_BIND = re.compile(r"\$\d+")  # what the server logs for a bound parameter
+EXPLAIN = "EXPLAIN (VERBOSE, FORMAT JSON) "  # the kernel's lineage plan of each query
+# statements the kernel's driver stack (SQLAlchemy, psycopg) and its lineage probe issue on
+# their own; none can return a warehouse row other than the institution codes
+CLIENT_STATEMENTS = {
+    "BEGIN",
+    "COMMIT",
+    "ROLLBACK",
+    "DEALLOCATE ALL",
+    "SET TRANSACTION READ ONLY",
+    "select pg_catalog.version()",
+    "select current_schema()",
+    "show transaction isolation level",
+    "show standard_conforming_strings",
+}
+CLIENT_PATTERN = re.compile(
+    r'(?:SAVEPOINT|RELEASE|ROLLBACK TO SAVEPOINT) "_pg3_\d+"'
+    r"|SELECT DISTINCT institution FROM warehouse\.[a-z][a-z0-9_]*"
+)
+# catalog-only lookups, by SHA-256 of their normalized text (long, so not spelled out here);
+# a new driver version that changes them only makes submissions ask every steward until added
+CLIENT_CATALOG_QUERIES = {
+    "fd492953e00303e869484d6d319c7dfc5715bdb590c3f25d662e8dc5332c916c": "psycopg type info",
+    "b0a6a7381338b2d15d6913d3f76eeaec170f8072fbc64821d2f566f52d972a1b": "get_table_names",
+    "547f12953c3ded1cffa98e170e1e619c7086c7c193a7668f18d8b028649b0ebe": "get_columns",
+}
+
+LINEAGE = "read by a recorded query of this notebook"
+NO_LINEAGE = "approved for the project; no recorded query of this notebook"
+NAMED = "named in an output table"
+LOG_UNREADABLE = (
+    "approved for the project; the PostgreSQL statement log could not be read at submission"
+)
+
+
+def unaccounted_reason(count: int) -> str:
+    return (
+        f"approved for the project; {count} statement(s) in the PostgreSQL log that no "
+        "recorded kernel query accounts for"
+    )
+
+
+def normalized(sql: str, binds: re.Pattern) -> str:
+    """One spelling per statement: whitespace collapsed, no trailing ';', parameters as '?'."""
+    return binds.sub("?", " ".join(sql.split()).rstrip("; "))
 
 
 def lineage_institutions(audit_events: Iterable, notebook: str) -> set[str]:
@@ -24,10 +82,35 @@ def lineage_institutions(audit_events: Iterable, notebook: str) -> set[str]:
     wanted = posixpath.basename(notebook)
     found: set[str] = set()
     for event in audit_events:
+        if event.details.get("source") == SERVER_LOG:
+            continue
         recorded = str(event.details.get("notebook") or "")
         if posixpath.basename(recorded) == wanted:
             found.update(event.details.get("institutions") or ())
     return found
+
+
+def unaccounted_statements(audit_events: Iterable) -> int:
+    """Server-logged statements that no kernel record (any notebook) nor the client explains."""
+    recorded: set[str] = set()
+    server: list[str] = []
+    for event in audit_events:
+        sql = str(event.details.get("sql") or "")
+        if event.details.get("source") == SERVER_LOG:
+            server.append(normalized(sql, POSTGRES_BIND))
+        else:
+            query = normalized(sql, SQLALCHEMY_BIND)
+            recorded.update((query, EXPLAIN + query))
+    return sum(not _accounted(sql, recorded) for sql in server)
+
+
+def _accounted(sql: str, recorded: set[str]) -> bool:
+    return (
+        sql in recorded
+        or sql in CLIENT_STATEMENTS
+        or CLIENT_PATTERN.fullmatch(sql) is not None
+        or hashlib.sha256(sql.encode()).hexdigest() in CLIENT_CATALOG_QUERIES
+    )
 
 
 def _table_texts(nb) -> Iterable[str]:
@@ -76,18 +159,30 @@ def required_institutions(
     query_events: Iterable,
     project_institutions: Callable[[], Iterable[str]],
     institutions: dict[str, str],
+    server_log_read: bool = True,
 ) -> dict[str, list[str]]:
-    """Institution code -> the reasons its steward is needed, in code order."""
+    """Institution code -> the reasons its steward is needed, in code order.
+
+    ``server_log_read``: False when the server's statement log could not be imported first.
+    """
+    query_events = list(query_events)
     reasons: dict[str, list[str]] = {}
+
+    def need(codes: Iterable[str], reason: str) -> None:
+        for code in codes:
+            reasons.setdefault(code, []).append(reason)
+
     lineage = lineage_institutions(query_events, notebook)
     if lineage:
-        for code in lineage:
-            reasons.setdefault(code, []).append("lineage")
+        need(lineage, LINEAGE)
     else:
-        for code in project_institutions():
-            reasons.setdefault(code, []).append("project (no query lineage)")
-    for code in named_in_tables(nb, institutions):
-        reasons.setdefault(code, []).append("named in an output table")
+        need(project_institutions(), NO_LINEAGE)
+    unaccounted = unaccounted_statements(query_events)
+    if unaccounted:
+        need(project_institutions(), unaccounted_reason(unaccounted))
+    if not server_log_read:
+        need(project_institutions(), LOG_UNREADABLE)
+    need(named_in_tables(nb, institutions), NAMED)
     return dict(sorted(reasons.items()))
 
 

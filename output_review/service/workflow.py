@@ -81,9 +81,19 @@ class Submission:
 
 
 class ReviewWorkflow:
-    def __init__(self, engine: sa.Engine, store: FrozenStore, settings, projects, gate):
-        """``projects``: the hub's ProjectRegistry; ``gate``: an ``output_review.gate.Gate``."""
+    def __init__(
+        self,
+        engine: sa.Engine,
+        store: FrozenStore,
+        settings,
+        projects,
+        gate,
+        statement_log: str | None = None,
+    ):
+        """``projects``: the hub's ProjectRegistry; ``gate``: an ``output_review.gate.Gate``;
+        ``statement_log``: PostgreSQL's server log the hub imports session statements from."""
         self.engine = engine
+        self.statement_log = statement_log
         self.store = store
         self.settings = settings
         self.projects = projects
@@ -181,6 +191,7 @@ class ReviewWorkflow:
                     f"{notebook}: the gate blocked {blocked} output(s); fix them and submit "
                     "again, or submit with a written exception request for the reviewers."
                 )
+            server_log_read = self._import_statement_log(actor.name)
             required, reasons = stewards.as_json(
                 stewards.required_institutions(
                     nb=nb,
@@ -190,6 +201,7 @@ class ReviewWorkflow:
                     ),
                     project_institutions=lambda: project.institutions,
                     institutions=self.settings.institutions,
+                    server_log_read=server_log_read,
                 )
             )
             if required == "[]":
@@ -251,6 +263,26 @@ class ReviewWorkflow:
             "findings": len(report.findings),
             "institutions": json.loads(required),
         }
+
+    def _import_statement_log(self, user: str) -> bool:
+        """Import the server's statements not yet imported (the hub does so only when it polls)
+        for a user who has had a PostgreSQL session; False when that fails (fail closed)."""
+        from hub.isolation.postgres import import_statements, pg_sessions
+
+        try:
+            with self.engine.connect() as conn:
+                had_session = sa.inspect(conn).has_table(pg_sessions.name) and bool(
+                    conn.execute(sa.select(pg_sessions).where(pg_sessions.c.user == user)).first()
+                )
+            if not had_session:
+                return True  # never a PostgreSQL session: no server log to read
+            if not self.statement_log:
+                return False
+            import_statements(self.statement_log, self.engine)
+        except Exception as e:  # any failure asks every steward instead of fewer
+            log.error("cannot import the PostgreSQL statement log: %s", type(e).__name__)
+            return False
+        return True
 
     def _check_project(self, actor: Actor, name: str):
         from hub.projects import ProjectRefused
@@ -513,7 +545,7 @@ class ReviewWorkflow:
         project = record.get("project")
         if not isinstance(project, str):
             raise BadSubmission("project: required (the session's ENCLAVE_PROJECT).")
-        self._check_project(actor, project)
+        approved = self._check_project(actor, project).institutions
         notebook = record.get("notebook") or ""
         sql = record.get("sql")
         rows = record.get("rows")
@@ -528,6 +560,12 @@ class ReviewWorkflow:
         if not isinstance(institutions, list) or not all(i in known for i in institutions):
             raise BadSubmission(
                 f"institutions: expected a list of institution codes among {', '.join(known)}."
+            )
+        outside = sorted(set(institutions) - set(approved))
+        if outside:
+            raise BadSubmission(
+                f"institutions: {', '.join(outside)} not approved for project {project!r}; "
+                "a session reads only its project's institutions."
             )
         self.audit.append(
             actor=actor.name,

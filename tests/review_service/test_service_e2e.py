@@ -18,6 +18,7 @@ from review_hub import PEOPLE, sign_in, wait_for_service
 
 from enclave.errors import EnclaveError
 from hub.devstack.launch import start_hub
+from output_review.service.stewards import LINEAGE
 
 
 @pytest.fixture(scope="module")
@@ -213,9 +214,17 @@ def test_queries_recorded_through_the_service_decide_the_stewards(enclave, peopl
     assert rita.api("POST", "api/queries", json=record).status_code == 201
     result = rita.submit(home, name="lineage.ipynb")
     assert result["institutions"] == ["UNI-201"]
+    # the request page says why each steward is needed
+    page = people["rev1"].http.get(f"{people['rev1'].base}requests/{result['id']}", timeout=60)
+    assert f"<td>UNI-201</td><td>{LINEAGE}</td>" in page.text
+    assert "no recorded kernel query accounts for" in page.text  # the rule, in words
     # a user outside the project cannot write lineage for it
     refused = people["rev1"].api("POST", "api/queries", json=record)
     assert refused.status_code == 403
+    # nor can a session claim an institution its project is not approved for
+    claimed = {**record, "institutions": ["UNI-201", "K12-001"]}
+    outside = rita.api("POST", "api/queries", json=claimed)
+    assert outside.status_code == 400 and "K12-001 not approved" in outside.json()["error"]
     events = state(enclave).events(action="warehouse.query", project="demo")
     assert [e.actor for e in events] == [rita.name]
 

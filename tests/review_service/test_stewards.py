@@ -1,13 +1,21 @@
-"""Which institutions must sign off: lineage, project fallback, names in output tables."""
+"""Which institutions must sign off: lineage, project fallback, the server's statement log,
+names in output tables."""
 
 from types import SimpleNamespace
 
+import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from output_review.service.stewards import (
+    LINEAGE,
+    LOG_UNREADABLE,
+    NAMED,
+    NO_LINEAGE,
     lineage_institutions,
     named_in_tables,
     required_institutions,
+    unaccounted_reason,
+    unaccounted_statements,
 )
 
 NAMES = {
@@ -52,7 +60,7 @@ def test_project_institutions_apply_only_without_lineage():
         project_institutions=lambda: ["CC-101", "CC-102"],
         institutions=NAMES,
     )
-    assert with_lineage == {"CC-101": ["lineage"]}
+    assert with_lineage == {"CC-101": [LINEAGE]}
     without = required_institutions(
         nb=nb,
         notebook="a.ipynb",
@@ -60,7 +68,7 @@ def test_project_institutions_apply_only_without_lineage():
         project_institutions=lambda: ["CC-101", "CC-102"],
         institutions=NAMES,
     )
-    assert set(without) == {"CC-101", "CC-102"}
+    assert without == {"CC-101": [NO_LINEAGE], "CC-102": [NO_LINEAGE]}
 
 
 def test_institutions_named_in_tables_need_their_stewards_even_with_lineage():
@@ -72,7 +80,7 @@ def test_institutions_named_in_tables_need_their_stewards_even_with_lineage():
         project_institutions=lambda: [],
         institutions=NAMES,
     )
-    assert reasons == {"CC-101": ["lineage"], "UNI-201": ["named in an output table"]}
+    assert reasons == {"CC-101": [LINEAGE], "UNI-201": [NAMED]}
 
 
 def test_codes_in_plain_text_tables_and_markdown_tables_count():
@@ -88,3 +96,101 @@ def test_a_single_value_or_prose_is_not_a_table_and_lookalike_codes_do_not_match
     prose = new_output("execute_result", data={"text/html": "<p>UNI-201 only in prose</p>"})
     lookalike = new_output("stream", name="stdout", text="CC-1010 x\nXCC-101\n")
     assert named_in_tables(nb_with(single, prose, lookalike), NAMES) == set()
+
+
+# --- the server's statement log (events shaped like hub/isolation/postgres.py writes them) ---
+
+KERNEL_SQL = "SELECT count(*) AS n\n  FROM cc_enrollments WHERE term = :term;"
+# what PostgreSQL logged for that one kernel query (SQLAlchemy 2.1, psycopg 3.3, captured)
+KERNEL_SERVER_SIDE = [
+    "BEGIN",
+    "select pg_catalog.version()",
+    "select current_schema()",
+    "show transaction isolation level",
+    "show standard_conforming_strings",
+    'SAVEPOINT "_pg3_1"',
+    "SELECT\n    typname AS name, oid, typarray AS array_oid,\n    oid::regtype::text AS regtype, "
+    "typdelim AS delimiter\nFROM pg_type t\nWHERE t.oid = to_regtype($1)\nORDER BY t.oid\n",
+    'RELEASE "_pg3_1"',
+    "ROLLBACK",
+    "BEGIN",
+    "SET TRANSACTION READ ONLY",
+    "EXPLAIN (VERBOSE, FORMAT JSON) SELECT count(*) AS n\n  FROM cc_enrollments WHERE term = $1",
+    "SELECT count(*) AS n\n  FROM cc_enrollments WHERE term = $1",
+    "SELECT pg_catalog.pg_class.relname \nFROM pg_catalog.pg_class JOIN pg_catalog.pg_namespace "
+    "ON pg_catalog.pg_namespace.oid = pg_catalog.pg_class.relnamespace \nWHERE "
+    "pg_catalog.pg_class.relkind = ANY (ARRAY[$1::VARCHAR, $2::VARCHAR]) AND "
+    "pg_catalog.pg_class.relpersistence != $3::VARCHAR AND pg_catalog.pg_namespace.nspname = "
+    "$4::VARCHAR",
+    "SELECT DISTINCT institution FROM warehouse.cc_enrollments",
+    "ROLLBACK",
+    "DEALLOCATE ALL",
+]
+PROJECT = ["CC-101", "UNI-201"]
+
+
+def server(sql):
+    details = {"sql": sql, "time": "2026-11-29 01:00:00.100 UTC", "source": "postgresql-log"}
+    return SimpleNamespace(details={**details, "role": "db_sess_rita"})
+
+
+def kernel_record(sql=KERNEL_SQL, institutions=("CC-101",)):
+    details = {"notebook": "a.ipynb", "sql": sql, "rows": 1, "institutions": list(institutions)}
+    return SimpleNamespace(details=details)
+
+
+def stewards_for(events, **kwargs):
+    return required_institutions(
+        nb=nb_with(),
+        notebook="a.ipynb",
+        query_events=events,
+        project_institutions=lambda: PROJECT,
+        institutions=NAMES,
+        **kwargs,
+    )
+
+
+def test_the_kernels_own_statements_are_accounted_for_by_its_record():
+    events = [kernel_record(), *map(server, KERNEL_SERVER_SIDE)]
+    assert unaccounted_statements(events) == 0
+    assert stewards_for(events) == {"CC-101": [LINEAGE]}
+
+
+def test_a_statement_outside_the_kernels_records_needs_every_project_steward():
+    """One CC-101 record, then UNI-201 read through psycopg: the record does not decide."""
+    direct = server("SELECT * FROM univ_degrees")
+    events = [kernel_record(), *map(server, KERNEL_SERVER_SIDE), direct]
+    reasons = stewards_for(events)
+    assert reasons == {
+        "CC-101": [LINEAGE, unaccounted_reason(1)],
+        "UNI-201": [unaccounted_reason(1)],
+    }
+    assert "1 statement(s) in the PostgreSQL log" in reasons["UNI-201"][0]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT DISTINCT student_key FROM warehouse.students",  # not the lineage probe
+        "SELECT DISTINCT institution FROM warehouse.students; SELECT * FROM students",
+        "SELECT count(*) AS n FROM cc_enrollments WHERE term = $1 OR true",  # not the record's
+        'SAVEPOINT "_pg3_1"; SELECT 1',
+        "SET search_path = warehouse, pg_catalog",
+        "select query_to_xml('select * from univ_' || 'degrees', true, true, '')",
+    ],
+)
+def test_lookalikes_of_accounted_statements_are_not_accounted(sql):
+    assert unaccounted_statements([kernel_record(), server(sql)]) == 1
+
+
+def test_whitespace_semicolons_and_parameter_spelling_do_not_matter():
+    """Whitespace, a trailing ';' and parameter spelling do not matter; the text does."""
+    events = [kernel_record(), server("SELECT count(*) AS n FROM cc_enrollments WHERE term = $7")]
+    assert unaccounted_statements(events) == 0
+    assert unaccounted_statements([server("SELECT 1")]) == 1  # no record at all
+
+
+def test_server_statements_are_never_lineage_and_an_unread_log_asks_every_steward():
+    assert lineage_institutions([server("SELECT 1")], "a.ipynb") == set()
+    reasons = stewards_for([kernel_record()], server_log_read=False)
+    assert reasons == {"CC-101": [LINEAGE, LOG_UNREADABLE], "UNI-201": [LOG_UNREADABLE]}

@@ -24,6 +24,7 @@ from output_review.service.errors import (
 from output_review.service.identity import SCOPE_REVIEW, SCOPE_SUBMIT, Actor
 from output_review.service.models import releases, review_decisions, review_requests
 from output_review.service.release import build_package
+from output_review.service.stewards import LINEAGE, LOG_UNREADABLE, NAMED, unaccounted_reason
 
 RITA = researcher("rita")
 
@@ -221,8 +222,8 @@ def test_lineage_and_named_institutions_decide_the_stewards(workflow):
     assert result["institutions"] == ["CC-101", "K12-002"]
     reasons = json.loads(workflow.get(RITA, result["id"])["request"].institutions_source)
     assert reasons == {
-        "CC-101": ["lineage", "named in an output table"],
-        "K12-002": ["named in an output table"],
+        "CC-101": [LINEAGE, NAMED],
+        "K12-002": [NAMED],
     }
 
 
@@ -230,6 +231,8 @@ def test_lineage_and_named_institutions_decide_the_stewards(workflow):
     "field,value,message",
     [
         ("institutions", ["XX-999"], "institutions: expected a list"),
+        # a known institution the project is not approved for: the session cannot have read it
+        ("institutions", ["CC-101", "K12-001"], "K12-001 not approved for project 'demo'"),
         ("rows", "many", "rows: expected"),
         ("sql", "", "sql: expected"),
         ("project", "other", "no such project"),
@@ -353,3 +356,52 @@ def test_a_release_whose_audit_event_fails_leaves_no_package(workflow, monkeypat
     assert count(workflow.engine, releases) == 0
     assert workflow.get(RITA, rid)["request"].status == "approved"
     assert workflow.release(rid, builder(workflow))  # rebuilt later (e.g. at service start)
+
+
+def log_line(sql, pid=7):
+    """A statement as PostgreSQL logs it with the hub's ``log_line_prefix``."""
+    text = sql.replace("\n", "\n\t")
+    return f"2026-11-29 01:00:00.100 UTC [{pid}] db_sess_rita@db LOG:  statement: {text}\n"
+
+
+def test_submission_reads_the_server_log_and_statements_no_record_explains(
+    workflows, db_url, tmp_path
+):
+    """A CC-101 kernel record, then UNI-201 read directly: submission (not the hub's next
+    poll) imports the log, and every steward of the project is needed, with the reason."""
+    from hub.isolation.postgres import metadata as pg_metadata
+    from hub.isolation.postgres import pg_sessions
+
+    wf = workflows(db_url, tmp_path / "store")
+    create_project(wf.engine)
+    pg_metadata.create_all(wf.engine)
+    with wf.engine.begin() as conn:
+        conn.execute(pg_sessions.insert().values(role="db_sess_rita", user="rita", project="demo"))
+    sql = "select count(*) from warehouse.cc_enrollments where term = :term"
+    record = {"project": "demo", "notebook": "analysis.ipynb", "sql": sql, "rows": 1}
+    wf.record_query(RITA, {**record, "institutions": ["CC-101"]})
+    log = tmp_path / "postgresql.log"
+    log.write_text(
+        log_line("BEGIN")
+        + log_line("SET TRANSACTION READ ONLY")
+        + log_line(f"EXPLAIN (VERBOSE, FORMAT JSON) {sql.replace(':term', '$1')}")
+        + log_line(sql.replace(":term", "$1").replace(" where", "\nwhere"))
+        + log_line("SELECT DISTINCT institution FROM warehouse.cc_enrollments")
+        + log_line("ROLLBACK")
+    )
+    wf.statement_log = str(log)
+    assert submit(wf, RITA)["institutions"] == ["CC-101"]
+
+    with log.open("a") as f:
+        f.write(log_line("SELECT * FROM univ_degrees", pid=8))
+    result = submit(wf, RITA)
+    assert result["institutions"] == ["CC-101", "UNI-201"]
+    reasons = json.loads(wf.get(RITA, result["id"])["request"].institutions_source)
+    assert reasons["UNI-201"] == [unaccounted_reason(1)]
+
+    log.unlink()  # the log cannot be read: fail closed
+    reasons = json.loads(wf.get(RITA, submit(wf, RITA)["id"])["request"].institutions_source)
+    assert reasons == {
+        "CC-101": [LINEAGE, unaccounted_reason(1), LOG_UNREADABLE],
+        "UNI-201": [unaccounted_reason(1), LOG_UNREADABLE],
+    }
