@@ -50,39 +50,17 @@ c.EnclaveSpawner.max_open_files = 1024
 c.JupyterHub.allow_named_servers = False  # one session, one project, at a time
 c.JupyterHub.redirect_to_server = False
 
-# --- roles: built-in scopes, plus the place for the review service (issue 5) --------------------
-c.JupyterHub.custom_scopes = {
-    # review service: add its custom scopes here, e.g. "custom:review:decide": {...}
-}
-c.JupyterHub.load_roles = [
-    # review service: add its roles here (reviewers, stewards, researchers' submit scope)
-]
+# --- services ----------------------------------------------------------------------------------
+from hub import culler  # noqa: E402
+from output_review.service.hub_config import configure as configure_review  # noqa: E402
+from output_review.service.hub_config import hub_config_file  # noqa: E402
 
-# --- services -------------------------------------------------------------------------------------
-c.JupyterHub.services = [
-    {
-        "name": "idle-culler",
-        "command": [
-            sys.executable,
-            "-m",
-            "jupyterhub_idle_culler",
-            "--timeout=3600",
-            "--cull-every=300",
-        ],
-    },
-]
+# the idle culler reads c.IdleCuller.timeout | cull_every from the hub's config file (hub/culler.py)
+c.JupyterHub.services = [culler.service(hub_config_file())]
+c.JupyterHub.load_roles = [culler.role()]
 # review service (issue 5): its process, custom scopes, roles by group, session token scopes,
 # and the hub home page's waiting count -- all in output_review/service/hub_config.py
-from output_review.service.hub_config import configure as configure_review  # noqa: E402
-
 configure_review(c, hub_dir=HUB_DIR)
-c.JupyterHub.load_roles.append(
-    {
-        "name": "idle-culler",
-        "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
-        "services": ["idle-culler"],
-    }
-)
 
 # --- Kubernetes (deploy/values.yaml carries the same settings for Zero-to-JupyterHub) -----------
 if PROFILE == "kubernetes":

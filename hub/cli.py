@@ -101,33 +101,33 @@ def list_projects(args) -> int:
     return 0
 
 
-def register(subparsers) -> None:
-    group = subparsers.add_parser("project", help="approved projects: create, members, approvals")
-    commands = group.add_subparsers(dest="command", metavar="COMMAND")
-    commands.required = True
+def register(groups) -> None:
+    from enclave.cli import command_group
 
-    def command(name, handler, help_text):
-        p = commands.add_parser(name, help=help_text)
-        p.add_argument("--config", help="deployment config file (default: $ENCLAVE_CONFIG)")
-        p.add_argument("--by", help="who is acting (recorded in the audit trail)")
-        p.set_defaults(func=handler)
-        return p
+    add_group_command = command_group(
+        groups, "project", "approved projects: create, members, approvals"
+    )
 
-    p = command("create", create, "register a project (not yet approved by anyone)")
+    def add(name, handler, help_text):
+        command = add_group_command(name, handler, help_text)
+        command.add_argument("--by", help="who is acting (recorded in the audit trail)")
+        return command
+
+    p = add("create", create, "register a project (not yet approved by anyone)")
     p.add_argument("project")
     p.add_argument("--purpose", required=True, help="what the data will be used for")
     p.add_argument("--expires", required=True, help="last day + 1 of use, YYYY-MM-DD")
 
-    p = command("add-member", add_member, "add a researcher (creates their Unix account)")
+    p = add("add-member", add_member, "add a researcher (creates their Unix account)")
     p.add_argument("project")
     p.add_argument("user")
 
-    p = command("approve", approve, "record one institution's approval; grant warehouse access")
+    p = add("approve", approve, "record one institution's approval; grant warehouse access")
     p.add_argument("project")
     p.add_argument("--institution", required=True, help="institution code, e.g. CC-101")
     p.add_argument("--url", help="warehouse URL (default: WarehouseSettings.url)")
 
-    p = command("expire", expire, "end a project's use of data now")
+    p = add("expire", expire, "end a project's use of data now")
     p.add_argument("project")
 
-    command("list", list_projects, "list projects with status, institutions and members")
+    add("list", list_projects, "list projects with status, institutions and members")

@@ -142,7 +142,22 @@ class ProjectRegistry:
             return [self._load(conn, n) for n in list(names)]
 
     def active_projects_for(self, user: str) -> list[Project]:
-        return [p for p in self.all() if user in p.members and p.is_active]
+        """``user``'s active projects (the spawn form): chosen in SQL, then loaded."""
+        approved = sa.exists().where(project_approvals.c.project == projects.c.name)
+        query = (
+            sa.select(projects.c.name)
+            .join(project_members, project_members.c.project == projects.c.name)
+            .where(
+                project_members.c.user == user,
+                projects.c.expired_at.is_(None),
+                projects.c.expires > datetime.now(UTC).date(),
+                approved,
+            )
+            .order_by(projects.c.name)
+        )
+        with self.engine.connect() as conn:
+            names = list(conn.execute(query).scalars())
+            return [p for p in (self._load(conn, n) for n in names) if p.is_active]
 
     # -- permission pair -----------------------------------------------------------------------
     def check_user_can_use(self, user: str, name: str) -> Project:

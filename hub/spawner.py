@@ -5,11 +5,12 @@ a researcher, has accepted the current data-use agreement, chose one of their ac
 and has a Unix account. Then it gives the session exactly one project's read-only warehouse
 access, confines the uid's network (nftables), and starts the single-user server with a scrubbed
 environment, resource limits, a memory cgroup for the whole session and a private mount
-namespace (hidepid /proc, private /tmp).
+namespace (hidepid /proc, private /tmp, the project's own workspace as the home directory). While
+the session runs, ``poll()`` ends it as soon as the agreement, the project or the server-side
+query recording no longer holds.
 """
 
 import asyncio
-import os
 import pwd
 import time
 from pathlib import Path
@@ -27,7 +28,9 @@ from hub.isolation.limits import Limits
 from hub.isolation.namespace import isolate_mounts
 from hub.isolation.postgres import SessionRoles, ensure_cluster, import_statements
 from hub.isolation.session_venv import session_config_dir
+from hub.isolation.workspaces import enter_workspace, prepare_workspace
 from hub.policy import SessionPolicy, refuse
+from hub.projects import ProjectRefused
 
 _egress_tables: dict[str, EgressRules] = {}
 _clusters_ready: set[str] = set()
@@ -82,7 +85,9 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         "/var/log/postgresql/postgresql-15-main.log",
         help="""PostgreSQL's server log, where every statement of a session role is logged
         (``log_statement = 'all'``); the hub imports those lines as ``warehouse.query`` audit
-        events while sessions run and when they stop.""",
+        events while sessions run and when they stop. Sessions on a PostgreSQL warehouse are
+        refused while it cannot be read, and a running one is stopped when an import fails:
+        no statement goes unrecorded.""",
     ).tag(config=True)
 
     max_processes = Integer(
@@ -112,6 +117,14 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         so researchers cannot pass files to each other or read others' scratch files.""",
     ).tag(config=True)
 
+    require_memory_cgroup = Bool(
+        True,
+        help="""Refuse to start a session when no cgroup v1 memory controller can hold the
+        whole session to ``Spawner.mem_limit`` (then only the per-process RLIMIT_AS would apply,
+        and several processes together could exceed the limit). Set to False only on a machine
+        where that is acceptable.""",
+    ).tag(config=True)
+
     @default("mem_limit")
     def _mem_limit_default(self):
         return 2 * 1024**3
@@ -137,14 +150,15 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         began = time.perf_counter()
         ctx, project = self.check_may_start()
         account = self.unix_account()
+        cgroup_base = self._memory_cgroup_base()
         self._project = project.name
         self._warehouse_url, warehouse_port = await self._open_warehouse(ctx, project, account)
         try:
             await self._egress().confine(
                 account.pw_uid, self._allowed_destinations(), warehouse_port=warehouse_port
             )
-            self._output_dir = self._make_output_dir(account, project.name)
-            self._cgroup = self._make_cgroup()
+            self._output_dir = self._make_workspace(account, project.name)
+            self._cgroup = self._make_cgroup(cgroup_base)
             self.record_spawn(ctx, project)
             self.log.info(
                 "Session isolation for %s prepared in %.0f ms",
@@ -169,6 +183,7 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
             copy = stage_extract(Path(access), Path(self.sessions_dir), account, project.name)
             return f"sqlite:///{copy}", None
         admin_url = self._warehouse_admin_url()
+        self._check_statement_log()
         await asyncio.to_thread(_ensure_cluster_once, admin_url)
         login = await asyncio.to_thread(
             self._session_roles(ctx, admin_url).open, self.user.name, project.name, access
@@ -190,6 +205,22 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
     def _session_roles(self, ctx, admin_url: str) -> SessionRoles:
         return SessionRoles(admin_url, ctx.projects.engine)
 
+    def _check_statement_log(self) -> None:
+        """Server-side recording needs the statement log: no session without it."""
+        try:
+            with open(self.postgres_log_file, "rb"):
+                pass
+        except OSError as e:
+            self.log.error(
+                "Cannot read PostgreSQL statement log %s: %s", self.postgres_log_file, e.strerror
+            )
+            raise refuse(
+                "Sessions on the PostgreSQL warehouse are refused: the hub cannot read the "
+                "statement log that records their queries; ask an administrator to fix "
+                "EnclaveSpawner.postgres_log_file.",
+                reason="statement-log",
+            ) from None
+
     _stopping = False
 
     async def stop(self, now=False):
@@ -204,10 +235,22 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
             if base is not None:
                 await asyncio.to_thread(SessionCgroup(base, self.user.name).remove)
 
-    def _make_cgroup(self) -> SessionCgroup | None:
+    def _memory_cgroup_base(self) -> Path | None:
+        """The hub's memory cgroup; refuses the spawn if one is required and there is none."""
         base = hub_memory_cgroup()
+        if base is None and self.mem_limit and self.require_memory_cgroup:
+            self.log.error("No cgroup v1 memory controller: refusing sessions")
+            raise refuse(
+                "Sessions are refused: this machine cannot hold a session to its memory limit "
+                "(no cgroup v1 memory controller); ask an administrator "
+                "(EnclaveSpawner.require_memory_cgroup).",
+                reason="memory-cgroup",
+            )
+        return base
+
+    def _make_cgroup(self, base: Path | None) -> SessionCgroup | None:
         if base is None or not self.mem_limit:
-            self.log.warning("No cgroup v1 memory controller: per-process memory limits only")
+            self.log.warning("No session memory cgroup: per-process memory limits only")
             return None
         cgroup = SessionCgroup(base, self.user.name)
         cgroup.create(self.mem_limit)
@@ -224,37 +267,48 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
             await self._import_statements(ctx)
 
     async def poll(self):
-        """Also ends a running session whose user has not accepted the current agreement
-        (a new version was published): no access to data without it."""
+        """Also ends a running session as soon as it may no longer run: the current agreement
+        is not accepted (a new version was published), the project expired or the user left
+        it, or (PostgreSQL) its statements can no longer be imported into the audit trail."""
         status = await super().poll()
         if status is not None or self._stopping:
             return status
-        ctx = enclave_context(self.config)
-        if self._uses_postgres():
-            await self._import_statements(ctx)
+        reason = await self._reason_to_end(enclave_context(self.config))
+        if reason is None:
+            return None
+        self.log.warning("Stopping %s's session: %s", self.user.name, reason)
+        await self.stop(now=True)
+        return 1
+
+    async def _reason_to_end(self, ctx) -> str | None:
+        if self._uses_postgres() and not await self._import_statements(ctx):
+            return "its statements can no longer be recorded"
         if not ctx.acceptances.has_accepted(self.user.name, ctx.agreement.version):
-            self.log.warning(
-                "Stopping %s's session: agreement %s not accepted",
-                self.user.name,
-                ctx.agreement.version,
-            )
-            await self.stop(now=True)
-            return 1
+            return f"agreement {ctx.agreement.version} not accepted"
+        try:  # a session whose project is not known (no state) fails closed
+            ctx.projects.check_user_can_use(self.user.name, getattr(self, "_project", None) or "")
+        except ProjectRefused as e:
+            return str(e)
         return None
 
     def _uses_postgres(self) -> bool:
         return (getattr(self, "_warehouse_url", None) or "sqlite").startswith("postgresql")
 
-    async def _import_statements(self, ctx) -> None:
+    async def _import_statements(self, ctx) -> bool:
+        """Import the statement log's new lines; False (logged) if that failed."""
         try:
             async with _import_lock:
                 await asyncio.to_thread(
                     import_statements, self.postgres_log_file, ctx.projects.engine
                 )
-        except OSError as e:
+        except Exception as e:  # a failed import must end the session, never pass silently
             self.log.error(
-                "Cannot import PostgreSQL statement log %s: %s", self.postgres_log_file, e
+                "Cannot import PostgreSQL statement log %s: %s",
+                self.postgres_log_file,
+                e.strerror if isinstance(e, OSError) else type(e).__name__,
             )
+            return False
+        return True
 
     def _egress(self) -> EgressRules:
         if self.egress_table not in _egress_tables:
@@ -266,35 +320,42 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         allowed = set()
         for url in urls:
             parsed = urlparse(url)
-            allowed.add((parsed.hostname, parsed.port or 80))
+            allowed.add((parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80)))
         for pair in self.allowed_egress:
             address, _, port = pair.rpartition(":")
             allowed.add((address, int(port)))
         return allowed
 
-    def _make_output_dir(self, account: pwd.struct_passwd, project: str) -> str:
-        path = Path(account.pw_dir) / "projects" / project / "outputs"
-        for part in (path.parent.parent, path.parent, path):
-            part.mkdir(exist_ok=True)
-            os.chown(part, account.pw_uid, account.pw_gid)
-            os.chmod(part, 0o700)
-        return str(path)
+    def _make_workspace(self, account: pwd.struct_passwd, project: str) -> str:
+        """The project's workspace (the session's home); returns its output directory."""
+        try:
+            return prepare_workspace(account, project)
+        except OSError as e:
+            self.log.error("Workspace %s of %s: %s", project, account.pw_name, e)
+            raise refuse(
+                f"Your workspace for project {project!r} could not be prepared "
+                f"({e.strerror}); ask an administrator.",
+                reason="workspace",
+            ) from None
 
     def get_state(self):
         state = super().get_state()
         if getattr(self, "_warehouse_url", None):
-            # what stop() needs after a hub restart (never the password)
+            # what stop() and poll() need after a hub restart (never the password)
             state["enclave_postgres"] = not self._warehouse_url.startswith("sqlite")
+            state["enclave_project"] = self._project
         return state
 
     def load_state(self, state):
         super().load_state(state)
         if state.get("enclave_postgres"):
             self._warehouse_url = "postgresql://"
+        self._project = state.get("enclave_project")
 
     def clear_state(self):
         super().clear_state()
         self._warehouse_url = None
+        self._project = None
 
     # -- the session process -------------------------------------------------------------------
     def get_env(self):
@@ -325,11 +386,13 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         )
 
         cgroup = getattr(self, "_cgroup", None)
+        account, project = pwd.getpwnam(name), self._project
 
         def preexec():
             if cgroup is not None:
                 cgroup.join()  # before exec: every later process of the session is inside
             isolate_mounts(hide, hidden, private)
+            enter_workspace(account, project)  # the home shows this project's files only
             limits.apply()
             drop_privileges()
 

@@ -5,7 +5,8 @@ Called in the forked child before it drops to the researcher's uid. ``/proc`` is
 ``hidden_paths`` entry is covered by an empty read-only tmpfs (e.g. PostgreSQL's socket
 directory, whose ``local ... trust`` lines must never be reachable from a session), and each
 ``private_paths`` entry (``/tmp``) gets a tmpfs of its own, so sessions share no scratch space. The
-researcher cannot undo either: unmounting needs CAP_SYS_ADMIN, which they do not have.
+researcher cannot undo either: unmounting needs CAP_SYS_ADMIN, which they do not have. The
+home directory is covered the same way by the project's workspace (``workspaces.py``).
 """
 
 import ctypes
@@ -17,6 +18,7 @@ MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
 MS_NOEXEC = 8
+MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
 
@@ -56,3 +58,8 @@ def isolate_mounts(hide_processes: bool = True, hidden_paths=(), private_paths=(
     for path in private_paths:
         if os.path.isdir(path):
             _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=512m")
+
+
+def bind_mount(source: str, target: str) -> None:
+    """Show ``source`` at ``target`` (in the calling process's mount namespace)."""
+    _mount(source, target, None, MS_BIND, None)

@@ -42,10 +42,30 @@ def test_local_profile_is_the_default(tmp_path, monkeypatch):
     c = PyFileConfigLoader("jupyterhub_config.py", path=str(REPO)).load_config()
     assert c.JupyterHub.spawner_class == "hub.spawner.EnclaveSpawner"
     assert (tmp_path / "hub").stat().st_mode & 0o777 == 0o700
-    culler = next(s for s in c.JupyterHub.services if s["name"] == "idle-culler")
-    assert "jupyterhub_idle_culler" in culler["command"]
+    assert [s["name"] for s in c.JupyterHub.services] == ["idle-culler", "review"]
     role = next(r for r in c.JupyterHub.load_roles if r["name"] == "idle-culler")
     assert "delete:servers" in role["scopes"] and role["services"] == ["idle-culler"]
+
+
+def test_idle_culler_reads_its_traitlets_from_the_hub_config(tmp_path, monkeypatch):
+    from enclave.config import load_config
+    from hub.culler import IdleCuller
+
+    monkeypatch.delenv("ENCLAVE_PROFILE", raising=False)
+    monkeypatch.setenv("ENCLAVE_HUB_DIR", str(tmp_path / "hub"))
+    site = tmp_path / "site_config.py"
+    site.write_text(
+        f"load_subconfig({str(REPO / 'jupyterhub_config.py')!r})\n"
+        "c.IdleCuller.timeout = 900\n"
+        "c.IdleCuller.cull_every = 60\n"
+    )
+    command = IdleCuller(config=load_config(site)).command()
+    assert command[1:] == ["-m", "jupyterhub_idle_culler", "--timeout=900", "--cull-every=60"]
+    c = PyFileConfigLoader(site.name, path=str(tmp_path)).load_config()
+    culler = next(s for s in c.JupyterHub.services if s["name"] == "idle-culler")
+    assert culler["command"][1:] == ["-m", "hub.culler"]
+    assert culler["environment"]["ENCLAVE_CONFIG"] == str(REPO / "jupyterhub_config.py")
+    assert culler["environment"]["ENCLAVE_HUB_DIR"] == str(tmp_path / "hub")
 
 
 def test_unknown_profile_is_refused(tmp_path, monkeypatch):

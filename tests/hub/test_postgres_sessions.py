@@ -1,6 +1,8 @@
 """Sessions on a PostgreSQL warehouse: a per-user login role, password-only access through the
-session address, and server-side recording of every statement (even direct psycopg ones)."""
+session address, and server-side recording of every statement (even direct psycopg ones) — no
+session without it."""
 
+import contextlib
 import uuid
 
 import pytest
@@ -37,9 +39,33 @@ def warehouse_db():
 
 
 @pytest.fixture(scope="module")
-def enclave(warehouse_db):
-    with running_enclave(None, PEOPLE, PROJECTS, warehouse_url=warehouse_db) as running:
+def statement_log(tmp_path_factory):
+    """The hub reads PostgreSQL's log through this link: removing it makes the log unreadable
+    for this hub only."""
+    from hub.spawner import EnclaveSpawner
+
+    link = tmp_path_factory.mktemp("pglog") / "postgresql.log"
+    link.symlink_to(EnclaveSpawner.postgres_log_file.default_value)
+    return link
+
+
+@pytest.fixture(scope="module")
+def enclave(warehouse_db, statement_log):
+    config = f"c.EnclaveSpawner.postgres_log_file = {str(statement_log)!r}"
+    with running_enclave(
+        None, PEOPLE, PROJECTS, warehouse_url=warehouse_db, extra_config=config
+    ) as running:
         yield running
+
+
+@contextlib.contextmanager
+def unreadable(link):
+    target = link.readlink()
+    link.unlink()
+    try:
+        yield
+    finally:
+        link.symlink_to(target)
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +170,18 @@ def test_role_is_locked_after_the_session_stops(enclave, alice, warehouse_db):
             "SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (role,)
         ).fetchone()
     assert can_login == (False,)
+
+
+def test_spawn_refused_while_the_statement_log_is_unreadable(alice, statement_log):
+    with unreadable(statement_log):
+        response = alice.spawn("pg_b")
+    assert response.status_code == 403 and "statement log" in response.json()["message"]
+    assert not alice.model()["servers"]
+
+
+def test_session_stops_when_its_statements_can_no_longer_be_recorded(enclave, alice, statement_log):
+    kernel = alice.start_session("pg_b")
+    kernel.shutdown()
+    with unreadable(statement_log):
+        assert alice.wait_stopped(30)
+    assert "Cannot import PostgreSQL statement log" in enclave.hub.log()

@@ -70,6 +70,26 @@ def test_project_past_its_expiry_date_is_refused(registry):
         registry.check_user_can_use("alice", "study")
 
 
+def test_active_projects_for_lists_only_the_users_usable_projects(registry):
+    from hub.projects import projects
+
+    make_active(registry, "mine_b")
+    make_active(registry, "mine_a")
+    make_active(registry, "others", members=("bob",))
+    make_active(registry, "ended")
+    registry.expire("ended", actor="admin")
+    make_active(registry, "lapsed")
+    with registry.engine.begin() as conn:
+        today = datetime.now(UTC).date()
+        conn.execute(projects.update().where(projects.c.name == "lapsed").values(expires=today))
+    registry.create("pending", purpose="p", expires=NEXT_YEAR, actor="admin")
+    registry.add_member("pending", "alice", actor="admin")
+    active = registry.active_projects_for("alice")
+    assert [p.name for p in active] == ["mine_a", "mine_b"]
+    assert active[0].institutions == ("CC-101",) and active[0].members == ("alice",)
+    assert registry.active_projects_for("nobody") == []
+
+
 def test_unknown_project_is_refused(registry):
     with pytest.raises(ProjectRefused, match="no such project"):
         registry.check_user_can_use("alice", "nothing")
@@ -170,6 +190,30 @@ def test_cli_create_and_list(config, capsys):
     assert cli(config, "list") == 0
     out = capsys.readouterr().out
     assert "study" in out and "awaiting approval" in out
+
+
+def test_cli_records_who_acted(config):
+    assert (
+        cli(
+            config,
+            "create",
+            "study",
+            "--purpose",
+            "p",
+            "--expires",
+            NEXT_YEAR.isoformat(),
+            "--by",
+            "carol",
+        )
+        == 0
+    )
+    assert cli(config, "expire", "study", "--by", "dave") == 0
+    engine = make_engine(f"sqlite:///{config.rsplit('/', 1)[0]}/state.sqlite")
+    events = AuditLog(engine).events(project="study")
+    assert [(e.action, e.actor) for e in events] == [
+        ("project.create", "carol"),
+        ("project.expire", "dave"),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,8 @@
 
 One enclave for the module: alice (researcher in proj_a and proj_b), bob (researcher in proj_a),
 rita (reviewer), eve (no enclave group). Refusals first, then alice's proj_a session, then what
-must fail from inside her kernel.
+must fail from inside her kernel; last, what ends a running session and her per-project
+workspaces.
 """
 
 import pytest
@@ -29,9 +30,13 @@ PROJECTS = {
 }
 
 
+CULLER_TIMEOUT = 4321  # set in this hub's own config file, read by the culler service
+
+
 @pytest.fixture(scope="module")
 def enclave():
-    with running_enclave(None, PEOPLE, PROJECTS) as running:
+    config = f"c.IdleCuller.timeout = {CULLER_TIMEOUT}"
+    with running_enclave(None, PEOPLE, PROJECTS, extra_config=config) as running:
         yield running
 
 
@@ -120,6 +125,28 @@ def test_spawn_refused_for_projects_alice_may_not_use(enclave, alice, project, r
     assert reason in response.json()["message"]
 
 
+def test_idle_culler_runs_with_the_hubs_settings(enclave):
+    import os
+    import time
+
+    def culler_commands():
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    argv = f.read().decode().split("\0")
+            except OSError:
+                continue
+            if "jupyterhub_idle_culler" in argv:
+                yield argv
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if any(f"--timeout={CULLER_TIMEOUT}" in argv for argv in culler_commands()):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"no idle culler with --timeout={CULLER_TIMEOUT} is running")
+
+
 def test_spawn_form_lists_only_active_projects(enclave, alice):
     alice.accept_agreement()
     form = alice.session.get(f"{enclave.hub.url}/hub/spawn", timeout=30).text
@@ -167,6 +194,26 @@ def test_runs_as_own_unix_account_with_scrubbed_environment(enclave, alice, sess
     assert user == alice.name and home_mode == "0o700"
     assert {"ENCLAVE_PROJECT", "ENCLAVE_WAREHOUSE_URL", "ENCLAVE_QUERY_LOG_URL"} <= set(env)
     assert not [k for k in env if k.startswith(("OAUTH", "ENCLAVE_OIDC", "ENCLAVE_HUB"))]
+
+
+def test_home_is_the_projects_own_workspace(enclave, alice, session):
+    import json
+    import os
+
+    out = run(
+        session,
+        "import os, json\n"
+        "home = os.path.expanduser('~')\n"
+        "open(os.path.join(home, 'a_only.txt'), 'w').write('proj_a notes')\n"
+        "print(json.dumps([os.getcwd() == home, os.listdir(home), os.environ['ENCLAVE_OUTPUT_DIR'],"
+        " os.path.isdir(os.environ['ENCLAVE_OUTPUT_DIR'])]))",
+    )
+    in_home, listing, outputs, outputs_exist = json.loads(out)
+    assert in_home and ".enclave-projects" not in listing and "a_only.txt" in listing
+    assert outputs == f"/home/{alice.name}/projects/proj_a/outputs" and outputs_exist
+    # on the host, the file is in the proj_a workspace, not in the home directory itself
+    assert os.path.isfile(f"/home/{alice.name}/.enclave-projects/proj_a/a_only.txt")
+    assert not os.path.exists(f"/home/{alice.name}/a_only.txt")
 
 
 def test_cannot_read_another_researchers_files(enclave, session):
@@ -351,6 +398,33 @@ def test_download_and_export_routes_are_refused(enclave, alice, session, route):
     assert "a,b" not in response.text
 
 
+def test_contents_api_serves_no_file_whole(enclave, alice, session):
+    run(
+        session,
+        "import pathlib\n"
+        "home = pathlib.Path.home()\n"
+        "(home / 'small.csv').write_text('a,b\\n1,2\\n')\n"
+        "(home / 'big.csv').write_text('a,b\\n' + '1,2\\n' * 50_000)\n"
+        "(home / 'blob.bin').write_bytes(bytes(range(256)) * 4)",
+    )
+    api = f"{enclave.hub.url}/user/{alice.name}/api/contents"
+
+    def get(path, **params):
+        return requests.get(f"{api}/{path}", params=params, headers=alice.headers, timeout=30)
+
+    for path, params in [
+        ("small.csv", {"content": 1, "format": "base64", "type": "file"}),
+        ("big.csv", {"content": 1, "format": "text", "type": "file"}),
+        ("blob.bin", {"content": 1}),
+    ]:
+        response = get(path, **params)
+        assert response.status_code == 403, (path, params)
+        assert "1,2" not in response.text and "AAECAw" not in response.text
+    small = get("small.csv", content=1, format="text", type="file")
+    assert small.status_code == 200 and small.json()["content"] == "a,b\n1,2\n"
+    assert get("big.csv", content=0).json()["size"] > 100_000
+
+
 def test_lab_download_and_export_menu_items_are_disabled(enclave, alice, session):
     import json
     import re
@@ -424,3 +498,37 @@ def test_session_ends_when_agreement_is_no_longer_accepted(enclave, alice, sessi
     assert not (enclave.sessions_dir / alice.name).exists()
     response = alice.spawn("proj_a")
     assert response.status_code == 403 and "agreement" in response.json()["message"]
+
+
+# -- after that: a workspace per project, and an expired project ends the session -------------
+def test_files_of_another_project_are_not_in_the_session(enclave, alice):
+    alice.accept_agreement()
+    home = "__import__('os').path.expanduser('~')"
+    b_session = alice.start_session("proj_b")
+    try:
+        out = run(
+            b_session, f"import os; open('b_only.txt', 'w').write('b'); print(os.listdir({home}))"
+        )
+        assert "a_only.txt" not in out and "b_only.txt" in out
+    finally:
+        b_session.shutdown()
+    assert alice.stop_server()
+    a_session = alice.start_session("proj_a")
+    try:
+        out = run(a_session, f"import os; print(sorted(os.listdir({home})))")
+        assert "a_only.txt" in out and "b_only.txt" not in out
+        out = a_session.execute(f"os.listdir({'/home/' + alice.name + '/.enclave-projects'!r})")
+        assert out["error"][0] == "FileNotFoundError"
+    finally:
+        a_session.shutdown()
+
+
+def test_session_ends_when_its_project_expires(enclave, alice):
+    from enclave.state import make_engine
+    from hub.projects import ProjectRegistry
+
+    assert alice.model()["servers"], "the proj_a session of the test before is running"
+    ProjectRegistry(make_engine(enclave.state_url)).expire("proj_a", actor="admin")
+    assert alice.wait_stopped(30)
+    response = alice.spawn("proj_a")
+    assert response.status_code == 403 and "expired" in response.json()["message"]

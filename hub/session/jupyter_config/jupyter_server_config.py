@@ -16,3 +16,5 @@ c.KernelManager.transport = "ipc"
 c.MappingKernelManager.default_kernel_name = "enclave-python"
 c.KernelSpecManager.allowed_kernelspecs = {"enclave-python"}
 c.ContentsManager.allow_hidden = False
+# the contents API serves notebooks and small text files only (no base64, nothing large)
+c.ServerApp.contents_manager_class = "hub.session.contents.EnclaveContentsManager"

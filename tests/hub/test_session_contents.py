@@ -1,0 +1,70 @@
+"""The session's contents manager: notebooks and small text files open; no file leaves whole."""
+
+import json
+
+import pytest
+from tornado import web
+
+from hub.session.contents import EnclaveContentsManager
+
+NOTEBOOK = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+@pytest.fixture
+def contents(tmp_path):
+    (tmp_path / "notes.txt").write_text("a,b\n1,2\n")
+    (tmp_path / "table.csv").write_text("a,b\n" + "1,2\n" * 40_000)  # 160 kB
+    (tmp_path / "plot.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff" * 10)
+    (tmp_path / "study.ipynb").write_text(json.dumps(NOTEBOOK))
+    return EnclaveContentsManager(root_dir=str(tmp_path))
+
+
+async def refused(call) -> str:
+    with pytest.raises(web.HTTPError) as caught:
+        await call
+    assert caught.value.status_code == 403
+    return caught.value.log_message
+
+
+@pytest.mark.parametrize(
+    ("path", "kwargs", "why"),
+    [
+        ("notes.txt", {"format": "base64"}, "base64"),
+        ("plot.png", {}, "only text files"),
+        ("plot.png", {"type": "file"}, "only text files"),
+        ("table.csv", {"format": "text"}, "over 131072 bytes"),
+        ("study.ipynb", {"type": "file", "format": "base64"}, "base64"),
+    ],
+)
+async def test_file_content_that_would_be_a_download_is_refused(contents, path, kwargs, why):
+    assert why in await refused(contents.get(path, **kwargs))
+
+
+async def test_notebooks_small_text_and_metadata_are_served(contents):
+    notebook = await contents.get("study.ipynb")
+    assert notebook["type"] == "notebook" and notebook["content"]["nbformat"] == 4
+    text = await contents.get("notes.txt", type="file", format="text")
+    assert text["content"] == "a,b\n1,2\n"
+    for path in ("plot.png", "table.csv"):
+        model = await contents.get(path, content=False)
+        assert model["content"] is None and model["size"] > 0
+    listing = await contents.get("")
+    assert {m["name"] for m in listing["content"]} == {
+        "notes.txt",
+        "table.csv",
+        "plot.png",
+        "study.ipynb",
+    }
+
+
+async def test_copies_inside_the_session_still_work(contents, tmp_path):
+    copy = await contents.copy("plot.png", "")
+    assert copy["content"] is None
+    assert (tmp_path / copy["name"]).read_bytes() == (tmp_path / "plot.png").read_bytes()
+    await refused(contents.get("plot.png"))  # the copy did not lift the check
+
+
+async def test_size_limit_is_configurable(tmp_path):
+    (tmp_path / "table.csv").write_text("x" * 2000)
+    contents = EnclaveContentsManager(root_dir=str(tmp_path), max_file_size=1000)
+    assert "over 1000 bytes" in await refused(contents.get("table.csv"))

@@ -1,0 +1,112 @@
+"""EnclaveSpawner's own checks, without a hub: egress ports, the memory cgroup requirement, the
+statement log, and why poll() ends a running session."""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from jupyterhub.spawner import SpawnException
+
+from enclave.state import make_engine
+from hub import spawner as spawner_module
+from hub.projects import ProjectRegistry
+from hub.spawner import EnclaveSpawner
+
+
+def make_spawner(**traits) -> EnclaveSpawner:
+    hub = SimpleNamespace(api_url="http://127.0.0.1:8081/hub/api")
+    return EnclaveSpawner(hub=hub, user=SimpleNamespace(name="alice"), **traits)
+
+
+@pytest.mark.parametrize(
+    ("url", "port"),
+    [
+        ("https://review.example/services/review/api/queries", 443),
+        ("http://review.example/services/review/api/queries", 80),
+        ("https://review.example:8443/q", 8443),
+    ],
+)
+def test_egress_port_defaults_follow_the_scheme(url, port):
+    allowed = make_spawner(query_log_url=url)._allowed_destinations()
+    assert ("review.example", port) in allowed and ("127.0.0.1", 8081) in allowed
+
+
+def test_spawn_is_refused_without_a_memory_cgroup(monkeypatch):
+    monkeypatch.setattr(spawner_module, "hub_memory_cgroup", lambda: None)
+    with pytest.raises(SpawnException) as refused:
+        make_spawner()._memory_cgroup_base()
+    assert refused.value.status_code == 403 and "memory limit" in refused.value.message
+    assert make_spawner(require_memory_cgroup=False)._memory_cgroup_base() is None
+
+
+def test_memory_cgroup_is_used_when_there_is_one(monkeypatch):
+    monkeypatch.setattr(spawner_module, "hub_memory_cgroup", lambda: Path("/sys/fs/cgroup/x"))
+    assert make_spawner()._memory_cgroup_base() == Path("/sys/fs/cgroup/x")
+
+
+def test_spawn_is_refused_while_the_statement_log_is_unreadable(tmp_path):
+    log = tmp_path / "postgresql.log"
+    spawner = make_spawner(postgres_log_file=str(log))
+    with pytest.raises(SpawnException) as refused:
+        spawner._check_statement_log()
+    assert refused.value.status_code == 403
+    assert "statement log" in refused.value.message
+    log.write_text("")
+    spawner._check_statement_log()
+
+
+# -- poll(): what ends a running session ----------------------------------------------------
+@pytest.fixture
+def ctx(tmp_path):
+    projects = ProjectRegistry(make_engine(f"sqlite:///{tmp_path / 'state.sqlite'}"))
+    expires = (datetime.now(UTC) + timedelta(days=30)).date()
+    projects.create("study", purpose="p", expires=expires, actor="admin")
+    projects.add_member("study", "alice", actor="admin")
+    projects.approve("study", "CC-101", actor="admin", grant=lambda p, i: "/srv/x.sqlite")
+    accepted = {"alice"}
+    return SimpleNamespace(
+        projects=projects,
+        agreement=SimpleNamespace(version="v1"),
+        acceptances=SimpleNamespace(has_accepted=lambda user, version: user in accepted),
+        accepted=accepted,
+    )
+
+
+def session(project="study", warehouse="sqlite:///x", log=None) -> EnclaveSpawner:
+    spawner = make_spawner(postgres_log_file=str(log or "/nonexistent"))
+    spawner._project, spawner._warehouse_url = project, warehouse
+    return spawner
+
+
+async def test_a_session_may_go_on_while_everything_holds(ctx):
+    assert await session()._reason_to_end(ctx) is None
+
+
+async def test_session_ends_when_its_project_expires(ctx):
+    ctx.projects.expire("study", actor="admin")
+    assert "expired" in await session()._reason_to_end(ctx)
+
+
+async def test_session_ends_when_the_agreement_lapses(ctx):
+    ctx.accepted.clear()
+    assert "agreement v1" in await session()._reason_to_end(ctx)
+
+
+async def test_session_of_unknown_project_ends(ctx):
+    assert "no such project" in await session(project=None)._reason_to_end(ctx)
+
+
+async def test_postgres_session_ends_when_statements_cannot_be_imported(ctx, tmp_path):
+    pg = "postgresql://db_sess_alice@127.0.0.2/db"
+    assert "recorded" in await session(warehouse=pg)._reason_to_end(ctx)
+    log = tmp_path / "postgresql.log"
+    log.write_text("")
+    assert await session(warehouse=pg, log=log)._reason_to_end(ctx) is None
+
+
+def test_the_project_survives_a_hub_restart():
+    spawner = session()
+    restored = make_spawner()
+    restored.load_state(spawner.get_state())
+    assert restored._project == "study"

@@ -1,0 +1,77 @@
+"""Per-project workspaces on a real account: layout, a planted link, and the home bind mount."""
+
+import os
+import pwd
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hub.isolation.workspaces import WORKSPACES, prepare_workspace
+from tests.support.unix_users import unix_users
+
+
+@pytest.fixture
+def account():
+    with unix_users("ws") as names:
+        yield pwd.getpwnam(names["ws"])
+
+
+def owner_and_mode(path) -> tuple[int, int]:
+    info = os.lstat(path)
+    return info.st_uid, stat.S_IMODE(info.st_mode)
+
+
+def test_workspace_layout(account):
+    outputs = prepare_workspace(account, "proj_a")
+    assert outputs == f"{account.pw_dir}/projects/proj_a/outputs"
+    root = os.path.join(account.pw_dir, WORKSPACES)
+    assert owner_and_mode(root) == (0, 0o711)
+    workspace = os.path.join(root, "proj_a")
+    for sub in ("", "projects", "projects/proj_a", "projects/proj_a/outputs"):
+        assert owner_and_mode(os.path.join(workspace, sub)) == (account.pw_uid, 0o700)
+
+
+def test_modes_are_repaired_on_the_next_spawn(account):
+    prepare_workspace(account, "proj_a")
+    workspace = os.path.join(account.pw_dir, WORKSPACES, "proj_a")
+    os.chmod(workspace, 0o755)
+    prepare_workspace(account, "proj_a")
+    assert owner_and_mode(workspace) == (account.pw_uid, 0o700)
+
+
+def test_a_planted_link_is_never_followed(account, tmp_path):
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    before = owner_and_mode(target)
+    os.symlink(target, os.path.join(account.pw_dir, WORKSPACES))
+    with pytest.raises(OSError):
+        prepare_workspace(account, "proj_a")
+    assert owner_and_mode(target) == before and not os.listdir(target)
+
+
+def test_session_home_shows_only_its_projects_files(account):
+    for project in ("proj_a", "proj_b"):
+        prepare_workspace(account, project)
+        mine = os.path.join(account.pw_dir, WORKSPACES, project, f"{project}.txt")
+        with open(mine, "w") as f:
+            f.write(project)
+    Path(account.pw_dir, "old-home-file").touch()
+    # a child in a private mount namespace, as the spawner's preexec does it
+    code = (
+        "import os, pwd, sys\n"
+        "from hub.isolation.namespace import isolate_mounts\n"
+        "from hub.isolation.workspaces import enter_workspace\n"
+        f"account = pwd.getpwnam({account.pw_name!r})\n"
+        "isolate_mounts(False)\n"
+        "enter_workspace(account, 'proj_a')\n"
+        "print(sorted(os.listdir(account.pw_dir)))\n"
+    )
+    listing = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert listing.strip() == "['proj_a.txt', 'projects']"
+    # and the hub's own view is untouched
+    assert "old-home-file" in os.listdir(account.pw_dir)
