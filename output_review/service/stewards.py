@@ -4,17 +4,21 @@
    whose notebook is the submitted one (the kernel records every query it runs).
 2. Where no lineage exists: every institution approved for the project (conservative).
 3. The server's word over the session's: on PostgreSQL the hub imports every statement of the
-   user's session role from the server log (``source: postgresql-log``). If any of this user's
-   statements in this project is neither a recorded kernel query (or its ``EXPLAIN``) nor one of
-   the client's own bookkeeping statements listed below, something read the warehouse outside
-   the kernel's records (psycopg, a patched client): every institution approved for the project.
-   The same when the log could not be brought up to date at submission.
+   user's session role from the server log (``source: postgresql-log``).
+   a. Every project institution whose data a warehouse table named in one of this user's
+      statements in this project holds (``k12_*``, ``cc_*``, ``univ_*`` by sector; ``students``
+      and ``institutions`` every sector; a statement running SQL given as text: every one). The
+      server cannot tell notebooks apart, so this counts for every submission of the project.
+   b. If any of those statements is neither a recorded kernel query (or its ``EXPLAIN``) nor
+      one of the client's own bookkeeping statements listed below, something read the warehouse
+      outside the kernel's records (psycopg, a patched client): every institution approved for
+      the project. The same when the log could not be brought up to date at submission.
 4. Always: institutions whose code or name appears in an output table, because a report that
    names or ranks a member needs that member's sign-off even without lineage.
 
-Kernel records are the session's own account; rule 3 makes sure that account is checked
-against what the server saw, and the service refuses records naming institutions the project
-is not approved for.
+Kernel records are the session's own account: they can add stewards, and narrow them only on
+SQLite (where the session's extract holds nothing but the project's institutions). The service
+refuses records naming institutions the project is not approved for.
 """
 
 import hashlib
@@ -22,6 +26,9 @@ import json
 import posixpath
 import re
 from collections.abc import Callable, Iterable
+
+from kernels.lineage import POSTGRES_SQL_RUNNING_FUNCTIONS
+from warehouse.schema import INSTITUTIONS, WAREHOUSE_TABLES
 
 TABLE_HTML = re.compile(r"<table\b.*?</table>", re.IGNORECASE | re.DOTALL)
 SERVER_LOG = "postgresql-log"  # ``details.source`` of the hub's imported statements
@@ -53,6 +60,14 @@ CLIENT_CATALOG_QUERIES = {
     "547f12953c3ded1cffa98e170e1e619c7086c7c193a7668f18d8b028649b0ebe": "get_columns",
 }
 
+SECTORS = ("k12", "cc", "univ")  # a table named <sector>_* holds only that sector's rows
+TABLE_NAME = re.compile(
+    r"(?<![\w$])(" + "|".join(sorted(WAREHOUSE_TABLES, key=len, reverse=True)) + r")(?![\w$])",
+    re.IGNORECASE,
+)
+UNICODE_IDENTIFIER = re.compile(r"\bU&[\"']", re.IGNORECASE)  # U&"stud\0065nts" hides a name
+ANY_TABLE = "SQL given as text"  # stands for every table
+
 LINEAGE = "read by a recorded query of this notebook"
 NO_LINEAGE = "approved for the project; no recorded query of this notebook"
 NAMED = "named in an output table"
@@ -65,6 +80,12 @@ def unaccounted_reason(count: int) -> str:
     return (
         f"approved for the project; {count} statement(s) in the PostgreSQL log that no "
         "recorded kernel query accounts for"
+    )
+
+
+def server_read_reason(tables: Iterable[str]) -> str:
+    return "the PostgreSQL log shows this user's statements in the project reading " + ", ".join(
+        sorted(tables)
     )
 
 
@@ -90,27 +111,49 @@ def lineage_institutions(audit_events: Iterable, notebook: str) -> set[str]:
     return found
 
 
-def unaccounted_statements(audit_events: Iterable) -> int:
-    """Server-logged statements that no kernel record (any notebook) nor the client explains."""
-    recorded: set[str] = set()
-    server: list[str] = []
-    for event in audit_events:
-        sql = str(event.details.get("sql") or "")
-        if event.details.get("source") == SERVER_LOG:
-            server.append(normalized(sql, POSTGRES_BIND))
-        else:
-            query = normalized(sql, SQLALCHEMY_BIND)
-            recorded.update((query, EXPLAIN + query))
-    return sum(not _accounted(sql, recorded) for sql in server)
+def _server_statements(audit_events: Iterable) -> list[str]:
+    """This user's server-logged statements, normalized, without the client's bookkeeping."""
+    return [
+        sql
+        for event in audit_events
+        if event.details.get("source") == SERVER_LOG
+        and not _bookkeeping(sql := normalized(str(event.details.get("sql") or ""), POSTGRES_BIND))
+    ]
 
 
-def _accounted(sql: str, recorded: set[str]) -> bool:
+def _bookkeeping(sql: str) -> bool:
     return (
-        sql in recorded
-        or sql in CLIENT_STATEMENTS
+        sql in CLIENT_STATEMENTS
         or CLIENT_PATTERN.fullmatch(sql) is not None
         or hashlib.sha256(sql.encode()).hexdigest() in CLIENT_CATALOG_QUERIES
     )
+
+
+def unaccounted_statements(audit_events: Iterable) -> int:
+    """Server-logged statements that no kernel record (any notebook) nor the client explains."""
+    audit_events = list(audit_events)
+    recorded: set[str] = set()
+    for event in audit_events:
+        if event.details.get("source") != SERVER_LOG:
+            query = normalized(str(event.details.get("sql") or ""), SQLALCHEMY_BIND)
+            recorded.update((query, EXPLAIN + query))
+    return sum(sql not in recorded for sql in _server_statements(audit_events))
+
+
+def tables_read_server_side(audit_events: Iterable) -> set[str]:
+    """Warehouse tables the server-logged statements name (``ANY_TABLE``: SQL run from text)."""
+    tables: set[str] = set()
+    for sql in _server_statements(audit_events):
+        if POSTGRES_SQL_RUNNING_FUNCTIONS.search(sql) or UNICODE_IDENTIFIER.search(sql):
+            tables.add(ANY_TABLE)
+        tables.update(name.lower() for name in TABLE_NAME.findall(sql))
+    return tables
+
+
+def holds_rows_of(table: str, code: str) -> bool:
+    """Whether ``table`` can hold ``code``'s rows (unknown institutions: every table can)."""
+    sector = next((s for s in SECTORS if table.startswith(f"{s}_")), None)
+    return sector is None or code not in INSTITUTIONS or INSTITUTIONS[code][1] == sector
 
 
 def _table_texts(nb) -> Iterable[str]:
@@ -177,6 +220,11 @@ def required_institutions(
         need(lineage, LINEAGE)
     else:
         need(project_institutions(), NO_LINEAGE)
+    read = tables_read_server_side(query_events)
+    for code in project_institutions():
+        tables = [t for t in read if t == ANY_TABLE or holds_rows_of(t, code)]
+        if tables:
+            need([code], server_read_reason(tables))
     unaccounted = unaccounted_statements(query_events)
     if unaccounted:
         need(project_institutions(), unaccounted_reason(unaccounted))

@@ -14,7 +14,12 @@ from audit import AuditLog
 from hub.isolation import postgres
 from hub.spawner import EnclaveSpawner
 from kernels.client import Warehouse
-from output_review.service.stewards import LINEAGE, unaccounted_reason, unaccounted_statements
+from output_review.service.stewards import (
+    LINEAGE,
+    server_read_reason,
+    unaccounted_reason,
+    unaccounted_statements,
+)
 
 RITA = researcher("rita")
 LOG_FILE = EnclaveSpawner.postgres_log_file.default_value
@@ -114,6 +119,6 @@ def test_real_kernel_statements_are_accounted_and_a_direct_read_is_not(
     reasons = json.loads(wf.get(RITA, result["id"])["request"].institutions_source)
     # psycopg's own BEGIN is client bookkeeping; the SELECT is the one unaccounted statement
     assert reasons == {
-        "CC-101": [LINEAGE, unaccounted_reason(1)],
+        "CC-101": [LINEAGE, server_read_reason(["cc_enrollments"]), unaccounted_reason(1)],
         "UNI-201": [unaccounted_reason(1)],
     }

@@ -14,6 +14,7 @@ from output_review.service.stewards import (
     lineage_institutions,
     named_in_tables,
     required_institutions,
+    server_read_reason,
     unaccounted_reason,
     unaccounted_statements,
 )
@@ -127,6 +128,7 @@ KERNEL_SERVER_SIDE = [
     "DEALLOCATE ALL",
 ]
 PROJECT = ["CC-101", "UNI-201"]
+CC_READ = server_read_reason(["cc_enrollments"])
 
 
 def server(sql):
@@ -153,7 +155,7 @@ def stewards_for(events, **kwargs):
 def test_the_kernels_own_statements_are_accounted_for_by_its_record():
     events = [kernel_record(), *map(server, KERNEL_SERVER_SIDE)]
     assert unaccounted_statements(events) == 0
-    assert stewards_for(events) == {"CC-101": [LINEAGE]}
+    assert stewards_for(events) == {"CC-101": [LINEAGE, CC_READ]}
 
 
 def test_a_statement_outside_the_kernels_records_needs_every_project_steward():
@@ -161,11 +163,39 @@ def test_a_statement_outside_the_kernels_records_needs_every_project_steward():
     direct = server("SELECT * FROM univ_degrees")
     events = [kernel_record(), *map(server, KERNEL_SERVER_SIDE), direct]
     reasons = stewards_for(events)
+    univ_read = server_read_reason(["univ_degrees"])
     assert reasons == {
-        "CC-101": [LINEAGE, unaccounted_reason(1)],
-        "UNI-201": [unaccounted_reason(1)],
+        "CC-101": [LINEAGE, CC_READ, unaccounted_reason(1)],
+        "UNI-201": [univ_read, unaccounted_reason(1)],
     }
-    assert "1 statement(s) in the PostgreSQL log" in reasons["UNI-201"][0]
+    assert "1 statement(s) in the PostgreSQL log" in reasons["UNI-201"][1]
+
+
+def test_a_forged_record_repeating_the_sql_cannot_narrow_the_stewards():
+    """The session claims CC-101 for a statement the server saw reading a univ_ table, and
+    files it under another notebook: the server's log still asks UNI-201's steward."""
+    sql = "SELECT * FROM univ_degrees"
+    events = [kernel_record(), kernel_record(sql), server(sql)]
+    events[1].details["notebook"] = "elsewhere.ipynb"
+    assert unaccounted_statements(events) == 0
+    assert stewards_for(events) == {
+        "CC-101": [LINEAGE],
+        "UNI-201": [server_read_reason(["univ_degrees"])],
+    }
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select query_to_xml('select * from univ_' || 'degrees', true, true, '')",
+        'SELECT * FROM U&"univ\\005fdegrees"',
+        "SELECT count(*) FROM warehouse.students",  # every sector's students
+    ],
+)
+def test_statements_that_could_read_any_sector_ask_every_project_steward(sql):
+    events = [kernel_record(sql), server(sql)]
+    assert set(stewards_for(events)) == {"CC-101", "UNI-201"}
+    assert unaccounted_statements(events) == 0
 
 
 @pytest.mark.parametrize(
