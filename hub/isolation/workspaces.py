@@ -3,7 +3,7 @@
 Data may be used only for the project it was approved for, so what a researcher saved while
 working on project B must not be at hand in a project-A session. Each project gets its own
 directory ``~/.enclave-projects/<project>`` (0700, the researcher's; the ``.enclave-projects``
-directory itself is root's, 0711, so no entry can be renamed from one project to another). The
+directory itself is root's, 0711, so the workspaces cannot be renamed or swapped). The
 spawner creates it, with the project's output directory inside; in the session's private mount
 namespace it is bind-mounted over the home directory. The session then sees that project's files
 as its home and nothing else: the real home and every other project's workspace are covered.
