@@ -15,6 +15,7 @@ from pathlib import Path
 import requests
 
 from hub.devstack.ports import free_port
+from hub.devstack.process import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 ROOT_CONFIG = REPO / "jupyterhub_config.py"
@@ -37,13 +38,7 @@ class RunningHub:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, 30)
 
 
 def hub_config(port: int, hub_port: int, proxy_api_port: int, extra_config: str) -> str:

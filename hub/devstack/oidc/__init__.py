@@ -7,6 +7,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from hub.devstack.process import stop_process
+
 REPO = Path(__file__).resolve().parents[3]
 SCRIPT = Path(__file__).with_name("provider.mjs")
 
@@ -73,13 +75,7 @@ class OIDCProvider:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, 10)
         if self.process and self.process.stdout:
             self.process.stdout.close()
         if self._config_dir:
