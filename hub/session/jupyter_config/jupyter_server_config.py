@@ -9,8 +9,14 @@ c.ServerApp.jpserver_extensions["output_review.service.labext"] = True
 from output_review.service.labext import LABEXTENSIONS  # noqa: E402
 
 c.LabApp.extra_labextensions_path = [str(LABEXTENSIONS)]
-# a terminal would be a way around the kernel's query recording and the download guard
-c.ServerApp.terminals_enabled = False
+# A terminal adds nothing a kernel lacks (`!cmd` runs the same shell): same uid, mount namespace,
+# rlimits, cgroup and egress rules, and the session's environment. The accounts' login shell is
+# nologin, so the shell is named here; not a login shell, since Debian's /etc/profile would reset
+# PATH and drop the session venv (and with it `enclave`).
+c.ServerApp.terminals_enabled = True
+c.ServerApp.terminado_settings = {
+    "shell_command": ["/usr/bin/env", "SHELL=/bin/bash", "/bin/bash", "--noprofile"]
+}
 # kernels over Unix sockets: the session's uid may not open loopback TCP to its own kernels
 c.KernelManager.transport = "ipc"
 c.MappingKernelManager.default_kernel_name = "enclave-python"
