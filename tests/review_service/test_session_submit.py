@@ -1,8 +1,9 @@
 """Submitting from a real research session: from the kernel's shell and from JupyterLab.
 
 The session runs as rita's own Unix account with the hub's EnclaveSpawner; it reaches the
-review service only through the hub's proxy, with the session's own token. Terminals are
-disabled in sessions (hub/session), so the shell command runs from a notebook cell.
+review service only through the hub's proxy, with the session's own token. Here the command
+runs from a notebook cell (`!enclave review submit`); tests/hub/test_session_terminal.py runs it
+in the session's terminal.
 """
 
 import time
