@@ -6,7 +6,9 @@ processes are therefore put in a memory cgroup of their own, nested under the hu
 session as a whole exceeds it, the kernel's OOM killer ends a process of that session only.
 """
 
+import contextlib
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -40,12 +42,28 @@ class SessionCgroup:
         (self.path / "cgroup.procs").write_text(str(os.getpid()))
 
     def remove(self, timeout: float = 10) -> None:
-        """Remove the cgroup once its processes are gone (rmdir fails while any remain)."""
+        """Kill every process left in the cgroup, then remove it (rmdir fails while any remain).
+
+        A process the researcher detached (``setsid nohup ...``) survives the session server;
+        left running it would keep the researcher's access (an open extract, a connection)
+        after the session ended. Killing in a loop also catches processes forked meanwhile."""
         deadline = time.monotonic() + timeout
         while self.path.exists():
+            self._kill_members()
             try:
                 self.path.rmdir()
+            except FileNotFoundError:
+                return
             except OSError:
                 if time.monotonic() > deadline:
                     raise
-                time.sleep(0.1)
+                time.sleep(0.05)
+
+    def _kill_members(self) -> None:
+        try:
+            pids = (self.path / "cgroup.procs").read_text().split()
+        except FileNotFoundError:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):  # exited meanwhile
+                os.kill(int(pid), signal.SIGKILL)

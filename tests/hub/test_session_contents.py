@@ -16,6 +16,8 @@ def contents(tmp_path):
     (tmp_path / "table.csv").write_text("a,b\n" + "1,2\n" * 40_000)  # 160 kB
     (tmp_path / "plot.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff" * 10)
     (tmp_path / "study.ipynb").write_text(json.dumps(NOTEBOOK))
+    big_notebook = {**NOTEBOOK, "metadata": {"rows": ["stu_0123456789abcdefghjkmnpqrs"] * 8000}}
+    (tmp_path / "rows.json").write_text(json.dumps(big_notebook))  # notebook-shaped, 300 kB
     return EnclaveContentsManager(root_dir=str(tmp_path))
 
 
@@ -34,6 +36,8 @@ async def refused(call) -> str:
         ("plot.png", {"type": "file"}, "only text files"),
         ("table.csv", {"format": "text"}, "over 131072 bytes"),
         ("study.ipynb", {"type": "file", "format": "base64"}, "base64"),
+        ("rows.json", {"type": "notebook"}, "only .ipynb files"),
+        ("notes.txt", {"type": "notebook"}, "only .ipynb files"),
     ],
 )
 async def test_file_content_that_would_be_a_download_is_refused(contents, path, kwargs, why):
@@ -50,6 +54,7 @@ async def test_notebooks_small_text_and_metadata_are_served(contents):
         assert model["content"] is None and model["size"] > 0
     listing = await contents.get("")
     assert {m["name"] for m in listing["content"]} == {
+        "rows.json",
         "notes.txt",
         "table.csv",
         "plot.png",
@@ -68,3 +73,18 @@ async def test_size_limit_is_configurable(tmp_path):
     (tmp_path / "table.csv").write_text("x" * 2000)
     contents = EnclaveContentsManager(root_dir=str(tmp_path), max_file_size=1000)
     assert "over 1000 bytes" in await refused(contents.get("table.csv"))
+
+
+async def test_a_file_that_grew_after_the_size_check_is_refused(contents, monkeypatch):
+    # the size is checked before the read; a file growing in between must not slip through
+    monkeypatch.setattr("hub.session.contents.os.path.getsize", lambda path: 0)
+    assert "over 131072 bytes" in await refused(contents.get("table.csv"))
+
+
+async def test_errors_never_quote_the_file_content(tmp_path):
+    (tmp_path / "broken.ipynb").write_text("stu_secretsecretsecretsecret01,1999,F\n")
+    contents = EnclaveContentsManager(root_dir=str(tmp_path))
+    with pytest.raises(web.HTTPError) as caught:
+        await contents.get("broken.ipynb")
+    assert caught.value.status_code == 400
+    assert "secret" not in str(caught.value) and "secret" not in caught.value.log_message

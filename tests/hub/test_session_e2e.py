@@ -6,6 +6,8 @@ must fail from inside her kernel; last, what ends a running session and her per-
 workspaces.
 """
 
+from pathlib import Path
+
 import pytest
 import requests
 
@@ -498,6 +500,34 @@ def test_session_ends_when_agreement_is_no_longer_accepted(enclave, alice, sessi
     assert not (enclave.sessions_dir / alice.name).exists()
     response = alice.spawn("proj_a")
     assert response.status_code == 403 and "agreement" in response.json()["message"]
+
+
+# -- after that: a process the researcher detached ends with the session ------------------------
+def test_detached_processes_end_with_the_session(enclave, alice):
+    alice.accept_agreement()
+    kernel = alice.start_session("proj_b")
+    try:
+        pid = int(
+            run(
+                kernel,
+                "import subprocess\n"
+                "print(subprocess.Popen(['nohup', 'sleep', '600'], start_new_session=True,\n"
+                "    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).pid)",
+            )
+        )
+    finally:
+        kernel.shutdown()
+    assert process_state(pid) not in (None, "Z"), "the detached sleep runs before the stop"
+    assert alice.stop_server()
+    assert process_state(pid) in (None, "Z")  # killed (a zombie until something reaps it)
+
+
+def process_state(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
 
 
 # -- after that: a workspace per project, and an expired project ends the session -------------
