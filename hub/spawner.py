@@ -26,7 +26,12 @@ from hub.isolation.egress import EgressRules
 from hub.isolation.extracts import stage_extract, unstage
 from hub.isolation.limits import Limits
 from hub.isolation.namespace import isolate_mounts
-from hub.isolation.postgres import SessionRoles, ensure_cluster, import_statements
+from hub.isolation.postgres import (
+    SessionRoles,
+    StatementImportFailed,
+    ensure_cluster,
+    import_statements,
+)
 from hub.isolation.session_venv import session_config_dir
 from hub.isolation.workspaces import enter_workspace, prepare_workspace
 from hub.policy import SessionPolicy, refuse
@@ -86,8 +91,16 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         help="""PostgreSQL's server log, where every statement of a session role is logged
         (``log_statement = 'all'``); the hub imports those lines as ``warehouse.query`` audit
         events while sessions run and when they stop. Sessions on a PostgreSQL warehouse are
-        refused while it cannot be read, and a running one is stopped when an import fails:
-        no statement goes unrecorded.""",
+        refused while it cannot be read, and a running one is stopped when the log becomes
+        unreadable or imports keep failing: no statement goes unrecorded.""",
+    ).tag(config=True)
+
+    max_import_failures = Integer(
+        3,
+        help="""Consecutive failed statement-log imports (other than an unreadable log, which
+        stops the session at once) after which a running PostgreSQL session is stopped. A
+        transient state-database error is retried at the next poll; the statements stay in
+        the log and are imported then.""",
     ).tag(config=True)
 
     max_processes = Integer(
@@ -185,9 +198,18 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         admin_url = self._warehouse_admin_url()
         self._check_statement_log()
         await asyncio.to_thread(_ensure_cluster_once, admin_url)
-        login = await asyncio.to_thread(
-            self._session_roles(ctx, admin_url).open, self.user.name, project.name, access
-        )
+        roles = self._session_roles(ctx, admin_url)
+        try:
+            async with _import_lock:  # open() first imports the previous session's statements
+                login = await asyncio.to_thread(roles.open, self.user.name, project.name, access)
+        except StatementImportFailed as e:
+            self._log_import_failure(e.__cause__)
+            raise refuse(
+                "Sessions on the PostgreSQL warehouse are refused: the statements of your "
+                "previous session could not be recorded; ask an administrator.",
+                reason="statement-log",
+            ) from None
+        self._import_failures = 0  # open() has just imported the log
         return login.url, sa.engine.make_url(login.url).port
 
     def _warehouse_admin_url(self) -> str:
@@ -203,7 +225,7 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         return url
 
     def _session_roles(self, ctx, admin_url: str) -> SessionRoles:
-        return SessionRoles(admin_url, ctx.projects.engine)
+        return SessionRoles(admin_url, ctx.projects.engine, log_file=self.postgres_log_file)
 
     def _check_statement_log(self) -> None:
         """Server-side recording needs the statement log: no session without it."""
@@ -294,21 +316,29 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
     def _uses_postgres(self) -> bool:
         return (getattr(self, "_warehouse_url", None) or "sqlite").startswith("postgresql")
 
+    _import_failures = 0
+
     async def _import_statements(self, ctx) -> bool:
-        """Import the statement log's new lines; False (logged) if that failed."""
+        """Import the statement log's new lines; False (logged) when the session must end: the
+        log is unreadable, or ``max_import_failures`` imports in a row failed."""
         try:
             async with _import_lock:
                 await asyncio.to_thread(
                     import_statements, self.postgres_log_file, ctx.projects.engine
                 )
-        except Exception as e:  # a failed import must end the session, never pass silently
-            self.log.error(
-                "Cannot import PostgreSQL statement log %s: %s",
-                self.postgres_log_file,
-                e.strerror if isinstance(e, OSError) else type(e).__name__,
-            )
-            return False
+        except Exception as e:  # a failed import never passes silently
+            self._log_import_failure(e)
+            self._import_failures += 1
+            return not isinstance(e, OSError) and self._import_failures < self.max_import_failures
+        self._import_failures = 0
         return True
+
+    def _log_import_failure(self, e: Exception) -> None:
+        self.log.error(
+            "Cannot import PostgreSQL statement log %s: %s",
+            self.postgres_log_file,
+            e.strerror if isinstance(e, OSError) else type(e).__name__,
+        )
 
     def _egress(self) -> EgressRules:
         if self.egress_table not in _egress_tables:

@@ -100,6 +100,10 @@ def ensure_cluster(admin_url: str) -> None:
         engine.dispose()
 
 
+class StatementImportFailed(Exception):
+    """The statement log could not be imported (the cause is chained)."""
+
+
 @dataclass(frozen=True)
 class SessionLogin:
     role: str
@@ -110,16 +114,26 @@ class SessionLogin:
 class SessionRoles:
     """Open and close the per-user login roles of one warehouse database."""
 
-    def __init__(self, admin_url: str, state: sa.Engine):
+    def __init__(self, admin_url: str, state: sa.Engine, log_file: str | None = None):
         self.admin_url = admin_url
         self.state = state
+        self.log_file = log_file  # the statement log, imported before a role changes project
         metadata.create_all(state)
 
     def open(
         self, user: str, project: str, project_role: str, host: str = "127.0.0.1"
     ) -> SessionLogin:
         """Unlock ``user``'s role for ``project`` with a new password; ``host`` is where the
-        session reaches the warehouse (loopback here, the database service on Kubernetes)."""
+        session reaches the warehouse (loopback here, the database service on Kubernetes).
+
+        With a ``log_file``, the previous session's statements still in the log are imported
+        first, while the role still maps to that session's project (a failure raises and
+        changes nothing): otherwise they would be recorded under the new project."""
+        if self.log_file is not None:
+            try:
+                import_statements(self.log_file, self.state)
+            except Exception as e:
+                raise StatementImportFailed(self.log_file) from e
         engine = _admin(self.admin_url)
         password = secrets.token_urlsafe(24)
         try:
@@ -199,39 +213,37 @@ def import_statements(log_file: str, state: sa.Engine) -> int:
         ).first()
         stat = path.stat()
         inode = stat.st_ino
-        # a new file (rotation) or a truncated one (copytruncate): read it from the start
-        unchanged = mark and mark.inode == inode and stat.st_size >= mark.offset
-        start = mark.offset if unchanged else 0
+        if mark is None and not roles:
+            # no session role exists yet: what the (shared, growing) log holds so far is
+            # irrelevant; start where it ends instead of reading it all
+            start = stat.st_size
+        elif mark and mark.inode == inode and stat.st_size >= mark.offset:
+            start = mark.offset
+        else:  # a new file (rotation) or a truncated one (copytruncate): from the start
+            start = 0
+        count = 0
         with path.open("rb") as f:
             f.seek(start)
-            data = f.read()
-        complete = data[: data.rfind(b"\n") + 1]  # a line still being written waits
-        count = 0
-        current = None
-        for raw in complete.decode(errors="replace").splitlines() + [""]:
-            if raw.startswith("\t") and current is not None:
-                current["sql"] += "\n" + raw[1:]
-                continue
-            if current is not None:
-                session = roles[current["role"]]
+            end = start
+            for offset, event in _statements(f, roles):
+                end = offset
+                if event is None:
+                    continue
+                session = roles[event["role"]]
                 audit.record(
                     conn,
                     actor=session.user,
                     action="warehouse.query",
                     project=session.project,
                     details={
-                        "sql": current["sql"],
-                        "time": current["time"],
+                        "sql": event["sql"],
+                        "time": event["time"],
                         "source": "postgresql-log",
-                        "role": current["role"],
+                        "role": event["role"],
                     },
                 )
                 count += 1
-                current = None
-            match = STATEMENT.match(raw)
-            if match and match["role"] in roles:
-                current = match.groupdict()
-        values = {"inode": inode, "offset": start + len(complete)}
+        values = {"inode": inode, "offset": end}
         if mark:
             conn.execute(
                 pg_log_offsets.update().where(pg_log_offsets.c.path == str(path)).values(**values)
@@ -239,3 +251,30 @@ def import_statements(log_file: str, state: sa.Engine) -> int:
         else:
             conn.execute(pg_log_offsets.insert().values(path=str(path), **values))
     return count
+
+
+def _statements(f, roles):
+    """Stream ``(offset, event)`` from ``f``: ``offset`` is where a later read may resume,
+    ``event`` a session role's statement (continuation lines joined) or None for other lines.
+    A line still being written (no newline yet) is left for the next read."""
+    offset = f.tell()
+    current = None
+    for line in f:
+        if not line.endswith(b"\n"):
+            break
+        text = line.decode(errors="replace").rstrip("\n")
+        if text.startswith("\t") and current is not None:
+            current["sql"] += "\n" + text[1:]
+            offset += len(line)
+            continue
+        if current is not None:
+            yield offset, current
+            current = None
+        offset += len(line)
+        match = STATEMENT.match(text)
+        if match and match["role"] in roles:
+            current = match.groupdict()
+        else:
+            yield offset, None
+    if current is not None:
+        yield offset, current

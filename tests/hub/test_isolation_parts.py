@@ -72,6 +72,57 @@ def test_rotated_log_is_read_from_the_start(tmp_path, state):
     assert import_statements(str(log), state) == 1
 
 
+def test_a_new_state_database_does_not_read_the_log_written_before_its_first_session(
+    tmp_path, monkeypatch
+):
+    state = make_engine(f"sqlite:///{tmp_path / 'fresh.sqlite'}")  # no session role yet
+    log = tmp_path / "postgresql.log"
+    log.write_text(LINES * 100)  # the shared server log, grown over earlier runs
+
+    def read(f, roles):
+        assert f.tell() == log.stat().st_size, "the log before any session role was read"
+        return iter(())
+
+    monkeypatch.setattr(postgres, "_statements", read)
+    assert import_statements(str(log), state) == 0
+    monkeypatch.undo()
+    with state.begin() as conn:  # the first session opens; then its statement is logged
+        conn.execute(
+            postgres.pg_sessions.insert().values(role="db_sess_alice", user="alice", project="p")
+        )
+    with log.open("a") as f:
+        f.write("2026-11-29 03:00:00.000 UTC [9] db_sess_alice@db LOG:  statement: SELECT 5\n")
+    assert import_statements(str(log), state) == 1
+    assert [sql for _, _, sql in queries(state)] == ["SELECT 5"]
+
+
+def test_opening_a_session_records_the_previous_sessions_statements_first(pg_url, tmp_path):
+    from hub.isolation.postgres import SessionRoles, StatementImportFailed
+
+    db = sa.engine.make_url(pg_url).database
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {postgres.SCHEMA}")
+        for project in ("a", "b"):
+            conn.exec_driver_sql(f'CREATE ROLE "{db}_proj_{project}" NOLOGIN')
+    admin.dispose()
+    state = make_engine(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    log = tmp_path / "postgresql.log"
+    log.write_text("")
+    roles = SessionRoles(pg_url, state, log_file=str(log))
+    login = roles.open("alice", "proj_a", f"{db}_proj_a")
+    with log.open("a") as f:  # logged after proj_a's last import (e.g. a failed one at stop)
+        f.write(f"2026-11-29 03:00:00.000 UTC [9] {login.role}@{db} LOG:  statement: SELECT 6\n")
+    roles.open("alice", "proj_b", f"{db}_proj_b")
+    assert queries(state) == [("alice", "proj_a", "SELECT 6")]
+
+    log.unlink()  # cannot import: the role keeps its project, nothing changes
+    with pytest.raises(StatementImportFailed):
+        roles.open("alice", "proj_a", f"{db}_proj_a")
+    with state.connect() as conn:
+        assert conn.execute(sa.select(postgres.pg_sessions.c.project)).scalars().all() == ["proj_b"]
+
+
 def test_session_role_names_stay_distinct_within_postgres_limit():
     long_db = "d" * 40
     a, b = session_role(long_db, "a" * 30), session_role(long_db, "a" * 29 + "b")

@@ -105,6 +105,29 @@ async def test_postgres_session_ends_when_statements_cannot_be_imported(ctx, tmp
     assert await session(warehouse=pg, log=log)._reason_to_end(ctx) is None
 
 
+async def test_transient_import_errors_end_the_session_only_when_they_persist(
+    ctx, tmp_path, monkeypatch
+):
+    import sqlalchemy as sa
+
+    def failing(log_file, state):
+        raise sa.exc.OperationalError("UPDATE pg_log_offsets", {}, Exception("database is locked"))
+
+    log = tmp_path / "postgresql.log"
+    log.write_text("")
+    spawner = session(warehouse="postgresql://db_sess_alice@127.0.0.2/db", log=log)
+    spawner.max_import_failures = 3
+    monkeypatch.setattr(spawner_module, "import_statements", failing)
+    assert await spawner._reason_to_end(ctx) is None
+    assert await spawner._reason_to_end(ctx) is None
+    monkeypatch.undo()  # one success resets the count
+    assert await spawner._reason_to_end(ctx) is None
+    monkeypatch.setattr(spawner_module, "import_statements", failing)
+    assert await spawner._reason_to_end(ctx) is None
+    assert await spawner._reason_to_end(ctx) is None
+    assert "recorded" in await spawner._reason_to_end(ctx)
+
+
 def test_the_project_survives_a_hub_restart():
     spawner = session()
     restored = make_spawner()
