@@ -3,9 +3,11 @@
 PostgreSQL: a LOGIN role ``<database>_proj_<project>`` that owns nothing, may only SELECT the
 warehouse tables, and sees only rows whose ``institution`` it was approved for (one row
 policy per table and project; a role without a policy sees no rows). Its sessions also start
-read-only. The warehouse itself belongs to the NOLOGIN role ``<database>_owner``, which no
-session should ever use (owners bypass row security). Grants are recorded in the owner-only
-schema ``warehouse_admin`` so that each reload can re-apply them.
+read-only, and PUBLIC may neither create temporary tables nor use any procedural language in
+the warehouse database, so no session runs SQL the server log does not show (``DO`` blocks,
+functions of its own). The warehouse itself belongs to the NOLOGIN role
+``<database>_owner``, which no session should ever use (owners bypass row security). Grants are
+recorded in the owner-only schema ``warehouse_admin`` so that each reload can re-apply them.
 
 SQLite: a per-project extract file ``projects/<project>.sqlite`` beside the warehouse holding
 only the approved institutions' rows, mode 0640 (the hub gives its group to the project's
@@ -117,6 +119,18 @@ def prepare_owner(cur, dbname: str) -> str:
     cur.execute(sql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(db, sql.Identifier(owner)))
     # project roles must not create even temporary tables in the warehouse database
     cur.execute(sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM PUBLIC").format(db))
+    # nor run SQL that the statement log never shows (the steward rule reads that log): no
+    # anonymous code blocks (DO) and no functions of their own, in any trusted language, and
+    # no schema to create them in (PostgreSQL 15 already keeps PUBLIC out of schema public;
+    # a database made from an older template may not)
+    cur.execute("SELECT lanname FROM pg_language WHERE lanpltrusted ORDER BY lanname")
+    for (language,) in cur.fetchall():
+        cur.execute(
+            sql.SQL("REVOKE USAGE ON LANGUAGE {} FROM PUBLIC").format(sql.Identifier(language))
+        )
+    cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'public'")
+    if cur.fetchone():
+        cur.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
     cur.execute(
         sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(
             sql.Identifier(ADMIN_SCHEMA), sql.Identifier(owner)

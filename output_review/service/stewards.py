@@ -7,7 +7,8 @@
    user's session role from the server log (``source: postgresql-log``).
    a. Every project institution whose data a warehouse table named in one of this user's
       statements in this project holds (``k12_*``, ``cc_*``, ``univ_*`` by sector; ``students``
-      and ``institutions`` every sector; a statement running SQL given as text: every one). The
+      and ``institutions`` every sector; a statement that can run SQL built at run time, such
+      as a ``DO`` block, ``EXECUTE``, a dollar-quoted body or ``query_to_xml``: every one). The
       server cannot tell notebooks apart, so this counts for every submission of the project.
    b. If any of those statements is neither a recorded kernel query (or its ``EXPLAIN``) nor
       one of the client's own bookkeeping statements listed below, something read the warehouse
@@ -66,6 +67,14 @@ TABLE_NAME = re.compile(
     re.IGNORECASE,
 )
 UNICODE_IDENTIFIER = re.compile(r"\bU&[\"']", re.IGNORECASE)  # U&"stud\0065nts" hides a name
+# statements whose SQL is built at run time and never logged by itself: an anonymous code block
+# (``DO``, with any string body), ``EXECUTE`` (PL/pgSQL's dynamic SQL, or a prepared statement),
+# a function or procedure body, and any dollar-quoted text (the usual spelling of such bodies)
+RUNS_SQL_FROM_TEXT = re.compile(
+    r"\b(?:DO|EXECUTE|CALL|CREATE\s+(?:OR\s+REPLACE\s+)?(?:FUNCTION|PROCEDURE))\b"
+    r"|(?<![\w$])\$(?:[a-z_][a-z0-9_]*)?\$",
+    re.IGNORECASE,
+)
 ANY_TABLE = "SQL given as text"  # stands for every table
 
 LINEAGE = "read by a recorded query of this notebook"
@@ -144,7 +153,10 @@ def tables_read_server_side(audit_events: Iterable) -> set[str]:
     """Warehouse tables the server-logged statements name (``ANY_TABLE``: SQL run from text)."""
     tables: set[str] = set()
     for sql in _server_statements(audit_events):
-        if POSTGRES_SQL_RUNNING_FUNCTIONS.search(sql) or UNICODE_IDENTIFIER.search(sql):
+        if any(
+            p.search(sql)
+            for p in (POSTGRES_SQL_RUNNING_FUNCTIONS, RUNS_SQL_FROM_TEXT, UNICODE_IDENTIFIER)
+        ):
             tables.add(ANY_TABLE)
         tables.update(name.lower() for name in TABLE_NAME.findall(sql))
     return tables

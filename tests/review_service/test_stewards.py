@@ -190,12 +190,39 @@ def test_a_forged_record_repeating_the_sql_cannot_narrow_the_stewards():
         "select query_to_xml('select * from univ_' || 'degrees', true, true, '')",
         'SELECT * FROM U&"univ\\005fdegrees"',
         "SELECT count(*) FROM warehouse.students",  # every sector's students
+        # SQL built at run time inside the server: only the outer statement is logged
+        "DO $$ DECLARE r record; BEGIN FOR r IN EXECUTE 'select * from warehouse.univ_' || "
+        "'degrees' LOOP RAISE NOTICE '%', r; END LOOP; END $$",
+        "do 'begin perform 1; end'",  # a DO body need not be dollar-quoted
+        "/* x */DO\nLANGUAGE plpgsql $b$ BEGIN NULL; END $b$",
+        "EXECUTE fetch_them(1)",  # a prepared statement
+        "CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+        "CREATE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC SELECT 1; END",
+        "CALL p()",
+        "SELECT $q$univ_$q$ || 'degrees'",  # a dollar-quoted string
+        "SELECT ts_stat('select v from cc_enrollments')",  # names a cc_ table only
     ],
 )
 def test_statements_that_could_read_any_sector_ask_every_project_steward(sql):
     events = [kernel_record(sql), server(sql)]
     assert set(stewards_for(events)) == {"CC-101", "UNI-201"}
     assert unaccounted_statements(events) == 0
+
+
+@pytest.mark.parametrize(
+    ("recorded", "logged"),
+    [
+        ("SELECT count(*) AS done, 'executed' AS doing FROM cc_enrollments",) * 2,
+        ("SELECT price$ FROM cc_enrollments",) * 2,  # '$' inside a name is no dollar quote
+        (
+            "SELECT count(*) FROM cc_enrollments WHERE term = :t AND units > :u",
+            "SELECT count(*) FROM cc_enrollments WHERE term = $1 AND units > $2",
+        ),
+    ],
+)
+def test_words_and_parameters_that_only_resemble_run_time_sql_do_not_widen(recorded, logged):
+    events = [kernel_record(recorded), server(logged)]
+    assert stewards_for(events) == {"CC-101": [LINEAGE, CC_READ]}
 
 
 @pytest.mark.parametrize(

@@ -96,6 +96,15 @@ def test_a_project_role_sees_only_approved_institutions(warehouse_pg):
         "DROP TABLE warehouse.students",
         "ALTER TABLE warehouse.students DISABLE ROW LEVEL SECURITY",
         "SELECT * FROM warehouse_admin.projects",
+        # SQL run inside the server is never logged by itself: no anonymous blocks, no functions
+        "DO $$ BEGIN PERFORM 1; END $$",
+        "DO $$ DECLARE r record; BEGIN FOR r IN EXECUTE 'select * from warehouse.univ_' || "
+        "'degrees' LOOP RAISE NOTICE '%', r; END LOOP; END $$",
+        "DO LANGUAGE sql 'SELECT 1'",
+        "CREATE FUNCTION public.f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+        "CREATE FUNCTION pg_temp.f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END $$",
+        "CREATE FUNCTION warehouse.f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+        "CREATE PROCEDURE public.p() LANGUAGE sql AS 'SELECT 1'",
     ],
 )
 def test_the_server_refuses_a_project_roles_writes_and_ddl(warehouse_pg, statement):
@@ -106,6 +115,41 @@ def test_the_server_refuses_a_project_roles_writes_and_ddl(warehouse_pg, stateme
         conn.execute("SET default_transaction_read_only = off")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(statement)
+
+
+def test_public_can_neither_use_a_language_nor_create_anywhere(warehouse_pg):
+    """Even with a schema to create in, a project role may not write code in any language."""
+    url, _ = warehouse_pg
+    db = sa.engine.make_url(url).database
+    role = grant_project(url, "p4", ["CC-101"])
+    with psycopg.connect(conninfo(url), autocommit=True) as conn:
+        languages = conn.execute(
+            "SELECT lanname, has_language_privilege(%s, oid, 'USAGE') FROM pg_language "
+            "WHERE lanpltrusted",
+            (role,),
+        ).fetchall()
+        creates = conn.execute(
+            "SELECT has_database_privilege(%s, %s, 'CREATE'), "
+            "has_database_privilege(%s, %s, 'TEMPORARY'), "
+            "has_schema_privilege(%s, 'public', 'CREATE')",
+            (role, db, role, db, role),
+        ).fetchone()
+        conn.execute(f'CREATE SCHEMA "{role}_own" AUTHORIZATION "{role}"')
+    assert {"plpgsql", "sql"} <= {name for name, _ in languages}
+    assert not any(usage for _, usage in languages)
+    assert creates == (False, False, False)
+    try:
+        with psycopg.connect(conninfo(as_role(url, role)), autocommit=True) as conn:
+            conn.execute("SET default_transaction_read_only = off")
+            for language in ("sql", "plpgsql"):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege, match="language"):
+                    conn.execute(
+                        f'CREATE FUNCTION "{role}_own".f() RETURNS int LANGUAGE {language} '
+                        "AS 'SELECT 1'"
+                    )
+    finally:
+        with psycopg.connect(conninfo(url), autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{role}_own" CASCADE')
 
 
 def test_a_role_without_a_grant_sees_nothing(warehouse_pg):
