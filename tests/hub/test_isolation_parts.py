@@ -1,5 +1,6 @@
 """The isolation pieces on their own: statement-log import, cluster set-up, egress table."""
 
+import os
 import subprocess
 import uuid
 
@@ -159,3 +160,23 @@ async def test_egress_table_is_created_once_and_kept():
         assert "snat ip to 127.0.0.2" in listing
     finally:
         await rules.remove_table()
+
+
+def test_egress_tables_of_killed_test_runs_are_removed_and_live_ones_kept():
+    from tests.support.enclave import remove_stale_egress_tables
+
+    dead = subprocess.Popen(["true"])  # a pid that no longer runs
+    dead.wait()
+    tables = {f"enclave_test_{dead.pid}_stale", f"enclave_test_{os.getpid()}_live"}
+    for table in tables:
+        subprocess.run(["nft", "add", "table", "inet", table], check=True)
+    try:
+        remove_stale_egress_tables.__wrapped__()
+        listing = subprocess.run(
+            ["nft", "list", "tables", "inet"], capture_output=True, text=True, check=True
+        ).stdout
+        assert f"enclave_test_{dead.pid}_stale" not in listing
+        assert f"enclave_test_{os.getpid()}_live" in listing
+    finally:
+        for table in tables:
+            subprocess.run(["nft", "delete", "table", "inet", table], capture_output=True)

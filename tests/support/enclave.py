@@ -9,7 +9,11 @@ records the kernels' queries in the audit trail).
 """
 
 import contextlib
+import functools
+import os
+import re
 import shutil
+import subprocess
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -95,7 +99,8 @@ def running_enclave(
             from warehouse.pseudonymize import read_key
 
             load(demo.extracts, warehouse_url, read_key(demo.key))
-    tag = uuid.uuid4().hex[:8]
+    remove_stale_egress_tables()
+    tag = f"{os.getpid()}_{uuid.uuid4().hex[:8]}"  # the pid tells a stale table from a live one
     sessions_dir = SESSIONS_ROOT / f"test-sessions-{tag}"
     password = uuid.uuid4().hex
     port = free_port()
@@ -131,6 +136,16 @@ c.WarehouseSettings.url = {warehouse_url or str(demo.warehouse)!r}
 
 
 def _delete_table(table: str) -> None:
-    import subprocess
-
     subprocess.run(["nft", "delete", "table", "inet", table], capture_output=True)
+
+
+@functools.cache  # once per test run: the tables of this run are not stale
+def remove_stale_egress_tables() -> None:
+    """Delete the ``enclave_test_<pid>_*`` tables of test runs that were killed before their
+    clean-up ran (their pid is gone); other runs going on at the same time keep theirs."""
+    listing = subprocess.run(
+        ["nft", "list", "tables", "inet"], capture_output=True, text=True, check=True
+    ).stdout
+    for table, pid in re.findall(r"^table inet (enclave_test_(\d+)_\w+)$", listing, re.M):
+        if not Path(f"/proc/{pid}").exists():
+            _delete_table(table)
