@@ -3,6 +3,9 @@ PYTHON_FOR_VENV := /usr/bin/python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= demo-data
+# the venv research sessions run from; a second checkout on the same machine sets its own
+SESSION_VENV ?= /opt/enclave/venv
+export ENCLAVE_SESSION_VENV := $(SESSION_VENV)
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
 .PHONY: demo test lint setup system-packages session-venv clean
@@ -28,7 +31,7 @@ node_modules/.installed: package.json
 # The venv research sessions run from (built from Debian's python, outside the repo; quick when
 # nothing changed): see hub/isolation/session_venv.py.
 session-venv: setup
-	$(BIN)/python -m hub.isolation.session_venv /opt/enclave/venv
+	$(BIN)/python -m enclave.hub.isolation.session_venv $(SESSION_VENV)
 
 lint: setup
 	$(BIN)/ruff check .
@@ -38,7 +41,7 @@ test: system-packages setup session-venv lint
 	$(BIN)/pytest -q
 
 demo: setup session-venv
-	$(BIN)/python -m enclave.demo --dir $(DEMO_DIR)
+	$(BIN)/python -m devstack.demo --dir $(DEMO_DIR)
 
 clean:
 	rm -rf $(VENV) node_modules $(DEMO_DIR)

@@ -8,13 +8,12 @@
 #                         "kubernetes" (KubeSpawner; see deploy/)
 # Every enclave setting below is a traitlet with help text: `jupyterhub --help-all` lists them.
 import os
-import sys
 from pathlib import Path
+
+from enclave.templates import template_dir
 
 c = get_config()  # noqa: F821
 REPO = Path(__file__).resolve().parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 HUB_DIR = Path(os.environ.get("ENCLAVE_HUB_DIR", "/srv/enclave"))
 PROFILE = os.environ.get("ENCLAVE_PROFILE", "local")
@@ -31,17 +30,17 @@ c.ConfigurableHTTPProxy.command = [str(REPO / "node_modules" / ".bin" / "configu
 c.EnclaveState.db_url = f"sqlite:///{HUB_DIR / 'enclave.sqlite'}"
 
 # --- sign-on: the consortium's OpenID Connect provider; groups become roles ---------------------
-c.JupyterHub.authenticator_class = "hub.authenticator.EnclaveAuthenticator"
+c.JupyterHub.authenticator_class = "enclave"  # enclave.hub.authenticator (an entry point)
 # EnclaveAuthenticator: researchers | reviewers | stewards-<institution> | admins; others refused.
 # Its OIDC defaults (scopes, groups claim, basic auth) are in hub/authenticator.py.
 
 # --- the data-use agreement, accepted before any access -----------------------------------------
-c.JupyterHub.template_paths = [str(REPO / "templates" / "hub")]
-c.JupyterHub.extra_handlers = [(r"/agreement", "hub.pages.AgreementHandler")]
+c.JupyterHub.template_paths = [str(template_dir("hub"))]
+c.JupyterHub.extra_handlers = [(r"/agreement", "enclave.hub.pages.AgreementHandler")]
 # c.DataUseAgreement.text_file / .version: see hub/agreement.py
 
 # --- isolated research sessions -------------------------------------------------------------------
-c.JupyterHub.spawner_class = "hub.spawner.EnclaveSpawner"
+c.JupyterHub.spawner_class = "enclave"  # enclave.hub.spawner.EnclaveSpawner (an entry point)
 c.Spawner.mem_limit = "2G"
 c.Spawner.start_timeout = 60
 c.Spawner.http_timeout = 60
@@ -51,21 +50,21 @@ c.JupyterHub.allow_named_servers = False  # one session, one project, at a time
 c.JupyterHub.redirect_to_server = False
 
 # --- services ----------------------------------------------------------------------------------
-from hub import culler  # noqa: E402
-from output_review.service.hub_config import configure as configure_review  # noqa: E402
-from output_review.service.hub_config import hub_config_file  # noqa: E402
+from enclave.hub import culler  # noqa: E402
+from enclave.review_service.hub_config import configure as configure_review  # noqa: E402
+from enclave.review_service.hub_config import hub_config_file  # noqa: E402
 
 # the idle culler reads c.IdleCuller.timeout | cull_every from the hub's config file (hub/culler.py)
 c.JupyterHub.services = [culler.service(hub_config_file())]
 c.JupyterHub.load_roles = [culler.role()]
 # review service (issue 5): its process, custom scopes, roles by group, session token scopes,
-# and the hub home page's waiting count -- all in output_review/service/hub_config.py
+# and the hub home page's waiting count -- all in review_service/hub_config.py
 configure_review(c, hub_dir=HUB_DIR)
 
 # --- Kubernetes (deploy/values.yaml carries the same settings for Zero-to-JupyterHub) -----------
 if PROFILE == "kubernetes":
     # one pod per session; the NetworkPolicy (values.yaml, networkpolicy.yaml) replaces nftables
-    c.JupyterHub.spawner_class = "hub.kube.EnclaveKubeSpawner"
+    c.JupyterHub.spawner_class = "enclave-kubernetes"  # enclave.hub.kube.EnclaveKubeSpawner
     c.JupyterHub.db_url = os.environ.get(
         "ENCLAVE_HUB_DB_URL", "postgresql+psycopg://hub@enclave-postgres/hub"
     )
@@ -88,7 +87,7 @@ if PROFILE == "kubernetes":
     c.KubeSpawner.environment = {
         # the session image installs this project into /opt/enclave/venv, as make session-venv
         "JUPYTER_CONFIG_DIR": "/opt/enclave/venv/lib/python3.11/site-packages/"
-        "hub/session/jupyter_config"
+        "enclave/kernels/server/jupyter_config"
     }
 elif PROFILE != "local":
     raise ValueError(f"ENCLAVE_PROFILE={PROFILE!r}: use 'local' or 'kubernetes'.")

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from output_review.gate import Gate, read_notebook  # imported before timing starts
+from enclave.output_review.gate import Gate, read_notebook  # imported before timing starts
 
 INSTITUTIONS = ["K12-001", "K12-002", "CC-101", "CC-102", "UNI-201"]
 TERMS = [f"{y}{t}" for y in range(2015, 2024) for t in ("FA", "SP", "SU")]

@@ -15,9 +15,11 @@ import statistics
 
 from hub_support import enclave, sign_on, spawn, summary
 
-STOCK = """
+from devstack.launch import SESSION_VENV
+
+STOCK = f"""
 c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
-c.LocalProcessSpawner.cmd = ["/opt/enclave/venv/bin/jupyterhub-singleuser"]
+c.LocalProcessSpawner.cmd = ["{SESSION_VENV}/bin/jupyterhub-singleuser"]
 c.LocalProcessSpawner.default_url = "/lab"
 """
 

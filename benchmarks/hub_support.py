@@ -12,8 +12,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.support.enclave import running_enclave  # noqa: E402
-from tests.support.researcher import Researcher  # noqa: E402
+from devstack.enclave import running_enclave  # noqa: E402
+from devstack.researcher import Researcher  # noqa: E402
 
 PROJECT = "bench"
 QUERY = "print(len(warehouse.query('SELECT institution, COUNT(*) AS n FROM students GROUP BY 1')))"

@@ -38,7 +38,9 @@ def prepare(root: Path, students: int) -> dict:
         str(db),
     )
     subprocess.run(
-        [sys.executable, "-m", "kernels.install", "--sys-prefix"], check=True, capture_output=True
+        [sys.executable, "-m", "enclave.kernels.install", "--sys-prefix"],
+        check=True,
+        capture_output=True,
     )
     return {
         **os.environ,
@@ -49,7 +51,7 @@ def prepare(root: Path, students: int) -> dict:
 
 
 def template_path(name: str) -> str:
-    from reports.template import bundled_templates
+    from enclave.reports.template import bundled_templates
 
     return str(bundled_templates()[name])
 

@@ -21,13 +21,13 @@ from traitlets.config import Config
 
 
 def open_requests(enclave, count: int) -> float:
+    from enclave.output_review.gate import Gate
+    from enclave.projects import ProjectRegistry
+    from enclave.review_service.config import ReviewService
+    from enclave.review_service.identity import SCOPE_SUBMIT, Actor
+    from enclave.review_service.store import FrozenStore
+    from enclave.review_service.workflow import ReviewWorkflow, Submission
     from enclave.state import make_engine
-    from hub.projects import ProjectRegistry
-    from output_review.gate import Gate
-    from output_review.service.config import ReviewService
-    from output_review.service.identity import SCOPE_SUBMIT, Actor
-    from output_review.service.store import FrozenStore
-    from output_review.service.workflow import ReviewWorkflow, Submission
 
     engine = make_engine(enclave.state_url)
     settings = ReviewService(config=Config(), store_dir=str(enclave.hub.hub_dir / "review"))

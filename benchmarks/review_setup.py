@@ -11,8 +11,8 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.support.enclave import running_enclave  # noqa: E402
-from tests.support.login import api_token, login  # noqa: E402
+from devstack.enclave import running_enclave  # noqa: E402
+from devstack.login import api_token, login  # noqa: E402
 
 PEOPLE = {"rita": ["researchers"], "rev1": ["reviewers"]}
 PROJECTS = {"bench": {"members": ["rita"], "institutions": ["CC-101", "UNI-201"]}}

@@ -17,7 +17,7 @@ from pathlib import Path
 from gate_throughput import gate_run, generate
 from review_setup import review_enclave
 
-from output_review.service import client
+from enclave.kernels import submit as client
 
 
 def best(fn, runs: int):

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from warehouse.generate import generate
-from warehouse.load import load
+from enclave.warehouse.generate import generate
+from enclave.warehouse.load import load
 
 PG_ADMIN = os.environ.get(
     "ENCLAVE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

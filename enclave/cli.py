@@ -1,19 +1,19 @@
 """The ``enclave`` command: one entry point, one sub-command group per part of the system.
 
-Each group lives with its part (``warehouse/cli.py``, ``output_review/cli.py``, ...) and
-exposes ``register(subparsers)``; handlers import their heavy dependencies lazily so that
+Each group lives with its part (``warehouse/cli.py``, ``output_review/cli.py``, ...) and is
+found by its ``enclave.commands`` entry point (``register(subparsers)``), so the core never
+imports the parts above it; handlers import their heavy dependencies lazily so that
 ``enclave --help`` stays fast.
 """
 
 import argparse
-import importlib
 import sys
+from importlib.metadata import entry_points
 
 from enclave import __version__
 from enclave.errors import EnclaveError
 
-# modules that each define ``register(subparsers)`` for one command group
-COMMAND_GROUPS = ("warehouse.cli", "output_review.cli", "hub.cli", "reports.cli", "audit.cli")
+COMMANDS_ENTRY_POINT = "enclave.commands"
 
 
 def command_group(groups, name: str, help_text: str):
@@ -22,9 +22,13 @@ def command_group(groups, name: str, help_text: str):
     Every command it adds takes ``--config`` (the deployment's traitlets file) and runs
     ``handler(args)``, which returns the exit status.
     """
-    parser = groups.add_parser(name, help=help_text)
-    commands = parser.add_subparsers(dest="command", metavar="ACTION")
-    commands.required = True
+    if name in groups.choices:  # a second part adds commands to the same group
+        commands = groups.choices[name].enclave_commands
+    else:
+        parser = groups.add_parser(name, help=help_text)
+        commands = parser.add_subparsers(dest="command", metavar="ACTION")
+        commands.required = True
+        parser.enclave_commands = commands
 
     def add(command: str, handler, command_help: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(command, help=command_help)
@@ -43,14 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
     groups = parser.add_subparsers(dest="group", metavar="COMMAND")
     groups.required = True
-    for module_name in COMMAND_GROUPS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as e:
-            if e.name != module_name:
-                raise
-            continue  # that part of the system is not built yet
-        module.register(groups)
+    for entry_point in sorted(entry_points(group=COMMANDS_ENTRY_POINT), key=lambda e: e.name):
+        entry_point.load()(groups)
     return parser
 
 

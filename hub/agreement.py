@@ -14,9 +14,10 @@ import sqlalchemy as sa
 from traitlets import Unicode, default
 from traitlets.config import Configurable
 
-from audit import AuditLog
+from enclave.audit import AuditLog
+from enclave.templates import template_dir
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "hub"
+TEMPLATES = template_dir("hub")
 
 metadata = sa.MetaData()
 acceptances = sa.Table(

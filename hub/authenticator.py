@@ -24,7 +24,7 @@ STEWARDS_PREFIX = "stewards-"
 
 def steward_institutions(groups) -> set[str]:
     """The institutions whose steward a member of ``groups`` is."""
-    from hub.projects import known_institutions
+    from enclave.projects import known_institutions
 
     institutions = known_institutions()
     return {

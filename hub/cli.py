@@ -13,8 +13,8 @@ from datetime import date
 
 def _registry(args):
     from enclave.config import load_config
+    from enclave.projects import ProjectRegistry
     from enclave.state import EnclaveState, make_engine
-    from hub.projects import ProjectRegistry
 
     config = load_config(args.config)
     return ProjectRegistry(make_engine(EnclaveState(config=config).db_url)), config
@@ -52,7 +52,7 @@ def create(args) -> int:
 
 
 def add_member(args) -> int:
-    from hub.isolation.accounts import check_username, create_account
+    from enclave.hub.isolation.accounts import check_username, create_account
 
     registry, _ = _registry(args)
     check_username(args.user)
@@ -69,8 +69,8 @@ def add_member(args) -> int:
 
 
 def approve(args) -> int:
-    from warehouse.db import WarehouseSettings
-    from warehouse.grant import grant_project
+    from enclave.warehouse.db import WarehouseSettings
+    from enclave.warehouse.grant import grant_project
 
     registry, config = _registry(args)
     url = args.url or WarehouseSettings(config=config).url

@@ -5,10 +5,10 @@ from functools import lru_cache
 
 from traitlets.config import Config
 
-from audit import AuditLog
+from enclave.audit import AuditLog
+from enclave.hub.agreement import AgreementRecords, DataUseAgreement
+from enclave.projects import ProjectRegistry
 from enclave.state import EnclaveState, make_engine
-from hub.agreement import AgreementRecords, DataUseAgreement
-from hub.projects import ProjectRegistry
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The idle culler: ``jupyterhub-idle-culler`` as a hub-managed service, with traitlets.
 
 A session left open keeps its warehouse access and its memory; the culler stops servers idle for
-``IdleCuller.timeout`` seconds. The service runs ``python -m hub.culler``, which reads the hub's
-own config file (``$ENCLAVE_CONFIG``) and then becomes the culler with those settings — so
+``IdleCuller.timeout`` seconds. The service runs ``python -m enclave.hub.culler``, which reads the
+hub's own config file (``$ENCLAVE_CONFIG``) and then becomes the culler with those settings — so
 ``c.IdleCuller.*`` works wherever the hub's configuration sets it.
 """
 
@@ -41,7 +41,7 @@ def service(config_file: str) -> dict:
     environment = {k: v for k, v in os.environ.items() if k.startswith("ENCLAVE_")}
     return {
         "name": NAME,
-        "command": [sys.executable, "-m", "hub.culler"],
+        "command": [sys.executable, "-m", "enclave.hub.culler"],
         "environment": {**environment, "ENCLAVE_CONFIG": config_file},
     }
 

@@ -13,9 +13,9 @@ import asyncio
 from kubespawner import KubeSpawner
 from traitlets import Unicode, default
 
-from hub.context import enclave_context
-from hub.isolation.postgres import SessionRoles
-from hub.policy import SessionPolicy, refuse
+from enclave.hub.context import enclave_context
+from enclave.hub.isolation.postgres import SessionRoles
+from enclave.hub.policy import SessionPolicy, refuse
 
 
 class EnclaveKubeSpawner(SessionPolicy, KubeSpawner):

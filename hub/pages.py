@@ -3,7 +3,7 @@
 from jupyterhub.handlers import BaseHandler
 from tornado import web
 
-from hub.context import enclave_context
+from enclave.hub.context import enclave_context
 
 
 class AgreementHandler(BaseHandler):

@@ -12,8 +12,8 @@ from html import escape
 from jupyterhub.spawner import SpawnException
 
 from enclave.errors import EnclaveError
-from hub.authenticator import RESEARCHERS
-from hub.context import enclave_context
+from enclave.hub.authenticator import RESEARCHERS
+from enclave.hub.context import enclave_context
 
 
 def refuse(message: str, reason: str, html: str | None = None) -> SpawnException:

@@ -20,22 +20,19 @@ import sqlalchemy as sa
 from jupyterhub.spawner import LocalProcessSpawner
 from traitlets import Bool, Integer, List, Unicode, default
 
-from hub.context import enclave_context
-from hub.isolation.cgroups import SessionCgroup, hub_memory_cgroup
-from hub.isolation.egress import EgressRules
-from hub.isolation.extracts import stage_extract, unstage
-from hub.isolation.limits import Limits
-from hub.isolation.namespace import isolate_mounts
-from hub.isolation.postgres import (
-    SessionRoles,
-    StatementImportFailed,
-    ensure_cluster,
-    import_statements,
-)
-from hub.isolation.session_venv import session_config_dir
-from hub.isolation.workspaces import enter_workspace, prepare_workspace
-from hub.policy import SessionPolicy, refuse
-from hub.projects import ProjectRefused
+from enclave.hub.context import enclave_context
+from enclave.hub.isolation.cgroups import SessionCgroup, hub_memory_cgroup
+from enclave.hub.isolation.egress import EgressRules
+from enclave.hub.isolation.extracts import stage_extract, unstage
+from enclave.hub.isolation.limits import Limits
+from enclave.hub.isolation.namespace import isolate_mounts
+from enclave.hub.isolation.postgres import SessionRoles, StatementImportFailed, ensure_cluster
+from enclave.hub.isolation.session_venv import session_config_dir
+from enclave.hub.isolation.workspaces import enter_workspace, prepare_workspace
+from enclave.hub.policy import SessionPolicy, refuse
+from enclave.projects import ProjectRefused
+from enclave.warehouse.db import WarehouseSettings, is_postgres
+from enclave.warehouse.statement_log import import_statements
 
 _egress_tables: dict[str, EgressRules] = {}
 _clusters_ready: set[str] = set()
@@ -85,15 +82,6 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
     def _query_log_url_default(self):
         bind_url = self.config.JupyterHub.get("bind_url", "http://127.0.0.1:8000")
         return bind_url.rstrip("/") + "/services/review/api/queries"
-
-    postgres_log_file = Unicode(
-        "/var/log/postgresql/postgresql-15-main.log",
-        help="""PostgreSQL's server log, where every statement of a session role is logged
-        (``log_statement = 'all'``); the hub imports those lines as ``warehouse.query`` audit
-        events while sessions run and when they stop. Sessions on a PostgreSQL warehouse are
-        refused while it cannot be read, and a running one is stopped when the log becomes
-        unreadable or imports keep failing: no statement goes unrecorded.""",
-    ).tag(config=True)
 
     max_import_failures = Integer(
         3,
@@ -212,9 +200,11 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         self._import_failures = 0  # open() has just imported the log
         return login.url, sa.engine.make_url(login.url).port
 
-    def _warehouse_admin_url(self) -> str:
-        from warehouse.db import WarehouseSettings, is_postgres
+    @property
+    def postgres_log_file(self) -> str:
+        return WarehouseSettings(config=self.config).statement_log
 
+    def _warehouse_admin_url(self) -> str:
         url = WarehouseSettings(config=self.config).url
         if not is_postgres(url):
             raise refuse(
@@ -239,7 +229,7 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
             raise refuse(
                 "Sessions on the PostgreSQL warehouse are refused: the hub cannot read the "
                 "statement log that records their queries; ask an administrator to fix "
-                "EnclaveSpawner.postgres_log_file.",
+                "WarehouseSettings.statement_log.",
                 reason="statement-log",
             ) from None
 

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 import pandas as pd
 import sqlalchemy as sa
 
-from kernels import lineage
-from kernels.errors import QueryRefused, WarehouseError
-from kernels.recording import recorder_from_environment
+from enclave.kernels.errors import QueryRefused, WarehouseError
+from enclave.kernels.recording import recorder_from_environment
+from enclave.warehouse import lineage
 
 POSTGRES_SCHEMA = "warehouse"
 
@@ -113,7 +113,7 @@ class Warehouse:
                     "ENCLAVE_WAREHOUSE_URL is not set: this session has no warehouse access; "
                     "start it from the hub for one of your approved projects."
                 )
-            from warehouse.db import connect_readonly
+            from enclave.warehouse.db import connect_readonly
 
             self._engine = connect_readonly(self.url)
         return self._engine

@@ -1,14 +1,8 @@
 """Errors the ``warehouse`` object raises in a session: one readable line, no values."""
 
-from enclave.errors import EnclaveError
+from enclave.warehouse.lineage import QueryRefused, WarehouseError
 
-
-class WarehouseError(EnclaveError):
-    """The warehouse cannot answer this call (no access configured, bad SQL, unknown table)."""
-
-
-class QueryRefused(WarehouseError):
-    """The query tries something a read-only research session may not do."""
+__all__ = ["QueryNotRecorded", "QueryRefused", "WarehouseError"]
 
 
 class QueryNotRecorded(QueryRefused):

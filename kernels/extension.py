@@ -1,6 +1,6 @@
 """IPython extension the kernel spec loads: puts ``warehouse`` into every session's namespace."""
 
-from kernels.client import Warehouse
+from enclave.kernels.client import Warehouse
 
 
 def load_ipython_extension(ipython) -> None:

@@ -15,7 +15,7 @@ import urllib.request
 from traitlets import Float
 from traitlets.config import Configurable
 
-from kernels.errors import QueryNotRecorded
+from enclave.kernels.errors import QueryNotRecorded
 
 TIMEOUT_VARIABLE = "ENCLAVE_QUERY_LOG_TIMEOUT"
 MIN_TIMEOUT = 0.1  # seconds

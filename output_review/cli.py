@@ -4,55 +4,39 @@ Exit status of ``check``: 0 every output passes, 1 something needs review or is 
 2 the notebook (or the configuration) is invalid.
 """
 
-import importlib
 import json
 import os
 import sys
 import tempfile
 from pathlib import Path
 
-SERVICE_CLI = "output_review.service.cli"
 
+def register(groups):
+    """The ``review`` group's gate commands (``review submit`` is the session's: kernels/cli.py)."""
+    from enclave.cli import command_group
 
-def register(subparsers):
-    """Create the ``review`` group; returns its sub-command parsers so others can attach."""
-    parser = subparsers.add_parser("review", help="screen notebook outputs before release")
-    commands = parser.add_subparsers(dest="review_command", metavar="COMMAND")
-    commands.required = True
+    add = command_group(groups, "review", "screen notebook outputs before release")
 
-    check = commands.add_parser("check", help="screen a notebook and list findings")
-    add_common(check)
+    check = add("check", run_check, "screen a notebook and list findings")
+    add_notebook(check)
     check.add_argument("--format", choices=("text", "json"), default="text")
-    check.set_defaults(func=run_check)
 
-    redact = commands.add_parser("redact", help="write a copy with blocked outputs removed")
-    add_common(redact)
+    redact = add("redact", run_redact, "write a copy with blocked outputs removed")
+    add_notebook(redact)
     redact.add_argument("-o", "--output", required=True, metavar="OUT", help="notebook to write")
-    redact.set_defaults(func=run_redact)
 
-    render = commands.add_parser("render", help="write the reviewer's HTML view")
-    add_common(render)
+    render = add("render", run_render, "write the reviewer's HTML view")
+    add_notebook(render)
     render.add_argument("-o", "--output", required=True, metavar="OUT.html", help="HTML to write")
-    render.set_defaults(func=run_render)
-
-    try:  # issue 5 adds ``review submit`` in its own module
-        service = importlib.import_module(SERVICE_CLI)
-    except ModuleNotFoundError as e:
-        if e.name not in (SERVICE_CLI, "output_review.service"):
-            raise
-    else:
-        service.register_submit(commands)
-    return commands
 
 
-def add_common(parser) -> None:
+def add_notebook(parser) -> None:
     parser.add_argument("notebook", metavar="NOTEBOOK", help="the .ipynb file to screen")
-    parser.add_argument("--config", metavar="FILE", help="traitlets config (jupyterhub_config.py)")
 
 
 def screened(args):
     from enclave.config import load_config
-    from output_review.gate import Gate, read_notebook
+    from enclave.output_review.gate import Gate, read_notebook
 
     gate = Gate(config=load_config(args.config))
     nb = read_notebook(args.notebook)
@@ -113,7 +97,7 @@ def output_path(args) -> str:
 def run_redact(args) -> int:
     import nbformat
 
-    from output_review.redact import redact
+    from enclave.output_review.redact import redact
 
     out = output_path(args)
     nb, report = screened(args)
@@ -129,7 +113,7 @@ def run_redact(args) -> int:
 
 
 def run_render(args) -> int:
-    from output_review.render import render_html
+    from enclave.output_review.render import render_html
 
     out = output_path(args)
     nb, report = screened(args)

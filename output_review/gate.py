@@ -11,17 +11,17 @@ from traitlets import List, TraitError, Unicode
 from traitlets.config import LoggingConfigurable
 
 from enclave.errors import EnclaveError
-from output_review.checks.base import FINDINGS, OutputCheck
-from output_review.checks.direct_identifiers import DirectIdentifiers
-from output_review.checks.images import Images
-from output_review.checks.opaque_outputs import OpaqueOutputs
-from output_review.checks.oversized import Oversized
-from output_review.checks.record_listings import RecordListings
-from output_review.checks.small_counts import SmallCounts
-from output_review.checks.student_keys import StudentKeys
-from output_review.findings import SEVERITY_RANK, Finding, GateReport
-from output_review.reader import read_notebook  # noqa: F401  (public API: gate.read_notebook)
-from output_review.tables import find_tables
+from enclave.output_review.checks.base import FINDINGS, OutputCheck
+from enclave.output_review.checks.direct_identifiers import DirectIdentifiers
+from enclave.output_review.checks.images import Images
+from enclave.output_review.checks.opaque_outputs import OpaqueOutputs
+from enclave.output_review.checks.oversized import Oversized
+from enclave.output_review.checks.record_listings import RecordListings
+from enclave.output_review.checks.small_counts import SmallCounts
+from enclave.output_review.checks.student_keys import StudentKeys
+from enclave.output_review.findings import SEVERITY_RANK, Finding, GateReport
+from enclave.output_review.reader import read_notebook  # noqa: F401  (public API: gate.read_notebook)
+from enclave.output_review.tables import find_tables
 
 ENTRY_POINT_GROUP = "enclave.output_checks"
 BUILT_IN_CHECKS = (

@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from nbformat import NotebookNode
 
-from output_review.findings import GateReport, worst
+from enclave.output_review.findings import GateReport, worst
 
 KEPT_NOTEBOOK_METADATA = ("kernelspec", "language_info")
 

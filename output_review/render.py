@@ -6,9 +6,9 @@ import warnings
 
 from nbconvert import HTMLExporter
 
-from output_review.findings import GateReport
-from output_review.redact import marks
-from templates import templates_root
+from enclave.output_review.findings import GateReport
+from enclave.output_review.redact import marks
+from enclave.templates import templates_root
 
 
 def annotate(nb, report: GateReport):

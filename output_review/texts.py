@@ -8,7 +8,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from output_review.reader import is_json_mime
+from enclave.output_review.reader import is_json_mime
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 BINARY_IMAGES = ("image/png", "image/jpeg", "image/gif", "image/bmp", "image/webp")

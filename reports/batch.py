@@ -14,12 +14,12 @@ from pathlib import Path
 import yaml
 from tqdm import tqdm
 
-from reports.errors import BadInput
-from reports.parameters import check_values
-from reports.runner import RunResult, make_gate, run_report
-from reports.session import RunContext
-from reports.template import Template
-from reports.versions import warehouse_version
+from enclave.reports.errors import BadInput
+from enclave.reports.parameters import check_values
+from enclave.reports.runner import RunResult, make_gate, run_report
+from enclave.reports.session import RunContext
+from enclave.reports.template import Template
+from enclave.reports.versions import warehouse_version
 
 
 def load_grid(path: str, template: Template) -> list[dict]:
@@ -82,7 +82,7 @@ def run_batch(
     # workers come from a fork server (not a fork of this possibly threaded process) that has
     # already imported the runner, so starting one costs no imports
     mp = multiprocessing.get_context("forkserver")
-    mp.set_forkserver_preload(["reports.runner"])
+    mp.set_forkserver_preload(["enclave.reports.runner"])
     with (
         ProcessPoolExecutor(workers, mp, initializer=_start_worker, initargs=(context,)) as pool,
         tqdm(total=len(combinations), desc=template.name, unit="run", file=sys.stderr) as bar,

@@ -3,14 +3,14 @@
 import sys
 
 from enclave.cli import command_group
-from reports.errors import BadInput
+from enclave.reports.errors import BadInput
 
 EXIT_NEEDS_REVIEW = 1  # the run worked; the gate says review or block
 EXIT_RUN_FAILED = 3
 
 
 def _context(args):
-    from reports.session import context_from
+    from enclave.reports.session import context_from
 
     return context_from(args)
 
@@ -22,9 +22,9 @@ def _check_submit(args) -> None:
 
 
 def _run(args) -> int:
-    from reports.parameters import check_values
-    from reports.runner import run_report
-    from reports.template import load_template
+    from enclave.reports.parameters import check_values
+    from enclave.reports.runner import run_report
+    from enclave.reports.template import load_template
 
     template = load_template(args.template)
     given = dict(args.parameter or [])
@@ -45,15 +45,15 @@ def _run(args) -> int:
         return EXIT_RUN_FAILED
     print(f"{result.path}  gate: {result.verdict}  ({result.seconds:.1f} s)")
     if args.submit:
-        from reports.submission import submit_runs
+        from enclave.reports.submission import submit_runs
 
         print(submit_runs(template, [result], args.purpose))
     return 0 if result.verdict == "pass" else EXIT_NEEDS_REVIEW
 
 
 def _batch(args) -> int:
-    from reports.batch import load_grid, run_batch, summary_table
-    from reports.template import load_template
+    from enclave.reports.batch import load_grid, run_batch, summary_table
+    from enclave.reports.template import load_template
 
     if args.workers < 1:
         raise BadInput("--workers: give a number of worker processes of 1 or more.")
@@ -66,14 +66,14 @@ def _batch(args) -> int:
     if any(r.status == "failed" for r in results):
         return EXIT_RUN_FAILED
     if args.submit:
-        from reports.submission import submit_runs
+        from enclave.reports.submission import submit_runs
 
         print(submit_runs(template, results, args.purpose))
     return 0 if all(r.verdict == "pass" for r in results) else EXIT_NEEDS_REVIEW
 
 
 def _list(args) -> int:
-    from reports.template import bundled_templates, load_template
+    from enclave.reports.template import bundled_templates, load_template
 
     for name in sorted(bundled_templates()):
         template = load_template(name)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from reports.errors import BadInput
+from enclave.reports.errors import BadInput
 
 TYPES = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict}
 _TRUE, _FALSE = {"true", "yes", "1"}, {"false", "no", "0"}

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import nbformat
 
-from reports.kernel import IpcKernelManager
-from reports.papermill_local import papermill
-from reports.session import RunContext
-from reports.template import KERNEL_NAME, Template
-from reports.versions import warehouse_version
+from enclave.reports.kernel import IpcKernelManager
+from enclave.reports.papermill_local import papermill
+from enclave.reports.session import RunContext
+from enclave.reports.template import KERNEL_NAME, Template
+from enclave.reports.versions import warehouse_version
 
 SCRATCH = ".report-runs"  # inside the output area: same filesystem, so the final move is atomic
 
@@ -124,7 +124,7 @@ def _error_line(error: Exception) -> str:
 
 def make_gate(context: RunContext):
     from enclave.config import load_config
-    from output_review.gate import Gate
+    from enclave.output_review.gate import Gate
 
     return Gate(config=load_config(context.gate_config))
 

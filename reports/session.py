@@ -12,9 +12,9 @@ from traitlets import Int, TraitError
 from traitlets.config import Configurable
 
 from enclave.config import load_config
-from kernels.recording import TIMEOUT_VARIABLE, QueryRecording
-from reports.errors import BadInput
-from warehouse.db import is_postgres, sqlite_path
+from enclave.kernels.recording import TIMEOUT_VARIABLE, QueryRecording
+from enclave.reports.errors import BadInput
+from enclave.warehouse.db import is_postgres, sqlite_path
 
 QUERY_LOG_VARIABLES = (
     "ENCLAVE_QUERY_LOG_URL",

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import nbformat
 
-from reports.runner import RunResult, canonical
-from reports.template import Template
+from enclave.reports.runner import RunResult, canonical
+from enclave.reports.template import Template
 
 
 def describe(template: Template, results: list[RunResult]) -> str:
@@ -52,7 +52,7 @@ def bundle(template: Template, results: list[RunResult]) -> Path:
 
 def submit_runs(template: Template, results: list[RunResult], purpose: str) -> str:
     """Submit and return a one-line confirmation naming the request."""
-    from output_review.service.client import submit
+    from enclave.kernels.submit import submit
 
     path = results[0].path if len(results) == 1 else bundle(template, results)
     answer = submit(path, purpose=purpose, summary=describe(template, results))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import nbformat
 
-from reports.errors import BadInput
-from reports.parameters import Parameter, parse_parameters_cell
+from enclave.reports.errors import BadInput
+from enclave.reports.parameters import Parameter, parse_parameters_cell
 
 KERNEL_NAME = "enclave-python"
 
@@ -25,7 +25,9 @@ class Template:
 
 def bundled_templates() -> dict[str, Path]:
     """The consortium's report templates shipped in ``notebooks/``, by name."""
-    return {p.stem: Path(p) for p in files("notebooks").iterdir() if p.name.endswith(".ipynb")}
+    return {
+        p.stem: Path(p) for p in files("enclave.notebooks").iterdir() if p.name.endswith(".ipynb")
+    }
 
 
 def resolve(spec: str) -> Path:

@@ -10,7 +10,7 @@ import hashlib
 
 import sqlalchemy as sa
 
-from warehouse.db import SCHEMA, connect_readonly, is_postgres, sqlite_path
+from enclave.warehouse.db import SCHEMA, connect_readonly, is_postgres, sqlite_path
 
 
 def warehouse_version(url: str) -> str:

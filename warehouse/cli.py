@@ -7,13 +7,13 @@ def _url(args) -> str:
     if args.url:
         return args.url
     from enclave.config import load_config
-    from warehouse.db import WarehouseSettings
+    from enclave.warehouse.db import WarehouseSettings
 
     return WarehouseSettings(config=load_config(args.config)).url
 
 
 def _generate(args) -> int:
-    from warehouse.generate import generate
+    from enclave.warehouse.generate import generate
 
     if args.students < 1:
         raise EnclaveError("--students: give a positive number of people to simulate.")
@@ -24,16 +24,16 @@ def _generate(args) -> int:
 
 
 def _keygen(args) -> int:
-    from warehouse.pseudonymize import write_key
+    from enclave.warehouse.pseudonymize import write_key
 
     print(f"wrote a new key to {write_key(args.keyfile)} (mode 0600); keep it secret and backed up")
     return 0
 
 
 def _load(args) -> int:
-    from warehouse.load import load
-    from warehouse.pseudonymize import read_key
-    from warehouse.summary import format_summary
+    from enclave.warehouse.load import load
+    from enclave.warehouse.pseudonymize import read_key
+    from enclave.warehouse.summary import format_summary
 
     key = read_key(args.key)
     result = load(args.extracts, _url(args), key, args.accept_rejects, args.quarantine)
@@ -44,8 +44,8 @@ def _load(args) -> int:
 def _check(args) -> int:
     from pathlib import Path
 
-    from warehouse.load import quarantine_path, read_extracts, write_quarantine
-    from warehouse.summary import format_files
+    from enclave.warehouse.load import quarantine_path, read_extracts, write_quarantine
+    from enclave.warehouse.summary import format_files
 
     extracts = read_extracts(Path(args.extracts))
     quarantine = quarantine_path(args.extracts, args.quarantine)
@@ -57,7 +57,7 @@ def _check(args) -> int:
 
 
 def _grant(args) -> int:
-    from warehouse.grant import grant_project
+    from enclave.warehouse.grant import grant_project
 
     institutions = [i.strip() for i in args.institutions.split(",") if i.strip()]
     where = grant_project(_url(args), args.project, institutions)
@@ -68,7 +68,7 @@ def _grant(args) -> int:
 
 
 def _risk(args) -> int:
-    from warehouse.risk import format_risk, risk_report
+    from enclave.warehouse.risk import format_risk, risk_report
 
     if args.k < 2:
         raise EnclaveError("--k: k-anonymity needs k of at least 2.")

@@ -30,6 +30,16 @@ class WarehouseSettings(Configurable):
         comes from ``$ENCLAVE_WAREHOUSE_URL``, else ``warehouse.sqlite``.""",
     ).tag(config=True)
 
+    statement_log = Unicode(
+        "/var/log/postgresql/postgresql-15-main.log",
+        help="""PostgreSQL's server log, where every statement of a session role is logged
+        (``log_statement = 'all'``). The hub imports those lines as ``warehouse.query`` audit
+        events while sessions run and when they stop, and the review service before it decides
+        whose stewards must sign off. Sessions on a PostgreSQL warehouse are refused while it
+        cannot be read, and a running one is stopped when the log becomes unreadable or
+        imports keep failing: no statement goes unrecorded.""",
+    ).tag(config=True)
+
 
 def is_postgres(url: str) -> bool:
     return url.startswith(("postgresql:", "postgresql+", "postgres:"))

@@ -16,17 +16,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from warehouse.schema import (
+from enclave.consortium import INSTITUTIONS
+from enclave.warehouse.schema import (
     AWARDS,
     DEGREES,
     DIPLOMAS,
     ETHNICITIES,
-    INSTITUTIONS,
     LOCAL_ID,
+    MANIFEST,
     RAW_TABLES,
 )
 
-MANIFEST = "manifest.json"
 # roughly a California public-school mix, in the order of schema.ETHNICITIES
 ETHNICITY_SHARES = [0.42, 0.25, 0.13, 0.06, 0.04, 0.01, 0.01, 0.05, 0.03]
 FORMAT = "enclave-extracts/1"

@@ -23,10 +23,11 @@ from urllib.parse import quote
 
 from psycopg import sql
 
+from enclave.consortium import INSTITUTIONS
 from enclave.errors import EnclaveError
-from warehouse.db import SCHEMA, is_postgres, pg_connect, sqlite_path
-from warehouse.schema import INSTITUTIONS, WAREHOUSE_TABLES
-from warehouse.store_sqlite import ScratchDatabase, create_indexes, create_tables
+from enclave.warehouse.db import SCHEMA, is_postgres, pg_connect, sqlite_path
+from enclave.warehouse.schema import WAREHOUSE_TABLES
+from enclave.warehouse.store_sqlite import ScratchDatabase, create_indexes, create_tables
 
 ADMIN_SCHEMA = "warehouse_admin"
 GRANTS_FILE = "grants.json"  # SQLite: the projects whose extracts each reload rebuilds

@@ -22,7 +22,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from warehouse.schema import INSTITUTIONS
+from enclave.consortium import INSTITUTIONS
 
 RECORD_COLUMNS = ("institution", "local_id", "ssid", "ssn", "name_key")
 

@@ -19,21 +19,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from enclave.consortium import INSTITUTIONS
 from enclave.errors import EnclaveError
-from warehouse.db import is_postgres, pg_connect, shown, sqlite_path
-from warehouse.generate import MANIFEST
-from warehouse.link import LinkStats, link, name_keys
-from warehouse.pseudonymize import pseudonyms
-from warehouse.schema import (
-    INSTITUTIONS,
+from enclave.warehouse.db import is_postgres, pg_connect, shown, sqlite_path
+from enclave.warehouse.link import LinkStats, link, name_keys
+from enclave.warehouse.pseudonymize import pseudonyms
+from enclave.warehouse.schema import (
     LOCAL_ID,
+    MANIFEST,
     RAW_TABLES,
     SUCCESS_GRADES,
     TERMS,
     WAREHOUSE_TABLES,
     warehouse_table,
 )
-from warehouse.validate import FILE_ERROR, Extract, read_csv, reject_shared_ids, validate
+from enclave.warehouse.validate import FILE_ERROR, Extract, read_csv, reject_shared_ids, validate
 
 REJECTS_ERROR = 3  # exit status when rows were rejected and not accepted
 LONG_LOAD = 50_000_000  # bytes of extracts: show the progress bar even off a TTY
@@ -259,11 +259,11 @@ def write_quarantine(path: Path, extracts: list[Extract]) -> None:
 
 def _sink(url: str):
     if is_postgres(url):
-        from warehouse.store_postgres import PostgresSink
+        from enclave.warehouse.store_postgres import PostgresSink
 
         pg_connect(url).close()  # an unreachable database fails before the work, not after
         return PostgresSink(url)
-    from warehouse.store_sqlite import SqliteSink
+    from enclave.warehouse.store_sqlite import SqliteSink
 
     return SqliteSink(sqlite_path(url))
 
@@ -281,7 +281,7 @@ def load(
     ``key=None`` with ``clear_ids_baseline=True`` skips linkage and pseudonymization and
     stores local ids in clear: only the privacy-cost benchmark does that, never real data.
     """
-    from warehouse.writer import BackgroundWriter
+    from enclave.warehouse.writer import BackgroundWriter
 
     if key is None and not clear_ids_baseline:
         raise ValueError("load() needs a pseudonymization key")
@@ -316,6 +316,10 @@ def load(
         write_quarantine(result.quarantine, result.extracts)
         _refuse_rejects(result, accept_rejects)
         writer.finish()
+    if not is_postgres(url):  # each project's extract follows the new warehouse
+        from enclave.warehouse.grant import refresh_extracts
+
+        refresh_extracts(sqlite_path(url))
     result.tables = {name: result.tables.get(name, 0) for name in WAREHOUSE_TABLES}
     result.seconds = time.perf_counter() - started
     return result

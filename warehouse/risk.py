@@ -10,7 +10,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from enclave.errors import EnclaveError
-from warehouse.db import connect_readonly
+from enclave.warehouse.db import connect_readonly
 
 QUASI_IDENTIFIERS = ("institution", "birth_year", "gender", "ethnicity", "zip3")
 BANDS = ((1, 1), (2, 2), (3, 4), (5, 9), (10, 19), (20, None))

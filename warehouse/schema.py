@@ -7,14 +7,8 @@ loader uses them for linkage and drops them; none ever reaches a warehouse table
 
 from dataclasses import dataclass
 
-# Stable institution codes; the names are fictional.
-INSTITUTIONS = {
-    "K12-001": ("Harbor Valley Unified School District", "k12"),
-    "K12-002": ("Mesa Ridge Unified School District", "k12"),
-    "CC-101": ("Bayline Community College", "cc"),
-    "CC-102": ("Sierra Foothill Community College", "cc"),
-    "UNI-201": ("Pacific Coast State University", "univ"),
-}
+# the file in an extracts folder that lists its extracts (made by `generate`, read by `load`)
+MANIFEST = "manifest.json"
 
 GENDERS = ("F", "M", "X", "U")
 ETHNICITIES = (

@@ -14,9 +14,9 @@ import psycopg
 from psycopg import sql
 
 from enclave.errors import EnclaveError
-from warehouse import grant
-from warehouse.db import CONNECT_ERROR, SCHEMA, pg_connect, shown
-from warehouse.schema import INDEXED_COLUMNS, WAREHOUSE_TABLES
+from enclave.warehouse import grant
+from enclave.warehouse.db import CONNECT_ERROR, SCHEMA, pg_connect, shown
+from enclave.warehouse.schema import INDEXED_COLUMNS, WAREHOUSE_TABLES
 
 STAGING = f"{SCHEMA}_staging"
 CHUNK_ROWS = 200_000

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from warehouse.schema import INDEXED_COLUMNS, WAREHOUSE_TABLES
+from enclave.warehouse.schema import INDEXED_COLUMNS, WAREHOUSE_TABLES
 
 
 def create_tables(conn: sqlite3.Connection) -> None:
@@ -95,11 +95,8 @@ class SqliteSink:
         self.scratch.conn.executemany(f"INSERT INTO {name} VALUES ({marks})", rows)
 
     def finish(self) -> None:
-        from warehouse.grant import refresh_extracts
-
         create_indexes(self.scratch.conn, self.unindexed)
         self.scratch.commit()
-        refresh_extracts(self.target)
 
     def abort(self) -> None:
         if self.scratch:

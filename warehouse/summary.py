@@ -1,7 +1,7 @@
 """The tables ``load`` and ``check`` print: counts only, never values."""
 
-from warehouse.load import LoadResult
-from warehouse.validate import Extract
+from enclave.warehouse.load import LoadResult
+from enclave.warehouse.validate import Extract
 
 
 def _table(header: list[str], rows: list[list], right_from: int = 1) -> list[str]:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from enclave.errors import EnclaveError
-from warehouse.schema import TERMS, Column, RawTable
+from enclave.warehouse.schema import TERMS, Column, RawTable
 
 FILE_ERROR = 2  # exit status for a file the loader cannot read at all
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")

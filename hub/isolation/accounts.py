@@ -7,22 +7,10 @@ the 500 that ``getpwnam`` would give).
 
 import os
 import pwd
-import re
 import subprocess
 
 from enclave.errors import EnclaveError
-
-# conservative: valid as a Unix login, a JupyterHub name and part of a PostgreSQL role name
-USERNAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
-
-
-def check_username(name: str) -> str:
-    if not USERNAME.match(name):
-        raise EnclaveError(
-            f"user {name!r}: not a valid researcher name; use 1-31 lowercase letters, digits, "
-            "'-' or '_', starting with a letter."
-        )
-    return name
+from enclave.projects import check_username
 
 
 def account_exists(name: str) -> bool:

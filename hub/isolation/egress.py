@@ -12,7 +12,7 @@ Kernels talk to their server over Unix sockets (IPC), which nftables does not se
 import asyncio
 
 from enclave.errors import EnclaveError
-from hub.isolation.postgres import SESSION_SOURCE as WAREHOUSE_SOURCE
+from enclave.hub.isolation.postgres import SESSION_SOURCE as WAREHOUSE_SOURCE
 
 
 def table_script(table: str, source: str) -> str:

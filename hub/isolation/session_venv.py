@@ -1,4 +1,4 @@
-"""Build the venv research sessions run from: ``python -m hub.isolation.session_venv [TARGET]``.
+"""Build the venv research sessions run from (``python -m enclave.hub.isolation.session_venv``).
 
 Researcher accounts must be able to execute it, so it is built from ``/usr/bin/python3`` (not a
 pyenv Python under /root) at a fixed path outside the repository (which may sit in a 0700
@@ -20,22 +20,22 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE_VENV = Path(sys.prefix)
-
-
-def _project_packages() -> tuple[str, ...]:
-    """The packages pyproject.toml installs (its ``packages.find`` include list)."""
-    with open(REPO / "pyproject.toml", "rb") as f:
-        include = tomllib.load(f)["tool"]["setuptools"]["packages"]["find"]["include"]
-    return tuple(name.rstrip("*") for name in include)
-
-
-PROJECT_PARTS = (*_project_packages(), "pyproject.toml")
 SCRIPTS = {
     "jupyterhub-singleuser": "jupyterhub.singleuser",
     "jupyter": "jupyter_core.command",
     "enclave": "enclave.cli",
 }
 FINGERPRINT = ".enclave-fingerprint"
+# what importlib.metadata needs to find the project's entry points (the `enclave` command groups,
+# the gate's checks); never the editable install's pointer back into the repository
+DIST_INFO_FILES = ("METADATA", "entry_points.txt", "top_level.txt")
+
+
+def package_dirs() -> dict[str, Path]:
+    """Each installed part and its folder (pyproject.toml's ``package-dir``), ``enclave`` first."""
+    with open(REPO / "pyproject.toml", "rb") as f:
+        mapping = tomllib.load(f)["tool"]["setuptools"]["package-dir"]
+    return {name: REPO / folder for name, folder in sorted(mapping.items(), key=lambda i: i[0])}
 
 
 def _site_packages(prefix: Path) -> Path:
@@ -45,7 +45,12 @@ def _site_packages(prefix: Path) -> Path:
 
 def session_config_dir(venv: str | os.PathLike) -> Path:
     """The root-owned Jupyter config directory sessions use (``JUPYTER_CONFIG_DIR``)."""
-    return _site_packages(Path(venv)) / "hub" / "session" / "jupyter_config"
+    return _site_packages(Path(venv)) / "enclave" / "kernels" / "server" / "jupyter_config"
+
+
+def _project_dist_info() -> Path:
+    (found,) = _site_packages(SOURCE_VENV).glob("enclave-*.dist-info")
+    return found
 
 
 def _is_project_install(name: str) -> bool:
@@ -57,8 +62,7 @@ def fingerprint() -> str:
     for name in sorted(os.listdir(_site_packages(SOURCE_VENV))):
         if name.endswith(".dist-info") and not _is_project_install(name):
             digest.update(name.encode())
-    for part in PROJECT_PARTS:
-        path = REPO / part
+    for path in (REPO / "pyproject.toml", *package_dirs().values()):
         files = [path] if path.is_file() else sorted(path.rglob("*"))
         for f in files:
             if f.is_file() and "__pycache__" not in f.parts:
@@ -83,10 +87,19 @@ def build(target: Path) -> Path:
     for shared in ("share", "etc"):
         if (SOURCE_VENV / shared).is_dir():
             _link_tree(SOURCE_VENV / shared, new / shared)
-    # a non-editable install: copies of the packages (pyproject's package list), no links back
-    for part in PROJECT_PARTS:
-        if (REPO / part).is_dir():
-            shutil.copytree(REPO / part, site / part, ignore=shutil.ignore_patterns("__pycache__"))
+    # a non-editable install: copies of the parts, each at its import name, no links back
+    for name, folder in package_dirs().items():
+        shutil.copytree(
+            folder,
+            site.joinpath(*name.split(".")),
+            ignore=shutil.ignore_patterns("__pycache__"),
+            dirs_exist_ok=True,
+        )
+    dist_info = _project_dist_info()
+    (site / dist_info.name).mkdir()
+    for name in DIST_INFO_FILES:
+        if (dist_info / name).is_file():
+            shutil.copy(dist_info / name, site / dist_info.name / name)
     # jupyter_core would otherwise try (and fail) to write this marker into the read-only dir
     (session_config_dir(new) / "migrated").write_text("enclave session config\n")
     for script, module in SCRIPTS.items():
@@ -95,8 +108,9 @@ def build(target: Path) -> Path:
             f"#!{target}/bin/python3\nimport sys\nfrom {module} import main\nsys.exit(main())\n"
         )
         path.chmod(0o755)
+    # -I: the new venv's own copy, never a checkout in the current directory
     subprocess.run(
-        [str(new / "bin" / "python3"), "-m", "kernels.install", "--prefix", str(new)],
+        [str(new / "bin" / "python3"), "-I", "-m", "enclave.kernels.install", "--prefix", str(new)],
         check=True,
         stdout=subprocess.DEVNULL,
     )

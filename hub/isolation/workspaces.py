@@ -16,7 +16,7 @@ import contextlib
 import os
 import pwd
 
-from hub.isolation.namespace import bind_mount
+from enclave.hub.isolation.namespace import bind_mount
 
 WORKSPACES = ".enclave-projects"
 _OPEN = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC  # a link: ELOOP

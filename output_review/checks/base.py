@@ -9,7 +9,7 @@ import re
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
-from output_review.findings import Finding
+from enclave.output_review.findings import Finding
 
 FINDINGS = "enclave_findings"
 

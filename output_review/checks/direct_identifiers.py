@@ -6,9 +6,9 @@ import re
 
 from traitlets import List, Unicode
 
-from output_review.checks.base import OutputCheck
-from output_review.tables import find_tables
-from output_review.texts import cell_texts
+from enclave.output_review.checks.base import OutputCheck
+from enclave.output_review.tables import find_tables
+from enclave.output_review.texts import cell_texts
 
 # USPS street suffixes most often seen in US addresses (and in Faker's en_US ones).
 SUFFIXES = (

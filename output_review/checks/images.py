@@ -4,7 +4,7 @@ import re
 
 from traitlets import List, Unicode
 
-from output_review.checks.base import OutputCheck
+from enclave.output_review.checks.base import OutputCheck
 
 INLINE_IMAGE = re.compile(r"data:image/|<img\b|<svg\b", re.I)
 

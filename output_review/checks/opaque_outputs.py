@@ -5,7 +5,7 @@ import re
 
 from traitlets import List, Unicode
 
-from output_review.checks.base import OutputCheck
+from enclave.output_review.checks.base import OutputCheck
 
 SCRIPT = re.compile(r"<script\b|javascript:|\son[a-z]+\s*=")
 

@@ -2,9 +2,9 @@
 
 from traitlets import Int
 
-from output_review.checks.base import OutputCheck
-from output_review.tables import find_tables
-from output_review.texts import cell_texts
+from enclave.output_review.checks.base import OutputCheck
+from enclave.output_review.tables import find_tables
+from enclave.output_review.texts import cell_texts
 
 
 class Oversized(OutputCheck):

@@ -3,9 +3,9 @@ student-level table) needs review; with an identifier column it is blocked."""
 
 from traitlets import Int, Unicode
 
-from output_review.checks.base import OutputCheck
-from output_review.tables import find_tables
-from output_review.texts import cell_texts
+from enclave.output_review.checks.base import OutputCheck
+from enclave.output_review.tables import find_tables
+from enclave.output_review.texts import cell_texts
 
 
 class RecordListings(OutputCheck):

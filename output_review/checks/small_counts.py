@@ -9,9 +9,9 @@ import re
 
 from traitlets import Enum, Int, Unicode
 
-from output_review.checks.base import OutputCheck
-from output_review.tables import MISSING, find_tables
-from output_review.texts import cell_texts
+from enclave.output_review.checks.base import OutputCheck
+from enclave.output_review.tables import MISSING, find_tables
+from enclave.output_review.texts import cell_texts
 
 # Whole, non-negative numbers one a line: 5, 5.0, 1,234 (one regex for a whole column).
 WHOLE_NUMBERS = re.compile(

@@ -5,8 +5,8 @@ import re
 
 from traitlets import List, Unicode
 
-from output_review.checks.base import OutputCheck
-from output_review.texts import cell_texts
+from enclave.output_review.checks.base import OutputCheck
+from enclave.output_review.texts import cell_texts
 
 KEY_BODY = re.compile(r"_[0-9a-hjkmnp-tv-z]{26}")
 

@@ -19,8 +19,8 @@ def kube_config(tmp_path, monkeypatch):
 
 def test_profile_uses_the_enclave_kube_spawner_and_postgresql(kube_config):
     c = kube_config
-    assert c.JupyterHub.spawner_class == "hub.kube.EnclaveKubeSpawner"
-    assert c.JupyterHub.authenticator_class == "hub.authenticator.EnclaveAuthenticator"
+    assert c.JupyterHub.spawner_class == "enclave-kubernetes"
+    assert c.JupyterHub.authenticator_class == "enclave"
     assert c.JupyterHub.db_url.startswith("postgresql+psycopg://")
     assert c.EnclaveState.db_url.startswith("postgresql+psycopg://")
     assert c.EnclaveKubeSpawner.warehouse_admin_url.startswith("postgresql+psycopg://")
@@ -33,14 +33,14 @@ def test_session_pods_are_unprivileged_and_limited(kube_config):
     assert k.automount_service_account_token is False
     assert k.mem_limit == "2G" and k.cpu_limit == 1.0
     assert k.extra_labels["enclave/session"] == "true"
-    assert k.environment["JUPYTER_CONFIG_DIR"].endswith("hub/session/jupyter_config")
+    assert k.environment["JUPYTER_CONFIG_DIR"].endswith("enclave/kernels/server/jupyter_config")
 
 
 def test_local_profile_is_the_default(tmp_path, monkeypatch):
     monkeypatch.delenv("ENCLAVE_PROFILE", raising=False)
     monkeypatch.setenv("ENCLAVE_HUB_DIR", str(tmp_path / "hub"))
     c = PyFileConfigLoader("jupyterhub_config.py", path=str(REPO)).load_config()
-    assert c.JupyterHub.spawner_class == "hub.spawner.EnclaveSpawner"
+    assert c.JupyterHub.spawner_class == "enclave"
     assert (tmp_path / "hub").stat().st_mode & 0o777 == 0o700
     assert [s["name"] for s in c.JupyterHub.services] == ["idle-culler", "review"]
     role = next(r for r in c.JupyterHub.load_roles if r["name"] == "idle-culler")
@@ -49,7 +49,7 @@ def test_local_profile_is_the_default(tmp_path, monkeypatch):
 
 def test_idle_culler_reads_its_traitlets_from_the_hub_config(tmp_path, monkeypatch):
     from enclave.config import load_config
-    from hub.culler import IdleCuller
+    from enclave.hub.culler import IdleCuller
 
     monkeypatch.delenv("ENCLAVE_PROFILE", raising=False)
     monkeypatch.setenv("ENCLAVE_HUB_DIR", str(tmp_path / "hub"))
@@ -63,7 +63,7 @@ def test_idle_culler_reads_its_traitlets_from_the_hub_config(tmp_path, monkeypat
     assert command[1:] == ["-m", "jupyterhub_idle_culler", "--timeout=900", "--cull-every=60"]
     c = PyFileConfigLoader(site.name, path=str(tmp_path)).load_config()
     culler = next(s for s in c.JupyterHub.services if s["name"] == "idle-culler")
-    assert culler["command"][1:] == ["-m", "hub.culler"]
+    assert culler["command"][1:] == ["-m", "enclave.hub.culler"]
     assert culler["environment"]["ENCLAVE_CONFIG"] == str(REPO / "jupyterhub_config.py")
     assert culler["environment"]["ENCLAVE_HUB_DIR"] == str(tmp_path / "hub")
 

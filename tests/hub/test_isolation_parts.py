@@ -7,11 +7,13 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from audit import AuditLog
+from enclave.audit import AuditLog
+from enclave.hub.isolation import postgres
+from enclave.hub.isolation.egress import EgressRules
+from enclave.hub.isolation.postgres import ensure_cluster, session_role
 from enclave.state import make_engine
-from hub.isolation import postgres
-from hub.isolation.egress import EgressRules
-from hub.isolation.postgres import ensure_cluster, import_statements, session_role
+from enclave.warehouse import statement_log
+from enclave.warehouse.statement_log import import_statements
 
 LINES = """\
 2026-11-29 01:00:00.100 UTC [11] db_sess_alice@db LOG:  statement: SELECT count(*)
@@ -26,10 +28,10 @@ LINES = """\
 @pytest.fixture
 def state(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'state.sqlite'}")
-    postgres.metadata.create_all(engine)
+    statement_log.metadata.create_all(engine)
     with engine.begin() as conn:
         conn.execute(
-            postgres.pg_sessions.insert().values(
+            statement_log.pg_sessions.insert().values(
                 role="db_sess_alice", user="alice", project="proj_a"
             )
         )
@@ -84,12 +86,14 @@ def test_a_new_state_database_does_not_read_the_log_written_before_its_first_ses
         assert f.tell() == log.stat().st_size, "the log before any session role was read"
         return iter(())
 
-    monkeypatch.setattr(postgres, "_statements", read)
+    monkeypatch.setattr(statement_log, "_statements", read)
     assert import_statements(str(log), state) == 0
     monkeypatch.undo()
     with state.begin() as conn:  # the first session opens; then its statement is logged
         conn.execute(
-            postgres.pg_sessions.insert().values(role="db_sess_alice", user="alice", project="p")
+            statement_log.pg_sessions.insert().values(
+                role="db_sess_alice", user="alice", project="p"
+            )
         )
     with log.open("a") as f:
         f.write("2026-11-29 03:00:00.000 UTC [9] db_sess_alice@db LOG:  statement: SELECT 5\n")
@@ -98,7 +102,7 @@ def test_a_new_state_database_does_not_read_the_log_written_before_its_first_ses
 
 
 def test_opening_a_session_records_the_previous_sessions_statements_first(pg_url, tmp_path):
-    from hub.isolation.postgres import SessionRoles, StatementImportFailed
+    from enclave.hub.isolation.postgres import SessionRoles, StatementImportFailed
 
     db = sa.engine.make_url(pg_url).database
     admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
@@ -121,7 +125,9 @@ def test_opening_a_session_records_the_previous_sessions_statements_first(pg_url
     with pytest.raises(StatementImportFailed):
         roles.open("alice", "proj_a", f"{db}_proj_a")
     with state.connect() as conn:
-        assert conn.execute(sa.select(postgres.pg_sessions.c.project)).scalars().all() == ["proj_b"]
+        assert conn.execute(sa.select(statement_log.pg_sessions.c.project)).scalars().all() == [
+            "proj_b"
+        ]
 
 
 def test_session_role_names_stay_distinct_within_postgres_limit():
@@ -163,7 +169,7 @@ async def test_egress_table_is_created_once_and_kept():
 
 
 def test_egress_tables_of_killed_test_runs_are_removed_and_live_ones_kept():
-    from tests.support.enclave import remove_stale_egress_tables
+    from devstack.enclave import remove_stale_egress_tables
 
     dead = subprocess.Popen(["true"])  # a pid that no longer runs
     dead.wait()

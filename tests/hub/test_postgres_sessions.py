@@ -8,10 +8,10 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from devstack.enclave import running_enclave
+from devstack.kernel import run
+from devstack.researcher import Researcher
 from tests.conftest import PG_ADMIN_URL
-from tests.support.enclave import running_enclave
-from tests.support.kernel import run
-from tests.support.researcher import Researcher
 
 PEOPLE = {"alice": ["researchers"]}
 PROJECTS = {
@@ -42,16 +42,16 @@ def warehouse_db():
 def statement_log(tmp_path_factory):
     """The hub reads PostgreSQL's log through this link: removing it makes the log unreadable
     for this hub only."""
-    from hub.spawner import EnclaveSpawner
+    from enclave.warehouse.db import WarehouseSettings
 
     link = tmp_path_factory.mktemp("pglog") / "postgresql.log"
-    link.symlink_to(EnclaveSpawner.postgres_log_file.default_value)
+    link.symlink_to(WarehouseSettings.statement_log.default_value)
     return link
 
 
 @pytest.fixture(scope="module")
 def enclave(warehouse_db, statement_log):
-    config = f"c.EnclaveSpawner.postgres_log_file = {str(statement_log)!r}"
+    config = f"c.WarehouseSettings.statement_log = {str(statement_log)!r}"
     with running_enclave(
         None, PEOPLE, PROJECTS, warehouse_url=warehouse_db, extra_config=config
     ) as running:
@@ -139,7 +139,7 @@ def test_unix_socket_is_out_of_reach(kernel):
 
 
 def test_direct_psycopg_query_is_recorded_server_side(enclave, alice, kernel):
-    from audit import AuditLog
+    from enclave.audit import AuditLog
     from enclave.state import make_engine
 
     marker = f"direct_{uuid.uuid4().hex[:8]}"

@@ -4,11 +4,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from audit import AuditLog
+from enclave.audit import AuditLog
 from enclave.cli import main
 from enclave.errors import EnclaveError
+from enclave.projects import ProjectRefused, ProjectRegistry
 from enclave.state import make_engine
-from hub.projects import ProjectRefused, ProjectRegistry
 
 NEXT_YEAR = (datetime.now(UTC) + timedelta(days=365)).date()
 
@@ -62,7 +62,7 @@ def test_expired_project_is_refused(registry):
 def test_project_past_its_expiry_date_is_refused(registry):
     make_active(registry)
     with registry.engine.begin() as conn:
-        from hub.projects import projects
+        from enclave.projects import projects
 
         conn.execute(projects.update().values(expires=datetime.now(UTC).date()))
     assert registry.get("study").status == "expired"
@@ -71,7 +71,7 @@ def test_project_past_its_expiry_date_is_refused(registry):
 
 
 def test_active_projects_for_lists_only_the_users_usable_projects(registry):
-    from hub.projects import projects
+    from enclave.projects import projects
 
     make_active(registry, "mine_b")
     make_active(registry, "mine_a")
@@ -244,8 +244,8 @@ def test_cli_approve_without_warehouse_records_nothing(config, capsys):
 def test_cli_add_member_creates_the_account(config, capsys):
     import pwd
 
-    from hub.isolation.accounts import remove_account
-    from tests.support.unix_users import unique_name
+    from devstack.unix_users import unique_name
+    from enclave.hub.isolation.accounts import remove_account
 
     user = unique_name("cli")
     cli_create(config)

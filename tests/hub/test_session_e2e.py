@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.enclave import running_enclave
-from tests.support.kernel import run
-from tests.support.login import login
-from tests.support.researcher import Researcher
+from devstack.enclave import running_enclave
+from devstack.kernel import run
+from devstack.login import login
+from devstack.researcher import Researcher
 
 PEOPLE = {
     "alice": ["researchers"],
@@ -55,7 +55,7 @@ def test_outsider_group_is_refused_at_login(enclave):
 
 
 def test_wrong_password_is_refused_by_the_provider(enclave):
-    from tests.support.login import LoginFailed
+    from devstack.login import LoginFailed
 
     with pytest.raises(LoginFailed):
         login(enclave.hub.url, enclave.names["alice"], "not-the-password")
@@ -89,7 +89,7 @@ def test_reviewer_gets_no_data_session(enclave):
 
 
 def test_accepting_the_agreement_is_recorded(enclave, alice):
-    from audit import AuditLog
+    from enclave.audit import AuditLog
     from enclave.state import make_engine
 
     response = alice.accept_agreement()
@@ -101,7 +101,7 @@ def test_accepting_the_agreement_is_recorded(enclave, alice):
 
 
 def test_researcher_without_unix_account_gets_a_clear_refusal(enclave):
-    from hub.isolation.accounts import remove_account
+    from enclave.hub.isolation.accounts import remove_account
 
     dan = Researcher.sign_on(enclave.hub.url, enclave.names["dan"], enclave.password)
     dan.accept_agreement()
@@ -167,7 +167,7 @@ def session(enclave, alice):
 
 
 def test_query_returns_dataframe_and_is_recorded(enclave, alice, session):
-    from audit import AuditLog
+    from enclave.audit import AuditLog
     from enclave.state import make_engine
 
     out = run(
@@ -447,7 +447,7 @@ def test_lab_download_and_export_menu_items_are_disabled(enclave, alice, session
         "@jupyterlab/notebook-extension:export",
     ):
         assert plugin in disabled
-    assert config.get("terminalsAvailable") in (True, "True")  # a terminal: see hub/session
+    assert config.get("terminalsAvailable") in (True, "True")  # a terminal: see kernels/server
 
 
 def test_lab_file_menu_has_no_download_or_export_in_a_real_browser(enclave, alice, session):
@@ -477,7 +477,7 @@ def test_lab_file_menu_has_no_download_or_export_in_a_real_browser(enclave, alic
 
 
 def test_spawn_was_audited(enclave, alice, session):
-    from audit import AuditLog
+    from enclave.audit import AuditLog
     from enclave.state import make_engine
 
     events = AuditLog(make_engine(enclave.state_url)).events(user=alice.name, action="spawn")
@@ -554,8 +554,8 @@ def test_files_of_another_project_are_not_in_the_session(enclave, alice):
 
 
 def test_session_ends_when_its_project_expires(enclave, alice):
+    from enclave.projects import ProjectRegistry
     from enclave.state import make_engine
-    from hub.projects import ProjectRegistry
 
     assert alice.model()["servers"], "the proj_a session of the test before is running"
     ProjectRegistry(make_engine(enclave.state_url)).expire("proj_a", actor="admin")

@@ -19,8 +19,9 @@ import pytest
 import requests
 import websocket
 
-from tests.support.enclave import running_enclave
-from tests.support.researcher import Researcher
+from devstack.enclave import running_enclave
+from devstack.launch import SESSION_VENV
+from devstack.researcher import Researcher
 
 PEOPLE = {"alice": ["researchers"], "rev": ["reviewers"]}
 PROJECTS = {"proj_t": {"members": ["alice"], "institutions": ["CC-101", "CC-102"]}}
@@ -105,7 +106,7 @@ def test_shell_has_the_session_environment(enclave, alice, terminal):
         alice.name,
         pwd.getpwnam(alice.name).pw_dir,
         "/bin/bash",
-        "/opt/enclave/venv/bin/enclave",
+        f"{SESSION_VENV}/bin/enclave",
         "token",
         "no-proxy-secret",
     ]

@@ -2,8 +2,8 @@
 
 import pytest
 
-from hub.agreement import AgreementRecords, DataUseAgreement
-from hub.authenticator import EnclaveAuthenticator, enclave_roles
+from enclave.hub.agreement import AgreementRecords, DataUseAgreement
+from enclave.hub.authenticator import EnclaveAuthenticator, enclave_roles
 
 
 @pytest.mark.parametrize(
@@ -67,7 +67,7 @@ def test_default_agreement_holds_ferpa_and_the_principles():
 
 
 def test_acceptance_is_per_version_and_audited(tmp_path):
-    from audit import AuditLog
+    from enclave.audit import AuditLog
     from enclave.state import make_engine
 
     records = AgreementRecords(make_engine(f"sqlite:///{tmp_path / 's.sqlite'}"))

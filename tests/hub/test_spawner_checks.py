@@ -7,16 +7,20 @@ from types import SimpleNamespace
 
 import pytest
 from jupyterhub.spawner import SpawnException
+from traitlets.config import Config
 
+from enclave.hub import spawner as spawner_module
+from enclave.hub.spawner import EnclaveSpawner
+from enclave.projects import ProjectRegistry
 from enclave.state import make_engine
-from hub import spawner as spawner_module
-from hub.projects import ProjectRegistry
-from hub.spawner import EnclaveSpawner
 
 
-def make_spawner(**traits) -> EnclaveSpawner:
+def make_spawner(statement_log=None, **traits) -> EnclaveSpawner:
     hub = SimpleNamespace(api_url="http://127.0.0.1:8081/hub/api")
-    return EnclaveSpawner(hub=hub, user=SimpleNamespace(name="alice"), **traits)
+    config = Config()
+    if statement_log is not None:
+        config.WarehouseSettings.statement_log = statement_log
+    return EnclaveSpawner(hub=hub, user=SimpleNamespace(name="alice"), config=config, **traits)
 
 
 @pytest.mark.parametrize(
@@ -47,7 +51,7 @@ def test_memory_cgroup_is_used_when_there_is_one(monkeypatch):
 
 def test_spawn_is_refused_while_the_statement_log_is_unreadable(tmp_path):
     log = tmp_path / "postgresql.log"
-    spawner = make_spawner(postgres_log_file=str(log))
+    spawner = make_spawner(statement_log=str(log))
     with pytest.raises(SpawnException) as refused:
         spawner._check_statement_log()
     assert refused.value.status_code == 403
@@ -74,7 +78,7 @@ def ctx(tmp_path):
 
 
 def session(project="study", warehouse="sqlite:///x", log=None) -> EnclaveSpawner:
-    spawner = make_spawner(postgres_log_file=str(log or "/nonexistent"))
+    spawner = make_spawner(statement_log=str(log or "/nonexistent"))
     spawner._project, spawner._warehouse_url = project, warehouse
     return spawner
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.isolation.workspaces import WORKSPACES, prepare_workspace
-from tests.support.unix_users import unix_users
+from devstack.unix_users import unix_users
+from enclave.hub.isolation.workspaces import WORKSPACES, prepare_workspace
 
 
 @pytest.fixture

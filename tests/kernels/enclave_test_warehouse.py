@@ -33,7 +33,7 @@ def load(root: Path, url: str) -> None:
 
 def grant(url: str, project: str, institutions: str) -> str:
     """The project's read-only access: its SQLite extract, or its PostgreSQL role's URL."""
-    from warehouse.grant import grant_project
+    from enclave.warehouse.grant import grant_project
 
     where = grant_project(url, project, institutions.split(","))
     if url.startswith("postgresql"):

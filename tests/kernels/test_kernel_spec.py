@@ -8,7 +8,7 @@ import sys
 import pytest
 from jupyter_client import KernelManager
 
-from kernels import install
+from enclave.kernels import install
 
 
 def test_install_into_another_prefix(tmp_path):
@@ -17,7 +17,7 @@ def test_install_into_another_prefix(tmp_path):
     assert spec["display_name"] == "Enclave (Python)"
     # "python" is mapped to the interpreter that launches the kernel: one spec for every venv
     assert spec["argv"][:3] == ["python", "-m", "ipykernel_launcher"]
-    assert "--ext=kernels.extension" in spec["argv"]
+    assert "--ext=enclave.kernels.extension" in spec["argv"]
 
 
 @pytest.fixture

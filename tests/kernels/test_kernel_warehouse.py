@@ -9,8 +9,8 @@ import time
 import pandas as pd
 import pytest
 
-from kernels.client import Warehouse
-from kernels.errors import QueryNotRecorded, QueryRefused, WarehouseError
+from enclave.kernels.client import Warehouse
+from enclave.kernels.errors import QueryNotRecorded, QueryRefused, WarehouseError
 from tests.kernels.enclave_test_warehouse import grant, load
 
 _opened: list[Warehouse] = []
@@ -221,7 +221,7 @@ def test_a_slow_service_refuses_the_query_after_the_configured_timeout(
 def test_the_timeout_comes_from_the_recording_settings():
     from traitlets.config import Config
 
-    from kernels.recording import QueryRecording
+    from enclave.kernels.recording import QueryRecording
 
     config = Config()
     config.QueryRecording.post_timeout = 2.5

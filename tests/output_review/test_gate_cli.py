@@ -9,9 +9,9 @@ import pytest
 from gate_helpers import CORPUS
 
 from enclave.cli import main
-from output_review.gate import Gate, read_notebook
-from output_review.redact import redact
-from output_review.render import render_html
+from enclave.output_review.gate import Gate, read_notebook
+from enclave.output_review.redact import redact
+from enclave.output_review.render import render_html
 
 IDENTIFIERS = CORPUS / "identifiers_block.ipynb"
 REVIEW = CORPUS / "listings_and_opaque_review.ipynb"

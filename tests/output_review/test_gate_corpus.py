@@ -8,8 +8,8 @@ import pytest
 from gate_helpers import CORPUS
 from nbclient import NotebookClient
 
-from output_review.findings import worst
-from output_review.gate import Gate, read_notebook
+from enclave.output_review.findings import worst
+from enclave.output_review.gate import Gate, read_notebook
 
 NOTEBOOKS = sorted(CORPUS.glob("*.ipynb"))
 

@@ -8,9 +8,9 @@ from gate_helpers import notebook, result
 from traitlets.config import Config
 
 from enclave.errors import EnclaveError
-from output_review import gate as gate_module
-from output_review.checks.base import OutputCheck
-from output_review.gate import BUILT_IN_CHECKS, Gate
+from enclave.output_review import gate as gate_module
+from enclave.output_review.checks.base import OutputCheck
+from enclave.output_review.gate import BUILT_IN_CHECKS, Gate
 
 PNG = {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}
 
@@ -128,14 +128,14 @@ class Interrupted(OutputCheck):
     rule = "interrupted"
 
     def preprocess_cell(self, cell, resources, index):
-        from output_review.tables import find_tables
+        from enclave.output_review.tables import find_tables
 
         find_tables("text/plain", "   n\nA  70\nB  12\n")
         raise KeyboardInterrupt
 
 
 def test_an_interrupted_screen_keeps_no_output_text(monkeypatch):
-    from output_review.tables import find_tables
+    from enclave.output_review.tables import find_tables
 
     plug_in(monkeypatch, ("interrupted", f"{__name__}:Interrupted"))
     with pytest.raises(KeyboardInterrupt):

@@ -7,7 +7,7 @@ import pytest
 from gate_helpers import notebook, result, stream
 from nbformat.v4 import new_markdown_cell, new_raw_cell
 
-from output_review.gate import Gate
+from enclave.output_review.gate import Gate
 
 KEY = "stu_" + "0123456789abcdefghjkmnpqrs"
 

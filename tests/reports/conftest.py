@@ -6,7 +6,7 @@ import sys
 import nbformat
 import pytest
 
-from kernels.install import install
+from enclave.kernels.install import install
 from tests.kernels.enclave_test_warehouse import ALL, build_sqlite, grant
 
 

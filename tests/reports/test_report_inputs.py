@@ -7,11 +7,11 @@ import zipfile
 import pytest
 
 from enclave.cli import main
-from reports.kernel import IpcKernelManager
-from reports.papermill_local import papermill  # noqa: F401  (trims papermill's I/O registry)
-from reports.parameters import parse_parameters_cell
-from reports.runner import current_run, run_key
-from reports.template import load_template
+from enclave.reports.kernel import IpcKernelManager
+from enclave.reports.papermill_local import papermill  # noqa: F401  (trims papermill's I/O registry)
+from enclave.reports.parameters import parse_parameters_cell
+from enclave.reports.runner import current_run, run_key
+from enclave.reports.template import load_template
 from tests.reports.report_test_helpers import filed
 
 
@@ -123,7 +123,7 @@ def test_a_cell_timeout_below_one_second_in_the_config_is_refused(capsys, sessio
 
 def _context(argv):
     from enclave.cli import build_parser
-    from reports.session import context_from
+    from enclave.reports.session import context_from
 
     return context_from(build_parser().parse_args(["report", "run", "pipeline", *argv]))
 

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from enclave.cli import main
-from reports.template import bundled_templates
+from enclave.reports.template import bundled_templates
 from tests.kernels.enclave_test_warehouse import build_sqlite, grant, load
 from tests.reports.report_test_helpers import filed
 

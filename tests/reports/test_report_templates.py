@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from reports.disclosure import percent, suppress_counts
-from reports.template import bundled_templates, load_template
+from enclave.reports.disclosure import percent, suppress_counts
+from enclave.reports.template import bundled_templates, load_template
 
 
 @pytest.mark.parametrize("name", ["pipeline", "course_success", "time_to_degree"])

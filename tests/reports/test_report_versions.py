@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from reports.versions import warehouse_version
+from enclave.reports.versions import warehouse_version
 from tests.kernels.enclave_test_warehouse import build_sqlite, grant, load
 
 

@@ -7,12 +7,12 @@ import review_notebooks as notebooks
 import sqlalchemy as sa
 from traitlets.config import Config
 
+from enclave.output_review.gate import Gate
+from enclave.projects import ProjectRegistry
+from enclave.review_service.config import ReviewService
+from enclave.review_service.store import FrozenStore
+from enclave.review_service.workflow import ReviewWorkflow, Submission
 from enclave.state import make_engine
-from hub.projects import ProjectRegistry
-from output_review.gate import Gate
-from output_review.service.config import ReviewService
-from output_review.service.store import FrozenStore
-from output_review.service.workflow import ReviewWorkflow, Submission
 
 PROJECT = "demo"
 
@@ -22,7 +22,7 @@ def enclave(tmp_path_factory, request):
     """A whole running enclave (provider, hub, proxy, review service) for one test module."""
     from review_hub import PEOPLE, PROJECTS, SERVICE_CONFIG
 
-    from tests.support.enclave import running_enclave
+    from devstack.enclave import running_enclave
 
     base = tmp_path_factory.mktemp(request.module.__name__.rpartition(".")[2])
     with running_enclave(base, PEOPLE, PROJECTS, extra_config=SERVICE_CONFIG) as running:

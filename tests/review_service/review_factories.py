@@ -3,7 +3,7 @@
 import json
 from types import SimpleNamespace
 
-from output_review.service.identity import (
+from enclave.review_service.identity import (
     SCOPE_ADMIN,
     SCOPE_REVIEW,
     SCOPE_STEWARD,

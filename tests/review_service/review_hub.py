@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import requests
 from review_notebooks import passing, to_bytes
 
-from output_review.service import client
-from tests.support.login import api_token, login
+from devstack.login import api_token, login
+from enclave.kernels import submit as client
 
 PEOPLE = {
     "rita": ["researchers"],

@@ -10,11 +10,11 @@ from review_factories import (
     steward,
 )
 
-from output_review.service import permissions as p
-from output_review.service.approvals import progress
-from output_review.service.errors import PermissionDenied
-from output_review.service.identity import SCOPE_REVIEW, SCOPE_STEWARD, Actor
-from output_review.service.states import (
+from enclave.review_service import permissions as p
+from enclave.review_service.approvals import progress
+from enclave.review_service.errors import PermissionDenied
+from enclave.review_service.identity import SCOPE_REVIEW, SCOPE_STEWARD, Actor
+from enclave.review_service.states import (
     TRANSITIONS,
     Action,
     InvalidTransition,
@@ -157,7 +157,7 @@ def test_user_can_pairs_are_named_after_their_checks():
 
 def test_review_refusals_are_enclave_errors_that_keep_their_http_status():
     from enclave.errors import EnclaveError
-    from output_review.service.errors import Conflict, ReviewError
+    from enclave.review_service.errors import Conflict, ReviewError
 
     with pytest.raises(EnclaveError) as caught:
         raise Conflict("request r-1: already decided.")

@@ -10,19 +10,20 @@ import sqlalchemy as sa
 from conftest import create_project, submit
 from review_factories import researcher
 
-from audit import AuditLog
-from hub.isolation import postgres
-from hub.spawner import EnclaveSpawner
-from kernels.client import Warehouse
-from output_review.service.stewards import (
+from enclave.audit import AuditLog
+from enclave.hub.isolation import postgres
+from enclave.kernels.client import Warehouse
+from enclave.review_service.stewards import (
     LINEAGE,
     server_read_reason,
     unaccounted_reason,
     unaccounted_statements,
 )
+from enclave.warehouse import statement_log
+from enclave.warehouse.db import WarehouseSettings
 
 RITA = researcher("rita")
-LOG_FILE = EnclaveSpawner.postgres_log_file.default_value
+LOG_FILE = WarehouseSettings.statement_log.default_value
 
 
 @pytest.fixture
@@ -75,7 +76,7 @@ class WorkflowRecorder:
 def import_until(state, marker):
     """Import the server log until a statement containing ``marker`` has arrived."""
     for _ in range(50):
-        postgres.import_statements(LOG_FILE, state)
+        statement_log.import_statements(LOG_FILE, state)
         events = AuditLog(state).events(user="rita", project="demo", action="warehouse.query")
         if any(marker in e.details["sql"] for e in events):
             return events
@@ -89,9 +90,10 @@ def test_real_kernel_statements_are_accounted_and_a_direct_read_is_not(
     role, url = session_url
     wf = workflows(sqlite_url, tmp_path / "store")
     create_project(wf.engine)
-    postgres.metadata.create_all(wf.engine)
+    statement_log.metadata.create_all(wf.engine)
     with wf.engine.begin() as conn:
-        conn.execute(postgres.pg_sessions.insert().values(role=role, user="rita", project="demo"))
+        sessions = statement_log.pg_sessions
+        conn.execute(sessions.insert().values(role=role, user="rita", project="demo"))
     wf.statement_log = LOG_FILE
 
     kernel = Warehouse(

@@ -16,9 +16,9 @@ import requests
 import review_notebooks as notebooks
 from review_hub import PEOPLE, sign_in, wait_for_service
 
+from devstack.launch import start_hub
 from enclave.errors import EnclaveError
-from hub.devstack.launch import start_hub
-from output_review.service.stewards import LINEAGE
+from enclave.review_service.stewards import LINEAGE
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def approve_all(people, request_id, reviewers=("rev1", "rev2"), stewards=("scc",
 
 
 def state(enclave):
-    from audit import AuditLog
+    from enclave.audit import AuditLog
     from enclave.state import make_engine
 
     return AuditLog(make_engine(enclave.state_url))
@@ -161,7 +161,7 @@ def test_a_file_that_is_not_a_notebook_is_refused_and_nothing_stored(enclave, pe
     before = set(os.listdir(objects))
     path = home / "data.ipynb"
     path.write_text("student_key,grade\nabc,A\n")
-    from output_review.service import client
+    from enclave.kernels import submit as client
 
     with pytest.raises(EnclaveError, match=r"HTTP 400.*data.ipynb: not valid JSON"):
         client.submit(path, purpose="x", environ=people["rita"].environ(home))

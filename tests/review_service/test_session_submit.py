@@ -14,9 +14,9 @@ from playwright.sync_api import sync_playwright
 from review_hub import sign_in, wait_for_service
 from test_browser import browser_login
 
+from devstack.kernel import Kernel
+from devstack.login import xsrf_headers
 from tests.support.browser import launch
-from tests.support.kernel import Kernel
-from tests.support.login import xsrf_headers
 
 WRITE_NOTEBOOK = """
 import os, nbformat
@@ -82,7 +82,7 @@ def test_enclave_review_submit_from_the_session(enclave, session):
     assert info["author"] == rita.name and info["notebook"] == "study.ipynb"
     assert info["summary"] == "Two term counts" and info["gate"]["verdict"] == "pass"
     # the kernel's query went to the review service through the hub, as rita
-    from audit import AuditLog
+    from enclave.audit import AuditLog
     from enclave.state import make_engine
 
     queries = AuditLog(make_engine(enclave.state_url)).events(

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from output_review.service.stewards import (
+from enclave.review_service.stewards import (
     LINEAGE,
     LOG_UNREADABLE,
     NAMED,

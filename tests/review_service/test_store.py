@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from output_review.service.store import FrozenStore, StoreError
+from enclave.review_service.store import FrozenStore, StoreError
 
 
 def test_uploads_are_content_addressed_private_and_deduplicated(tmp_path):

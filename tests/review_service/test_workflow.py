@@ -13,18 +13,18 @@ import review_notebooks as notebooks
 from conftest import count, create_project, submit
 from review_factories import admin, researcher, reviewer, steward
 
-from audit import AuditLog
-from hub.projects import ProjectRegistry
-from output_review.service.errors import (
+from enclave.audit import AuditLog
+from enclave.projects import ProjectRegistry
+from enclave.review_service.errors import (
     BadSubmission,
     Conflict,
     GateBlocked,
     PermissionDenied,
 )
-from output_review.service.identity import SCOPE_REVIEW, SCOPE_SUBMIT, Actor
-from output_review.service.models import releases, review_decisions, review_requests
-from output_review.service.release import build_package
-from output_review.service.stewards import (
+from enclave.review_service.identity import SCOPE_REVIEW, SCOPE_SUBMIT, Actor
+from enclave.review_service.models import releases, review_decisions, review_requests
+from enclave.review_service.release import build_package
+from enclave.review_service.stewards import (
     LINEAGE,
     LOG_UNREADABLE,
     NAMED,
@@ -37,7 +37,7 @@ RITA = researcher("rita")
 
 def builder(wf):
     def build(row, progress):
-        from output_review.gate import read_notebook
+        from enclave.output_review.gate import read_notebook
 
         path = wf.store.path(row.sha256)
         return build_package(row, progress, path.read_bytes(), read_notebook(path))
@@ -166,7 +166,7 @@ def test_two_concurrent_final_approvals_yield_exactly_one_package(workflows, db_
 def test_a_file_that_is_not_a_notebook_stores_nothing(workflow):
     upload = workflow.store.open_upload()
     upload.write(b"PK\x03\x04 this is a zip")
-    from output_review.service.workflow import Submission
+    from enclave.review_service.workflow import Submission
 
     with pytest.raises(BadSubmission, match="analysis.ipynb: is a zip archive"):
         workflow.submit(
@@ -375,8 +375,8 @@ def test_submission_reads_the_server_log_and_statements_no_record_explains(
 ):
     """A CC-101 kernel record, then UNI-201 read directly: submission (not the hub's next
     poll) imports the log, and every steward of the project is needed, with the reason."""
-    from hub.isolation.postgres import metadata as pg_metadata
-    from hub.isolation.postgres import pg_sessions
+    from enclave.hub.isolation.postgres import metadata as pg_metadata
+    from enclave.warehouse.statement_log import pg_sessions
 
     wf = workflows(db_url, tmp_path / "store")
     create_project(wf.engine)

@@ -1,15 +1,5 @@
-"""Reusable pieces for tests that need the real enclave hub (shared with the review service).
+"""Test-only pieces; the whole running enclave is dev tooling in ``devstack/`` (see its docstring).
 
-- ``hub.devstack.oidc.OIDCProvider``: the loopback OpenID Connect provider (npm ``oidc-provider``,
-  ``hub/devstack/oidc/provider.mjs``) with accounts, passwords and a ``groups`` claim.
-- ``hub.devstack.launch.start_hub``: a real JupyterHub + configurable-http-proxy on free ports,
-  configured by the root ``jupyterhub_config.py`` plus your overrides.
-- ``enclave.running_enclave``: all of it at once — synthetic warehouse (SQLite, or PostgreSQL),
-  projects, Unix accounts, provider, hub (with the deployment's services).
-- ``login.login`` / ``login.api_token``: the non-browser login through the provider; API tokens.
-- ``researcher.Researcher``: a signed-on user — agreement, spawn, wait, kernel.
-- ``kernel.Kernel`` / ``kernel.run``: code in a real kernel over REST and the websocket.
-- ``unix_users.unix_users``: unique researcher accounts, removed afterwards.
 - ``browser.launch``: Debian's chromium for Playwright.
 
 Typical module-scoped use::

@@ -5,8 +5,8 @@ import shutil
 import pytest
 
 from enclave.cli import main
-from warehouse.generate import generate
-from warehouse.pseudonymize import write_key
+from enclave.warehouse.generate import generate
+from enclave.warehouse.pseudonymize import write_key
 
 STUDENTS = 400
 SEED = 11

@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from warehouse.load import load
-from warehouse.pseudonymize import read_key
+from enclave.warehouse.load import load
+from enclave.warehouse.pseudonymize import read_key
 
 
 @pytest.fixture(scope="module")

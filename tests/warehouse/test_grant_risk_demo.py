@@ -7,15 +7,15 @@ import stat
 
 import pytest
 
-from enclave.demo import prepare_warehouse
+from devstack.warehouse_demo import prepare_warehouse
 from enclave.errors import EnclaveError
-from warehouse.generate import generate
-from warehouse.grant import grant_project
-from warehouse.load import load
-from warehouse.pseudonymize import read_key
-from warehouse.risk import risk_report
-from warehouse.schema import WAREHOUSE_TABLES
-from warehouse.store_sqlite import ScratchDatabase, create_tables
+from enclave.warehouse.generate import generate
+from enclave.warehouse.grant import grant_project
+from enclave.warehouse.load import load
+from enclave.warehouse.pseudonymize import read_key
+from enclave.warehouse.risk import risk_report
+from enclave.warehouse.schema import WAREHOUSE_TABLES
+from enclave.warehouse.store_sqlite import ScratchDatabase, create_tables
 
 
 @pytest.fixture

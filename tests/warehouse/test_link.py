@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from warehouse.link import link, name_keys, normalize_name
+from enclave.warehouse.link import link, name_keys, normalize_name
 
 
 def records(*rows):

@@ -4,10 +4,11 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from warehouse.db import connect_readonly
-from warehouse.load import key_map, load, read_extracts
-from warehouse.pseudonymize import KEY_PATTERN, read_key, write_key
-from warehouse.schema import INSTITUTIONS, RAW_TABLES, WAREHOUSE_TABLES
+from enclave.consortium import INSTITUTIONS
+from enclave.warehouse.db import connect_readonly
+from enclave.warehouse.load import key_map, load, read_extracts
+from enclave.warehouse.pseudonymize import KEY_PATTERN, read_key, write_key
+from enclave.warehouse.schema import RAW_TABLES, WAREHOUSE_TABLES
 
 
 def read_tables(path) -> dict[str, pd.DataFrame]:
@@ -183,7 +184,7 @@ def test_summary_prints_counts_link_rates_and_ambiguity(population, key_file, tm
 def test_a_failure_while_writing_leaves_the_old_warehouse_and_no_scratch_file(
     loaded, population, tmp_path, monkeypatch
 ):
-    from warehouse.store_sqlite import SqliteSink
+    from enclave.warehouse.store_sqlite import SqliteSink
 
     path = tmp_path / "w.sqlite"
     load(population[0], str(path), loaded["key"], quarantine=tmp_path / "q")

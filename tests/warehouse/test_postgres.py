@@ -5,10 +5,10 @@ import pytest
 import sqlalchemy as sa
 
 from enclave.errors import EnclaveError
-from warehouse.db import connect_readonly
-from warehouse.grant import grant_project, owner_role
-from warehouse.load import load
-from warehouse.pseudonymize import read_key
+from enclave.warehouse.db import connect_readonly
+from enclave.warehouse.grant import grant_project, owner_role
+from enclave.warehouse.load import load
+from enclave.warehouse.pseudonymize import read_key
 
 
 def as_role(pg_url: str, role: str) -> str:
@@ -32,7 +32,7 @@ def warehouse_pg(pg_url, population, key_file, tmp_path):
 
 
 def _key(path):
-    from warehouse.pseudonymize import read_key
+    from enclave.warehouse.pseudonymize import read_key
 
     return read_key(path)
 
@@ -223,7 +223,7 @@ def test_a_loading_role_without_privileges_gets_one_line(pg_db, population, key_
 def test_a_reload_does_not_wait_for_ever_on_an_open_reader(
     warehouse_pg, population, key_file, tmp_path, monkeypatch
 ):
-    from warehouse import store_postgres
+    from enclave.warehouse import store_postgres
 
     url, _ = warehouse_pg
     monkeypatch.setattr(store_postgres, "SWAP_WAIT_MS", 500)

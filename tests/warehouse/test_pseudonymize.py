@@ -4,7 +4,7 @@ import stat
 import pytest
 
 from enclave.errors import EnclaveError
-from warehouse.pseudonymize import KEY_PATTERN, pseudonyms, read_key, write_key
+from enclave.warehouse.pseudonymize import KEY_PATTERN, pseudonyms, read_key, write_key
 
 KEY = bytes(range(32))
 
@@ -75,7 +75,7 @@ def test_a_missing_key_says_how_to_make_one(tmp_path):
 
 
 def test_load_without_a_key_is_refused_unless_it_is_the_benchmark_baseline(population, tmp_path):
-    from warehouse.load import load
+    from enclave.warehouse.load import load
 
     with pytest.raises(ValueError, match="key"):
         load(population[0], str(tmp_path / "w.sqlite"), None)

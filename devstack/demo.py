@@ -1,0 +1,129 @@
+"""``make demo``: the whole enclave on this machine, on synthetic data, until Ctrl-C.
+
+Starts the loopback OpenID Connect provider with demo accounts, creates the researchers' Unix
+accounts and one approved project over the synthetic warehouse, and runs the hub on
+http://127.0.0.1:8000. Everything lives under the demo directory (made 0700: it holds the
+pseudonymization key and the raw extracts) and is reused by the next run.
+"""
+
+import argparse
+import os
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from devstack.warehouse_demo import prepare_warehouse
+from enclave.errors import EnclaveError
+
+HUB_URL_PORT = 8000
+PROVIDER_PORT = 8010
+PROJECT = "transfer_demo"
+APPROVED_BY = ("CC-101", "UNI-201")
+# login: (groups, what they can do); the password of each is "<login>-demo"
+ACCOUNTS = {
+    "ada": (["researchers"], "researcher, member of the demo project"),
+    "grace": (["researchers"], "researcher, no project yet"),
+    "rosalind": (["reviewers"], "output reviewer"),
+    "rita": (["reviewers"], "second output reviewer (two approvals are required)"),
+    "stewcc": (["stewards-CC-101"], "data steward of CC-101"),
+    "stewuni": (["stewards-UNI-201"], "data steward of UNI-201"),
+    "admin": (["admins"], "hub administrator"),
+}
+RESEARCHERS_IN_PROJECT = ("ada",)
+
+
+def _prepare_project(state_url: str, warehouse: Path) -> None:
+    from enclave.hub.isolation.accounts import create_account
+    from enclave.projects import ProjectRegistry
+    from enclave.state import make_engine
+    from enclave.warehouse.grant import grant_project
+
+    registry = ProjectRegistry(make_engine(state_url))
+    for login, (groups, _) in ACCOUNTS.items():
+        if "researchers" in groups:
+            create_account(login)
+    if registry.get(PROJECT) is None:
+        registry.create(
+            PROJECT,
+            purpose="Community-college transfer students' outcomes at the university (demo).",
+            expires=(datetime.now(UTC) + timedelta(days=365)).date(),
+            actor="demo",
+        )
+    for login in RESEARCHERS_IN_PROJECT:
+        registry.add_member(PROJECT, login, actor="demo")
+    for institution in APPROVED_BY:
+        registry.approve(
+            PROJECT,
+            institution,
+            actor="demo",
+            grant=lambda name, institutions: grant_project(str(warehouse), name, institutions),
+        )
+    registry.engine.dispose()
+
+
+def run_demo(directory: str | os.PathLike, warehouse: Path) -> int:
+    """Run until Ctrl-C; return the exit status."""
+    from devstack.launch import start_hub
+    from devstack.oidc import OIDCProvider
+
+    root = Path(directory).resolve()
+    root.chmod(0o700)
+    hub_dir = root / "hub"
+    hub_dir.mkdir(mode=0o700, exist_ok=True)
+    _prepare_project(f"sqlite:///{hub_dir / 'enclave.sqlite'}", Path(warehouse).resolve())
+    accounts = {
+        login: {"password": f"{login}-demo", "groups": groups}
+        for login, (groups, _) in ACCOUNTS.items()
+    }
+    url = f"http://127.0.0.1:{HUB_URL_PORT}"
+    provider = OIDCProvider(
+        accounts, [f"{url}/hub/oauth_callback"], port=PROVIDER_PORT, client_secret=None
+    ).start()
+    try:
+        hub = start_hub(
+            hub_dir,
+            provider,
+            port=HUB_URL_PORT,
+            extra_config=(
+                f"c.WarehouseSettings.url = {str(Path(warehouse).resolve())!r}\n"
+                f"c.EnclaveSpawner.sessions_dir = '/var/lib/enclave/demo-sessions'\n"
+            ),
+        )
+    except BaseException:
+        provider.stop()
+        raise
+    print(f"\nThe enclave is running at {url}  (sign-on: {provider.issuer})")
+    print(f"Demo project {PROJECT!r}, approved by {', '.join(APPROVED_BY)}.\n")
+    print(f"  {'login':<10} {'password':<15} role")
+    for login, (_, role) in ACCOUNTS.items():
+        print(f"  {login:<10} {login + '-demo':<15} {role}")
+    print(f"\nHub log: {hub.log_path}. Press Ctrl-C to stop.")
+    try:
+        while hub.process.poll() is None:
+            time.sleep(0.5)
+        print(f"the hub stopped (status {hub.process.returncode}); see {hub.log_path}")
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping the hub and the provider ...")
+        return 0
+    finally:
+        hub.stop()
+        provider.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Set up the enclave demo on synthetic data.")
+    parser.add_argument("--dir", default="demo-data", help="where the demo keeps its files")
+    args = parser.parse_args(argv)
+    try:
+        demo = prepare_warehouse(args.dir)
+        return run_demo(args.dir, demo.warehouse)
+    except EnclaveError as e:
+        print(f"enclave demo: error: {e}", file=sys.stderr)
+        return e.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

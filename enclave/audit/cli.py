@@ -1,0 +1,83 @@
+"""``enclave audit verify|show|head``: check and read the hash-chained audit trail."""
+
+import json
+
+from enclave.errors import EnclaveError
+
+
+def _open_log(args):
+    import sqlalchemy as sa
+
+    from enclave.audit.log import AuditLog
+    from enclave.config import load_config
+    from enclave.state import EnclaveState, make_engine
+
+    url = args.db or EnclaveState(config=load_config(args.config)).db_url
+    try:
+        engine = make_engine(url)
+        return AuditLog(engine)
+    except sa.exc.SQLAlchemyError as e:
+        raise EnclaveError(
+            f"{url}: cannot open the state database ({type(e).__name__}); "
+            "check EnclaveState.db_url or --db.",
+        ) from e
+
+
+def _verify(args) -> int:
+    from enclave.audit.log import ChainBroken
+
+    log = _open_log(args)
+    expected = None
+    if args.head:
+        seq, _, digest = args.head.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            raise EnclaveError("--head: expected SEQ:HASH as printed by `enclave audit head`.")
+        expected = (int(seq), digest)
+    try:
+        count = log.verify(expected)
+    except ChainBroken as e:
+        print(f"audit trail BROKEN at event {e.seq}: {e.reason}")
+        return 1
+    print(f"audit trail intact: {count} events")
+    return 0
+
+
+def _show(args) -> int:
+    events = _open_log(args).events(
+        user=args.user, project=args.project, request=args.request, action=args.action
+    )
+    if args.format == "json":
+        print(json.dumps([e.__dict__ for e in events], indent=1))
+        return 0
+    for e in events:
+        where = " ".join(
+            f"{k}={v}" for k, v in (("project", e.project), ("request", e.request)) if v
+        )
+        details = json.dumps(e.details, sort_keys=True) if e.details else ""
+        print(f"{e.seq:>6} {e.time} {e.actor:<16} {e.action:<22} {where} {details}".rstrip())
+    return 0
+
+
+def _head(args) -> int:
+    seq, digest = _open_log(args).head()
+    print(f"{seq}:{digest}")
+    return 0
+
+
+def register(groups) -> None:
+    from enclave.cli import command_group
+
+    add = command_group(groups, "audit", "check and read the audit trail")
+    verify = add("verify", _verify, "detect any edit, deletion or reordering of events")
+    verify.add_argument(
+        "--head", help="SEQ:HASH kept from `enclave audit head` (detects truncation)"
+    )
+    show = add("show", _show, "list events, filtered")
+    show.add_argument("--user")
+    show.add_argument("--project")
+    show.add_argument("--request")
+    show.add_argument("--action")
+    show.add_argument("--format", choices=("text", "json"), default="text")
+    head = add("head", _head, "print the last event's SEQ:HASH to keep outside the enclave")
+    for command in (verify, show, head):
+        command.add_argument("--db", help="state database URL (overrides EnclaveState.db_url)")

@@ -1,3 +1,0 @@
-from output_review.service.app import main
-
-main()

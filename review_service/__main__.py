@@ -1,0 +1,3 @@
+from enclave.review_service.app import main
+
+main()

@@ -1,0 +1,163 @@
+"""The review service process: a hub-managed JupyterHub service at ``/services/review/``.
+
+The hub starts it (``python -m enclave.review_service``) with its OAuth client and API token
+in the environment; it reads the deployment's config file (``$ENCLAVE_CONFIG``) for the state
+database, the frozen store and the rules. All state lives in the database and the store, so
+a restart loses nothing; approved requests whose package was not built yet are built at start.
+"""
+
+import json
+import logging
+import os
+import secrets
+from urllib.parse import urlparse
+
+from jupyterhub.services.auth import HubOAuthCallbackHandler
+from jupyterhub.utils import url_path_join
+from tornado import web
+from tornado.ioloop import IOLoop
+
+from enclave.review_service import api, pages
+from enclave.review_service.release import build_package
+from enclave.review_service.store import FrozenStore
+
+log = logging.getLogger("enclave.review")
+
+
+class ReviewApplication(web.Application):
+    def __init__(self, workflow, settings, prefix: str, cookie_secret: bytes):
+        self.workflow = workflow
+        p = prefix if prefix.endswith("/") else prefix + "/"
+        rid = r"(r-[0-9a-f]{10})"
+        routes = [
+            (p, pages.QueuePage),
+            (p + r"oauth_callback", HubOAuthCallbackHandler),
+            (p + rf"requests/{rid}", pages.RequestPage),
+            (p + rf"requests/{rid}/notebook", pages.RenderedNotebook),
+            (p + rf"requests/{rid}/decision", pages.DecisionForm),
+            (p + rf"requests/{rid}/comment", pages.CommentForm),
+            (p + rf"requests/{rid}/withdraw", pages.WithdrawForm),
+            (p + rf"requests/{rid}/release", pages.ReleaseDownload),
+            (p + r"api/requests", api.RequestListHandler),
+            (p + r"api/submit", api.SubmitHandler),
+            (p + rf"api/requests/{rid}", api.RequestHandler),
+            (p + rf"api/requests/{rid}/decision", api.DecisionHandler),
+            (p + rf"api/requests/{rid}/comments", api.CommentHandler),
+            (p + rf"api/requests/{rid}/withdraw", api.WithdrawHandler),
+            (p + r"api/queries", api.QueryLogHandler),
+            (p + r"api/waiting", api.WaitingHandler),
+        ]
+        super().__init__(
+            routes,
+            cookie_secret=cookie_secret,
+            review_workflow=workflow,
+            review_settings=settings,
+            review_prefix=p,
+            review_jinja=pages.make_jinja_env(),
+            login_url=url_path_join(p, "oauth_callback"),  # HubOAuth redirects from there
+            log_function=log_request,
+        )
+
+    async def build_release(self, request_id: str) -> str | None:
+        """Build the package in a worker thread; "released" once it exists."""
+        try:
+            sha = await IOLoop.current().run_in_executor(
+                None, self.workflow.release, request_id, self.package_builder
+            )
+        except Exception as e:  # stays "approved": rebuilt at the next start
+            log.error("release of %s failed (%s); it stays approved", request_id, type(e).__name__)
+            return None
+        return "released" if sha else None
+
+    def package_builder(self, request, progress) -> bytes:
+        from enclave.output_review.gate import read_notebook
+
+        path = self.workflow.store.path(request.sha256)
+        return build_package(request, progress, path.read_bytes(), read_notebook(path))
+
+    async def render_for_review(self, request) -> str:
+        return await IOLoop.current().run_in_executor(None, self._render_for_review, request)
+
+    def _render_for_review(self, request) -> str:
+        from enclave.output_review.gate import read_notebook
+        from enclave.output_review.render import render_html
+        from enclave.review_service.release import gate_report_from_record
+
+        store = self.workflow.store
+        cached = store.cache_path(f"{request.sha256}.review.html")
+        if cached.is_file():
+            return cached.read_text()
+        self.workflow.verify_frozen(request)
+        nb = read_notebook(store.path(request.sha256))
+        html = render_html(nb, gate_report_from_record(json.loads(request.gate_report)))
+        tmp = cached.with_suffix(f".{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(html)
+        os.replace(tmp, cached)
+        return html
+
+
+def log_request(handler) -> None:
+    """Access log without query strings: they carry purposes and file names, not for logs."""
+    request = handler.request
+    log.info(
+        "%d %s %s %.1fms",
+        handler.get_status(),
+        request.method,
+        request.path,
+        1000 * request.request_time(),
+    )
+
+
+def persistent_secret(store: FrozenStore) -> bytes:
+    """The cookie secret survives restarts, so signed-in reviewers stay signed in."""
+    path = store.root / "cookie_secret"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def build_workflow(config):
+    from enclave.output_review.gate import Gate
+    from enclave.projects import ProjectRegistry
+    from enclave.review_service.config import ReviewService
+    from enclave.review_service.workflow import ReviewWorkflow
+    from enclave.state import EnclaveState, make_engine
+    from enclave.warehouse.db import WarehouseSettings
+
+    settings = ReviewService(config=config)
+    engine = make_engine(EnclaveState(config=config).db_url)
+    store = FrozenStore(settings.store_dir)
+    workflow = ReviewWorkflow(
+        engine,
+        store,
+        settings,
+        ProjectRegistry(engine),
+        Gate(config=config),
+        statement_log=WarehouseSettings(config=config).statement_log,
+    )
+    return workflow, settings
+
+
+def main(argv=None) -> None:
+    from enclave.config import load_config
+
+    logging.basicConfig(level=logging.INFO, format="[review %(levelname)s] %(message)s")
+    workflow, settings = build_workflow(load_config())
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{settings.service_name}/")
+    url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
+    app = ReviewApplication(workflow, settings, prefix, persistent_secret(workflow.store))
+    app.listen(
+        url.port,
+        address=url.hostname,
+        max_body_size=settings.max_upload_bytes + api.BODY_SLACK,
+        xheaders=True,
+    )
+    log.info("review service on %s (prefix %s)", url.geturl(), prefix)
+    loop = IOLoop.current()
+    for request_id in workflow.pending_releases():
+        loop.add_callback(app.build_release, request_id)
+    loop.start()

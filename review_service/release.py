@@ -1,0 +1,62 @@
+"""The release package, built from the frozen copy once every approval is in.
+
+A zip with three files: ``report.html`` (self-contained, rendered by the gate's renderer with
+``templates/service/release``, stamped with request id, approvers, time and hash), the
+notebook exactly as approved, and ``manifest.json`` (SHA-256 of each file and the gate's
+machine-readable record). Nothing else goes in.
+"""
+
+import hashlib
+import io
+import json
+import posixpath
+import zipfile
+from datetime import UTC, datetime
+
+from enclave.output_review.findings import Finding, GateReport
+
+RELEASE_TEMPLATE = "service/release"  # a folder under templates.templates_root()
+
+
+def gate_report_from_record(record: dict) -> GateReport:
+    return GateReport(record["notebook"], [Finding(**f) for f in record["findings"]])
+
+
+def build_package(request, progress, notebook_bytes: bytes, nb) -> bytes:
+    """Return the zip bytes for ``request`` (a row) approved by ``progress``."""
+    from enclave.output_review.render import render_html
+
+    built = datetime.now(UTC).replace(microsecond=0)
+    gate = json.loads(request.gate_report)
+    stamp = {
+        "request_id": request.id,
+        "project": request.project,
+        "notebook": request.notebook,
+        "sha256": request.sha256,
+        "approvers": progress.approvers,
+        "reviewers": progress.reviewers,
+        "stewards": progress.stewards,
+        "released": built.isoformat(),
+        "purpose": request.purpose,
+    }
+    report_html = render_html(
+        nb, gate_report_from_record(gate), template=RELEASE_TEMPLATE, extra=stamp
+    ).encode()
+    notebook_name = posixpath.basename(request.notebook)
+    files = {"report.html": report_html, notebook_name: notebook_bytes}
+    manifest = {
+        **stamp,
+        "round": request.round,
+        "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+        "gate": gate,
+        "institutions": json.loads(request.institutions),
+    }
+    files["manifest.json"] = json.dumps(manifest, indent=1, sort_keys=True).encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            info = zipfile.ZipInfo(f"{request.id}/{name}", date_time=built.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+    return buffer.getvalue()
