@@ -13,6 +13,8 @@ from devstack.kernel import run
 from devstack.researcher import Researcher
 from tests.conftest import PG_ADMIN_URL
 
+pytestmark = pytest.mark.e2e  # a real hub, provider and sessions: slow
+
 PEOPLE = {"alice": ["researchers"]}
 PROJECTS = {
     "pg_a": {"members": ["alice"], "institutions": ["CC-101"]},

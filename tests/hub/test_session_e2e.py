@@ -16,6 +16,8 @@ from devstack.kernel import run
 from devstack.login import login
 from devstack.researcher import Researcher
 
+pytestmark = pytest.mark.e2e  # a real hub, provider and sessions: slow
+
 PEOPLE = {
     "alice": ["researchers"],
     "bob": ["researchers"],

@@ -23,6 +23,8 @@ from devstack.enclave import running_enclave
 from devstack.launch import SESSION_VENV
 from devstack.researcher import Researcher
 
+pytestmark = pytest.mark.e2e  # a real hub, provider and sessions: slow
+
 PEOPLE = {"alice": ["researchers"], "rev": ["reviewers"]}
 PROJECTS = {"proj_t": {"members": ["alice"], "institutions": ["CC-101", "CC-102"]}}
 # sessions reach the review service (queries, submissions) through the hub's proxy

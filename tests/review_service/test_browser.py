@@ -10,6 +10,8 @@ from review_hub import sign_in, wait_for_service
 
 from tests.support.browser import launch
 
+pytestmark = pytest.mark.e2e  # a real hub, provider and sessions: slow
+
 
 @pytest.fixture(scope="module")
 def browser():

@@ -20,6 +20,8 @@ from devstack.launch import start_hub
 from enclave.errors import EnclaveError
 from enclave.review_service.stewards import LINEAGE
 
+pytestmark = pytest.mark.e2e  # a real hub, provider and sessions: slow
+
 
 @pytest.fixture(scope="module")
 def people(enclave):

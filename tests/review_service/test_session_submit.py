@@ -18,6 +18,8 @@ from devstack.kernel import Kernel
 from devstack.login import xsrf_headers
 from tests.support.browser import launch
 
+pytestmark = pytest.mark.e2e  # a real hub, provider and sessions: slow
+
 WRITE_NOTEBOOK = """
 import os, nbformat
 from nbformat.v4 import new_code_cell, new_notebook, new_output
