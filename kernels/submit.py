@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from enclave.errors import EnclaveError
+from enclave.files import FileLimits, open_regular
 
 TIMEOUT_SECONDS = 600  # the gate runs before the answer comes back
 
@@ -67,8 +68,17 @@ def submit(
     environ=os.environ,
 ) -> dict:
     path = Path(notebook)
-    if not path.is_file():
-        raise EnclaveError(f"{path}: no such notebook file; give the path of an .ipynb file.")
+    try:  # checked on the open file: a pipe or a device would never end
+        body = open_regular(path, FileLimits().max_notebook_bytes, "FileLimits.max_notebook_bytes")
+    except OSError as e:
+        raise EnclaveError(
+            f"{path}: cannot open the notebook ({e.strerror}); give the path of an .ipynb file."
+        ) from None
+    with body:
+        return _upload(path, body, purpose, summary, exception_note, resubmit, environ)
+
+
+def _upload(path: Path, body, purpose, summary, exception_note, resubmit, environ) -> dict:
     token = environ.get("JUPYTERHUB_API_TOKEN")
     project = environ.get("ENCLAVE_PROJECT")
     if not token or not project:
@@ -87,15 +97,14 @@ def submit(
     if resubmit:
         query["resubmit"] = resubmit
     url = service_url(environ) + "api/submit?" + urllib.parse.urlencode(query)
-    with open(path, "rb") as body:
-        request = urllib.request.Request(  # noqa: S310 (the hub's URL, http(s) only)
-            url,
-            data=body,
-            method="POST",
-            headers={
-                "Authorization": f"token {token}",
-                "Content-Type": "application/x-ipynb+json",
-                "Content-Length": str(path.stat().st_size),
-            },
-        )
-        return _call(request)
+    request = urllib.request.Request(  # noqa: S310 (the hub's URL, http(s) only)
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Authorization": f"token {token}",
+            "Content-Type": "application/x-ipynb+json",
+            "Content-Length": str(os.fstat(body.fileno()).st_size),
+        },
+    )
+    return _call(request)

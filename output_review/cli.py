@@ -36,10 +36,12 @@ def add_notebook(parser) -> None:
 
 def screened(args):
     from enclave.config import load_config
+    from enclave.files import FileLimits
     from enclave.output_review.gate import Gate, read_notebook
 
-    gate = Gate(config=load_config(args.config))
-    nb = read_notebook(args.notebook)
+    config = load_config(args.config)
+    gate = Gate(config=config)
+    nb = read_notebook(args.notebook, FileLimits(config=config).max_notebook_bytes)
     return nb, gate.screen(nb, str(args.notebook))
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from nbformat import NotebookNode
 
 from enclave.errors import EnclaveError
+from enclave.files import FileLimits, open_regular
 
 MAX_DEPTH = 100  # JSON nesting any honest output stays far below
 OUTPUT_KEYS = {
@@ -26,18 +27,19 @@ class NotebookInvalid(EnclaveError):
     exit_code = 2
 
 
-def read_notebook(path) -> NotebookNode:
-    """Load and check ``path``; any problem is a one-line :class:`EnclaveError` (exit 2)."""
+def read_notebook(path, max_bytes: int | None = None) -> NotebookNode:
+    """Load and check ``path``, a regular file of at most ``max_bytes`` (default
+    ``FileLimits.max_notebook_bytes``); any problem is a one-line :class:`EnclaveError` (exit 2).
+    """
     path = Path(path)
+    limit = max_bytes if max_bytes is not None else FileLimits().max_notebook_bytes
     try:
-        with open(path, "rb") as f:
-            if f.read(4) == b"PK\x03\x04":
+        with open_regular(path, limit, "FileLimits.max_notebook_bytes", exit_code=2) as f:
+            if f.peek(4)[:4] == b"PK\x03\x04":
                 raise NotebookInvalid(
                     f"{path}: is a zip archive, not a notebook; submit the .ipynb."
                 )
-        # Decoded straight to text, so the file's bytes and its text are never held together.
-        with open(path, encoding="utf-8", newline="") as f:
-            text = f.read()
+            text = f.read().decode("utf-8")
     except UnicodeDecodeError as e:
         raise NotebookInvalid(
             f"{path}: not UTF-8 text (bad byte at offset {e.start}); save it as a notebook again."

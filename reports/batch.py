@@ -9,11 +9,11 @@ import itertools
 import multiprocessing
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from pathlib import Path
 
 import yaml
 from tqdm import tqdm
 
+from enclave.files import FileLimits, read_regular
 from enclave.reports.errors import BadInput
 from enclave.reports.parameters import check_values
 from enclave.reports.runner import RunResult, make_gate, run_report
@@ -28,7 +28,8 @@ def load_grid(path: str, template: Template) -> list[dict]:
     The file maps parameter names to a list of values (or one value, used in every run).
     """
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        limit = FileLimits().max_text_bytes
+        text = read_regular(path, limit, "FileLimits.max_text_bytes", exit_code=2).decode("utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise BadInput(f"{path}: cannot read the grid file ({type(e).__name__}).") from None
     try:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import nbformat
 
+from enclave.errors import EnclaveError
+from enclave.files import FileLimits, read_regular
 from enclave.reports.kernel import IpcKernelManager
 from enclave.reports.papermill_local import papermill
 from enclave.reports.session import RunContext
@@ -66,8 +68,9 @@ def run_key(template: Template, values: dict, version: str) -> str:
 def current_run(path: Path, key: str) -> dict | None:
     """The report metadata of the notebook at ``path`` if it was made with run key ``key``."""
     try:
-        report = json.loads(path.read_bytes())["metadata"]["enclave"]["report"]
-    except (OSError, ValueError, KeyError, TypeError):
+        data = read_regular(path, FileLimits().max_notebook_bytes, "FileLimits.max_notebook_bytes")
+        report = json.loads(data)["metadata"]["enclave"]["report"]
+    except (EnclaveError, OSError, ValueError, KeyError, TypeError):
         return None
     return report if isinstance(report, dict) and report.get("run_key") == key else None
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nbformat
 
+from enclave.files import FileLimits, read_regular
 from enclave.reports.errors import BadInput
 from enclave.reports.parameters import Parameter, parse_parameters_cell
 
@@ -51,7 +52,12 @@ def resolve(spec: str) -> Path:
 def load_template(spec: str) -> Template:
     """Read and check a template; BadInput (exit 2) with one line for anything unusable."""
     path = resolve(spec)
-    raw = path.read_bytes()
+    try:
+        raw = read_regular(
+            path, FileLimits().max_notebook_bytes, "FileLimits.max_notebook_bytes", exit_code=2
+        )
+    except OSError as e:
+        raise BadInput(f"{path}: cannot read the template ({e.strerror}).") from None
     try:
         notebook = nbformat.reads(raw.decode("utf-8"), as_version=4)
         nbformat.validate(notebook)

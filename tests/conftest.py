@@ -37,3 +37,28 @@ def pg_url():
             for role in list(roles):
                 conn.execute(sa.text(f'DROP ROLE IF EXISTS "{role}"'))
         admin.dispose()
+
+
+@pytest.fixture
+def no_hang():
+    """``with no_hang(seconds):`` fails the test (instead of hanging it) if the block blocks."""
+    import contextlib
+    import signal
+
+    class Blocked(Exception):  # not an OSError: the code under test must not swallow it
+        pass
+
+    def expire(signum, frame):
+        raise Blocked("the code under test did not return in time")
+
+    @contextlib.contextmanager
+    def limit(seconds: float):
+        previous = signal.signal(signal.SIGALRM, expire)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+    return limit

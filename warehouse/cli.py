@@ -3,6 +3,13 @@
 from enclave.errors import EnclaveError
 
 
+def _limits(args):
+    from enclave.config import load_config
+    from enclave.files import FileLimits
+
+    return FileLimits(config=load_config(args.config))
+
+
 def _url(args) -> str:
     if args.url:
         return args.url
@@ -36,7 +43,9 @@ def _load(args) -> int:
     from enclave.warehouse.summary import format_summary
 
     key = read_key(args.key)
-    result = load(args.extracts, _url(args), key, args.accept_rejects, args.quarantine)
+    result = load(
+        args.extracts, _url(args), key, args.accept_rejects, args.quarantine, limits=_limits(args)
+    )
     print(format_summary(result))
     return 0
 
@@ -47,7 +56,7 @@ def _check(args) -> int:
     from enclave.warehouse.load import quarantine_path, read_extracts, write_quarantine
     from enclave.warehouse.summary import format_files
 
-    extracts = read_extracts(Path(args.extracts))
+    extracts = read_extracts(Path(args.extracts), _limits(args))
     quarantine = quarantine_path(args.extracts, args.quarantine)
     write_quarantine(quarantine, extracts)
     rejected = sum(len(ex.rejected) for ex in extracts)

@@ -21,6 +21,7 @@ import pandas as pd
 
 from enclave.consortium import INSTITUTIONS
 from enclave.errors import EnclaveError
+from enclave.files import FileLimits, read_regular
 from enclave.warehouse.db import is_postgres, pg_connect, shown, sqlite_path
 from enclave.warehouse.link import LinkStats, link, name_keys
 from enclave.warehouse.pseudonymize import pseudonyms
@@ -58,14 +59,17 @@ def quarantine_path(root: str | os.PathLike, given: str | os.PathLike | None) ->
     return Path(given) if given else Path(root) / "quarantine.csv"
 
 
-def _manifest(root: Path) -> list[dict]:
+def _manifest(root: Path, limits: FileLimits) -> list[dict]:
     if not root.is_dir():
         raise EnclaveError(
             f"{root}: not a folder of extracts; give the folder holding {MANIFEST}.", FILE_ERROR
         )
     path = root / MANIFEST
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        text = read_regular(
+            path, limits.max_text_bytes, "FileLimits.max_text_bytes", exit_code=FILE_ERROR
+        )
+        manifest = json.loads(text.decode("utf-8"))
         files = manifest["files"]
         entries = [(f["institution"], f["table"], f["path"]) for f in files]
     except FileNotFoundError:
@@ -114,25 +118,25 @@ def _progress(total: int):
     )
 
 
-def _validated(root: Path, entry: dict, refs: dict) -> Extract:
+def _validated(root: Path, entry: dict, refs: dict, limits: FileLimits) -> Extract:
     """One file read and validated. ``refs``: institution -> (accepted student id -> value an
     events file's id becomes); an events row without an accepted student is rejected."""
     inst = entry["institution"]
     sector = INSTITUTIONS[inst][1]
     table = RAW_TABLES[sector, entry["table"]]
-    csv_rows = read_csv(root / entry["path"], entry["path"], table)
+    csv_rows = read_csv(root / entry["path"], entry["path"], table, limits)
     ex = validate(csv_rows, Extract(inst, table, entry["path"]), refs.get(inst))
     if table.name == "students":
         reject_shared_ids(ex, LOCAL_ID[sector])
     return ex
 
 
-def _in_order(root: Path):
+def _in_order(root: Path, limits: FileLimits):
     """Manifest entries, students files first; and a progress bar over their bytes."""
     # students first (linkage needs them all), then one warehouse table after another
     order = {name: n for n, name in enumerate(WAREHOUSE_TABLES)}
     entries = sorted(
-        _manifest(root),
+        _manifest(root, limits),
         key=lambda e: (
             order[warehouse_table(INSTITUTIONS[e["institution"]][1], e["table"])],
             e["institution"],
@@ -142,13 +146,14 @@ def _in_order(root: Path):
     return entries, _progress(total)
 
 
-def read_extracts(root: Path) -> list[Extract]:
+def read_extracts(root: Path, limits: FileLimits | None = None) -> list[Extract]:
     """Every file validated, nothing loaded (``enclave warehouse check``)."""
-    entries, bar = _in_order(root)
+    limits = limits or FileLimits()
+    entries, bar = _in_order(root, limits)
     extracts, ids = [], {}
     with bar:
         for e in entries:
-            ex = _validated(root, e, ids)
+            ex = _validated(root, e, ids, limits)
             if ex.table.name == "students":  # events refer to accepted ids, which stay ids
                 local = ex.rows[LOCAL_ID[ex.table.sector]].to_numpy()
                 ids[ex.institution] = pd.Series(local, index=local)
@@ -275,6 +280,7 @@ def load(
     accept_rejects: bool = False,
     quarantine: str | os.PathLike | None = None,
     clear_ids_baseline: bool = False,
+    limits: FileLimits | None = None,
 ) -> LoadResult:
     """Load the extracts into the warehouse at ``url``; all or nothing.
 
@@ -288,15 +294,16 @@ def load(
 
     started = time.perf_counter()
     root = Path(extracts_dir)
+    limits = limits or FileLimits()
     sink = _sink(url)
-    entries, bar = _in_order(root)
+    entries, bar = _in_order(root, limits)
     result = LoadResult([], target=shown(str(url)))
     result.quarantine = quarantine_path(root, quarantine)
     key_of = {}
     with bar, BackgroundWriter(sink) as writer:
 
         def validated(entry: dict) -> Extract:
-            ex = _validated(root, entry, key_of)
+            ex = _validated(root, entry, key_of, limits)
             result.extracts.append(ex)
             bar.update((root / entry["path"]).stat().st_size)
             return ex

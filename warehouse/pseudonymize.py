@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from enclave.errors import EnclaveError
+from enclave.files import read_regular
 
 KEY_BYTES = 32
 KINDS = ("stu", "per", "emp")
@@ -78,7 +79,7 @@ def read_key(path: str | os.PathLike) -> bytes:
             f"{path}: key file is readable by group or others "
             f"(mode {stat.S_IMODE(st.st_mode):04o}); run `chmod 600 {path}` and keep it secret."
         )
-    text = path.read_bytes().strip()
+    text = read_regular(path, 1024, "a key file holds 64 hex characters").strip()
     try:
         key = bytes.fromhex(text.decode("ascii"))
     except (UnicodeDecodeError, ValueError):

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from enclave.errors import EnclaveError
+from enclave.files import FileLimits, read_regular
 from enclave.warehouse.schema import TERMS, Column, RawTable
 
 FILE_ERROR = 2  # exit status for a file the loader cannot read at all
@@ -51,10 +52,15 @@ def _fail(path: str, what: str) -> EnclaveError:
     return EnclaveError(f"{path}: {what}", exit_code=FILE_ERROR)
 
 
-def read_csv(file: Path, name: str, table: RawTable) -> pd.DataFrame:
+def read_csv(
+    file: Path, name: str, table: RawTable, limits: FileLimits | None = None
+) -> pd.DataFrame:
     """The file's rows as strings, or a one-line error for a file that is not this table."""
+    limit = (limits or FileLimits()).max_extract_bytes
     try:
-        data = file.read_bytes()
+        data = read_regular(
+            file, limit, "FileLimits.max_extract_bytes", name=name, exit_code=FILE_ERROR
+        )
     except FileNotFoundError:
         raise _fail(name, "file listed in the manifest is missing; re-export it.") from None
     except OSError as e:

@@ -2,6 +2,7 @@
 nothing is written; the pieces that keep a run inside the enclave."""
 
 import json
+import os
 import zipfile
 
 import pytest
@@ -88,6 +89,23 @@ def test_grid_that_is_not_yaml_is_refused(capsys, session_env, make_template, tm
     grid.write_text("cohort: [2019, 2020\nlabel: a\n")
     err = refused(capsys, ["report", "batch", str(template), "--grid", str(grid)])
     assert "not valid YAML at line" in err
+    assert filed(session_env["output"]) == []
+
+
+def test_a_grid_or_template_that_is_a_pipe_is_refused_at_once(
+    capsys, session_env, make_template, tmp_path, no_hang
+):
+    template = make_template("t", PARAMS, "print(cohort)")
+    grid = tmp_path / "grid.yaml"
+    os.mkfifo(grid)
+    with no_hang(10):
+        err = refused(capsys, ["report", "batch", str(template), "--grid", str(grid)])
+    assert f"{grid}: is a named pipe (FIFO), not a regular file" in err
+    device = tmp_path / "device.ipynb"
+    device.symlink_to("/dev/zero")
+    with no_hang(10):
+        err = refused(capsys, ["report", "run", str(device)])
+    assert "no such template" in err  # only a regular file is taken for a template
     assert filed(session_env["output"]) == []
 
 
