@@ -8,7 +8,7 @@ SESSION_VENV ?= /opt/enclave/venv
 export ENCLAVE_SESSION_VENV := $(SESSION_VENV)
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: demo test lint setup system-packages session-venv clean
+.PHONY: demo test lint setup system-packages session-venv deploy-values clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -32,6 +32,10 @@ node_modules/.installed: package.json
 # nothing changed): see hub/isolation/session_venv.py.
 session-venv: setup
 	$(BIN)/python -m enclave.hub.isolation.session_venv $(SESSION_VENV)
+
+# deploy/values.yaml (Zero-to-JupyterHub) from deploy/chart-values.yaml and jupyterhub_config.py
+deploy-values: setup
+	$(BIN)/python -m devstack.z2jh
 
 lint: setup
 	$(BIN)/ruff check .

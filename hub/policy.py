@@ -1,28 +1,44 @@
-"""Who may start a data session, for which project: the checks every enclave spawner runs first.
+"""Who may have a data session, for which project: the rules every enclave spawner enforces.
 
 ``SessionPolicy`` is mixed into the local ``EnclaveSpawner`` and the Kubernetes
-``EnclaveKubeSpawner`` alike, so both refuse the same things with the same messages: a user who
-is not a researcher, an agreement not accepted, a project that is unknown, not theirs, expired
-or unapproved. Refusals are ``SpawnException``s (403): the user sees the message, never a 500.
+``EnclaveKubeSpawner`` alike, so both apply one set of rules, in one place, at two moments:
+``check_may_start`` before anything starts, and ``poll()`` while the session runs, which ends it
+as soon as a rule no longer holds. The rules (``check_may_run``): the user is a researcher, has
+accepted the current data-use agreement, and may use the session's project (known, theirs,
+approved, not expired). Refusals are ``SpawnException``s (403): the user sees the message, never
+a 500. A check that cannot be made (the state database fails) ends the session: it fails closed.
+
+The project a session is for is kept in the spawner's state (``session_project``), so a hub
+restart finds it; a running session whose project is not known is ended.
 """
 
 import pwd
 from html import escape
 
 from jupyterhub.spawner import SpawnException
+from traitlets import HasTraits, Unicode
 
 from enclave.errors import EnclaveError
 from enclave.hub.authenticator import RESEARCHERS
 from enclave.hub.context import enclave_context
+from enclave.projects import Project
 
 
 def refuse(message: str, reason: str, html: str | None = None) -> SpawnException:
     return SpawnException(message, reason=reason, status_code=403, message_html=html)
 
 
-class SessionPolicy:
-    """Mixin for a ``Spawner``: the spawn form and the checks before ``start``."""
+class SessionPolicy(HasTraits):
+    """Mixin for a ``Spawner`` (before it in the bases): the spawn form, the rules a session
+    must meet to start and to go on, and the project kept in the spawner's state."""
 
+    session_project = Unicode(
+        None,
+        allow_none=True,
+        help="The project the running session is for (set at start, kept in the state).",
+    )
+
+    # -- the spawn form --------------------------------------------------------------------------
     def project_form(self, spawner) -> str:
         """The spawn form: the user's active projects, or what they must do first."""
         ctx = enclave_context(self.config)
@@ -51,9 +67,10 @@ class SessionPolicy:
     def options_from_form(self, formdata):
         return {"project": (formdata.get("project") or [""])[0]}
 
-    def check_may_start(self):
-        """Return ``(context, project)`` or raise the refusal the user should see."""
-        ctx = enclave_context(self.config)
+    # -- the rules -------------------------------------------------------------------------------
+    def check_may_run(self, ctx, project_name: str) -> Project:
+        """The rules a session must meet, to start and at every poll: return its project or
+        raise the refusal the user should see."""
         name = self.user.name
         if RESEARCHERS not in {g.name for g in self.user.groups}:
             raise refuse(
@@ -61,19 +78,81 @@ class SessionPolicy:
                 "review service.",
                 reason="not-researcher",
             )
-        if not ctx.acceptances.has_accepted(name, ctx.agreement.version):
+        version = ctx.agreement.version
+        if not ctx.acceptances.has_accepted(name, version):
             raise refuse(
-                "Accept the current data-use agreement (/hub/agreement) before starting a session.",
+                f"Accept the current data-use agreement (version {version}, /hub/agreement) "
+                "before starting a session.",
                 reason="agreement",
                 html='Accept the current <a href="/hub/agreement">data-use agreement</a> '
                 "before starting a session.",
             )
         try:
-            project = ctx.projects.check_user_can_use(name, self.user_options.get("project", ""))
+            return ctx.projects.check_user_can_use(name, project_name)
         except EnclaveError as e:
             raise refuse(str(e), reason="project") from None
+
+    def check_may_start(self):
+        """Return ``(context, project)`` for the project the user chose, or raise the refusal;
+        the project is then the session's (``session_project``)."""
+        ctx = enclave_context(self.config)
+        project = self.check_may_run(ctx, self.user_options.get("project", ""))
+        self.session_project = project.name
         return ctx, project
 
+    async def reason_to_end(self, ctx) -> str | None:
+        """Why the running session must end now, or None while every rule holds. Spawners
+        extend it with their own reasons (the local one: statements no longer recorded)."""
+        try:
+            self.check_may_run(ctx, self.session_project or "")
+        except SpawnException as e:
+            return e.message
+        return None
+
+    _stopping = False
+
+    async def poll(self):
+        """The session's status; also ends a running session as soon as ``reason_to_end``
+        gives a reason (within ``Spawner.poll_interval``)."""
+        status = await super().poll()
+        if status is not None or self._stopping:
+            return status
+        try:
+            reason = await self.reason_to_end(enclave_context(self.config))
+        except Exception as e:  # a check that cannot be made fails closed
+            self.log.error(
+                "Session policy check for %s failed: %s", self.user.name, type(e).__name__
+            )
+            reason = f"the session policy could not be checked ({type(e).__name__})"
+        if reason is None:
+            return None
+        self.log.warning("Stopping %s's session: %s", self.user.name, reason)
+        await self.stop(now=True)
+        return 1
+
+    async def stop(self, now=False):
+        self._stopping = True  # a spawner's stop() may poll: no policy check from there
+        try:
+            await super().stop(now=now)
+        finally:
+            self._stopping = False
+
+    # -- state -----------------------------------------------------------------------------------
+    def get_state(self):
+        state = super().get_state()
+        if self.session_project:
+            state["enclave_project"] = self.session_project
+        return state
+
+    def load_state(self, state):
+        super().load_state(state)
+        self.session_project = state.get("enclave_project")
+
+    def clear_state(self):
+        super().clear_state()
+        self.session_project = None
+
+    # -- shared helpers --------------------------------------------------------------------------
     def unix_account(self) -> pwd.struct_passwd:
         """The researcher's account, created deliberately by an administrator beforehand."""
         try:

@@ -6,8 +6,8 @@ and has a Unix account. Then it gives the session exactly one project's read-onl
 access, confines the uid's network (nftables), and starts the single-user server with a scrubbed
 environment, resource limits, a memory cgroup for the whole session and a private mount
 namespace (hidepid /proc, private /tmp, the project's own workspace as the home directory). While
-the session runs, ``poll()`` ends it as soon as the agreement, the project or the server-side
-query recording no longer holds.
+the session runs, ``poll()`` ends it as soon as a rule of the shared ``SessionPolicy`` (role,
+agreement, project) or the server-side query recording no longer holds.
 """
 
 import asyncio
@@ -30,7 +30,6 @@ from enclave.hub.isolation.postgres import SessionRoles, StatementImportFailed, 
 from enclave.hub.isolation.session_venv import session_config_dir
 from enclave.hub.isolation.workspaces import enter_workspace, prepare_workspace
 from enclave.hub.policy import SessionPolicy, refuse
-from enclave.projects import ProjectRefused
 from enclave.warehouse.db import WarehouseSettings, is_postgres
 from enclave.warehouse.statement_log import import_statements
 
@@ -152,7 +151,6 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         ctx, project = self.check_may_start()
         account = self.unix_account()
         cgroup_base = self._memory_cgroup_base()
-        self._project = project.name
         self._warehouse_url, warehouse_port = await self._open_warehouse(ctx, project, account)
         try:
             await self._egress().confine(
@@ -233,15 +231,11 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
                 reason="statement-log",
             ) from None
 
-    _stopping = False
-
     async def stop(self, now=False):
         uses_postgres = self._uses_postgres()  # super().stop() clears the state
-        self._stopping = True  # super().stop() polls: no agreement check from there
         try:
             await super().stop(now=now)
         finally:
-            self._stopping = False
             await self._close_warehouse(uses_postgres)
             base = hub_memory_cgroup()
             if base is not None:
@@ -278,30 +272,12 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
             await asyncio.to_thread(self._session_roles(ctx, admin_url).close, self.user.name)
             await self._import_statements(ctx)
 
-    async def poll(self):
-        """Also ends a running session as soon as it may no longer run: the current agreement
-        is not accepted (a new version was published), the project expired or the user left
-        it, or (PostgreSQL) its statements can no longer be imported into the audit trail."""
-        status = await super().poll()
-        if status is not None or self._stopping:
-            return status
-        reason = await self._reason_to_end(enclave_context(self.config))
-        if reason is None:
-            return None
-        self.log.warning("Stopping %s's session: %s", self.user.name, reason)
-        await self.stop(now=True)
-        return 1
-
-    async def _reason_to_end(self, ctx) -> str | None:
+    async def reason_to_end(self, ctx) -> str | None:
+        """The shared policy's reasons, and (PostgreSQL) statements that can no longer be
+        imported into the audit trail."""
         if self._uses_postgres() and not await self._import_statements(ctx):
             return "its statements can no longer be recorded"
-        if not ctx.acceptances.has_accepted(self.user.name, ctx.agreement.version):
-            return f"agreement {ctx.agreement.version} not accepted"
-        try:  # a session whose project is not known (no state) fails closed
-            ctx.projects.check_user_can_use(self.user.name, getattr(self, "_project", None) or "")
-        except ProjectRefused as e:
-            return str(e)
-        return None
+        return await super().reason_to_end(ctx)
 
     def _uses_postgres(self) -> bool:
         return (getattr(self, "_warehouse_url", None) or "sqlite").startswith("postgresql")
@@ -363,19 +339,16 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         if getattr(self, "_warehouse_url", None):
             # what stop() and poll() need after a hub restart (never the password)
             state["enclave_postgres"] = not self._warehouse_url.startswith("sqlite")
-            state["enclave_project"] = self._project
         return state
 
     def load_state(self, state):
         super().load_state(state)
         if state.get("enclave_postgres"):
             self._warehouse_url = "postgresql://"
-        self._project = state.get("enclave_project")
 
     def clear_state(self):
         super().clear_state()
         self._warehouse_url = None
-        self._project = None
 
     # -- the session process -------------------------------------------------------------------
     def get_env(self):
@@ -385,7 +358,7 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
             PATH=f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
             LANG="C.UTF-8",
             JUPYTER_CONFIG_DIR=str(session_config_dir(self.session_venv)),
-            ENCLAVE_PROJECT=self._project,
+            ENCLAVE_PROJECT=self.session_project,
             ENCLAVE_WAREHOUSE_URL=self._warehouse_url,
             ENCLAVE_QUERY_LOG_URL=self.query_log_url,
             ENCLAVE_OUTPUT_DIR=self._output_dir,
@@ -406,7 +379,7 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         )
 
         cgroup = getattr(self, "_cgroup", None)
-        account, project = pwd.getpwnam(name), self._project
+        account, project = pwd.getpwnam(name), self.session_project
 
         def preexec():
             if cgroup is not None:

@@ -1,10 +1,15 @@
-"""The Kubernetes path: the deployment's config in its Kubernetes profile, and deploy/ manifests."""
+"""The Kubernetes path: the deployment's config in its Kubernetes profile, the chart values
+generated from it, and every manifest in deploy/ against the Kubernetes schema."""
 
 from pathlib import Path
 
+import kubernetes_validate
 import pytest
 import yaml
 from traitlets.config.loader import PyFileConfigLoader
+
+from devstack import z2jh
+from tests.support.kube import K8S_VERSION
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -78,12 +83,35 @@ def test_unknown_profile_is_refused(tmp_path, monkeypatch):
 def test_values_match_the_profile(kube_config):
     values = yaml.safe_load((DEPLOY / "values.yaml").read_text())
     single = values["singleuser"]
+    assert f"{single['image']['name']}:{single['image']['tag']}" == kube_config.KubeSpawner.image
     assert single["uid"] == kube_config.KubeSpawner.uid
     assert single["memory"]["limit"] == kube_config.KubeSpawner.mem_limit
     assert single["extraLabels"] == kube_config.KubeSpawner.extra_labels
-    assert values["hub"]["db"]["type"] == "postgres"
+    assert single["extraEnv"] == kube_config.KubeSpawner.environment
+    assert values["hub"]["db"] == {"type": "postgres", "url": kube_config.JupyterHub.db_url}
     assert values["hub"]["extraEnv"]["ENCLAVE_PROFILE"] == "kubernetes"
-    assert "jupyterhub_config.py" in values["hub"]["extraConfig"]["enclave"]
+    mounted = values["hub"]["extraFiles"]["enclave-config"]["mountPath"]
+    assert values["hub"]["extraConfig"]["enclave"] == f'load_subconfig("{mounted}")'
+
+
+def test_values_are_generated_from_the_configuration():
+    assert (DEPLOY / "values.yaml").read_text() == z2jh.render(), "run `make deploy-values`"
+    assert z2jh.main(["--check"]) == 0
+
+
+def test_a_setting_repeated_in_the_chart_values_is_refused():
+    chart = yaml.safe_load((DEPLOY / "chart-values.yaml").read_text())
+    chart["singleuser"]["uid"] = 1000  # also set by jupyterhub_config.py
+    with pytest.raises(ValueError, match="'uid' is derived from jupyterhub_config.py"):
+        z2jh.merge(chart, z2jh.derived(z2jh.hub_config(chart), chart))
+
+
+def test_values_leave_session_storage_and_culling_to_the_enclave():
+    values = yaml.safe_load((DEPLOY / "values.yaml").read_text())
+    single = values["singleuser"]
+    assert single["storage"] == {"type": "none"}  # EnclaveKubeSpawner's per-project claims
+    assert single["cloudMetadata"]["blockWithIptables"] is False  # a root init container
+    assert values["cull"] == {"enabled": False}  # the enclave's own IdleCuller service
 
 
 def test_chart_policy_allows_egress_only_to_hub_and_warehouse():
@@ -118,3 +146,42 @@ def test_postgres_manifest_has_no_trust_authentication():
     assert "trust" not in hba and "scram-sha-256" in hba
     kinds = {d["kind"] for d in documents}
     assert {"StatefulSet", "Service", "NetworkPolicy"} <= kinds
+
+
+def deploy_manifests() -> list[dict]:
+    return [
+        doc
+        for path in sorted(DEPLOY.glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc and "apiVersion" in doc  # not the chart values
+    ]
+
+
+def test_every_manifest_in_deploy_is_a_valid_kubernetes_object():
+    manifests = deploy_manifests()
+    kinds = {m["kind"] for m in manifests}
+    assert kinds >= {"NetworkPolicy", "StatefulSet", "Service", "ConfigMap"}
+    for manifest in manifests:
+        kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
+
+
+def test_schema_validation_catches_a_broken_manifest():
+    broken = yaml.safe_load((DEPLOY / "networkpolicy.yaml").read_text())
+    broken["spec"]["egress"][0]["ports"][0]["port"] = {"number": 8081}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, K8S_VERSION, strict=True)
+    misspelt = yaml.safe_load((DEPLOY / "networkpolicy.yaml").read_text())
+    misspelt["spec"]["podSelektor"] = misspelt["spec"].pop("podSelector")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(misspelt, K8S_VERSION, strict=True)
+
+
+def test_the_warehouse_egress_rule_selects_the_warehouse_pods(kube_config):
+    (rule,) = yaml.safe_load((DEPLOY / "values.yaml").read_text())["singleuser"]["networkPolicy"][
+        "egress"
+    ]
+    statefulset = next(m for m in deploy_manifests() if m["kind"] == "StatefulSet")
+    pods = statefulset["spec"]["template"]["metadata"]["labels"]
+    assert rule["to"][0]["podSelector"]["matchLabels"].items() <= pods.items()
+    service = next(m for m in deploy_manifests() if m["kind"] == "Service")
+    assert service["metadata"]["name"] == kube_config.EnclaveKubeSpawner.warehouse_host

@@ -20,7 +20,12 @@ def make_spawner(statement_log=None, **traits) -> EnclaveSpawner:
     config = Config()
     if statement_log is not None:
         config.WarehouseSettings.statement_log = statement_log
-    return EnclaveSpawner(hub=hub, user=SimpleNamespace(name="alice"), config=config, **traits)
+    return EnclaveSpawner(
+        hub=hub,
+        user=SimpleNamespace(name="alice", groups=[SimpleNamespace(name="researchers")]),
+        config=config,
+        **traits,
+    )
 
 
 @pytest.mark.parametrize(
@@ -79,34 +84,34 @@ def ctx(tmp_path):
 
 def session(project="study", warehouse="sqlite:///x", log=None) -> EnclaveSpawner:
     spawner = make_spawner(statement_log=str(log or "/nonexistent"))
-    spawner._project, spawner._warehouse_url = project, warehouse
+    spawner.session_project, spawner._warehouse_url = project, warehouse
     return spawner
 
 
 async def test_a_session_may_go_on_while_everything_holds(ctx):
-    assert await session()._reason_to_end(ctx) is None
+    assert await session().reason_to_end(ctx) is None
 
 
 async def test_session_ends_when_its_project_expires(ctx):
     ctx.projects.expire("study", actor="admin")
-    assert "expired" in await session()._reason_to_end(ctx)
+    assert "expired" in await session().reason_to_end(ctx)
 
 
 async def test_session_ends_when_the_agreement_lapses(ctx):
     ctx.accepted.clear()
-    assert "agreement v1" in await session()._reason_to_end(ctx)
+    assert "version v1" in await session().reason_to_end(ctx)
 
 
 async def test_session_of_unknown_project_ends(ctx):
-    assert "no such project" in await session(project=None)._reason_to_end(ctx)
+    assert "no such project" in await session(project=None).reason_to_end(ctx)
 
 
 async def test_postgres_session_ends_when_statements_cannot_be_imported(ctx, tmp_path):
     pg = "postgresql://db_sess_alice@127.0.0.2/db"
-    assert "recorded" in await session(warehouse=pg)._reason_to_end(ctx)
+    assert "recorded" in await session(warehouse=pg).reason_to_end(ctx)
     log = tmp_path / "postgresql.log"
     log.write_text("")
-    assert await session(warehouse=pg, log=log)._reason_to_end(ctx) is None
+    assert await session(warehouse=pg, log=log).reason_to_end(ctx) is None
 
 
 async def test_transient_import_errors_end_the_session_only_when_they_persist(
@@ -122,18 +127,18 @@ async def test_transient_import_errors_end_the_session_only_when_they_persist(
     spawner = session(warehouse="postgresql://db_sess_alice@127.0.0.2/db", log=log)
     spawner.max_import_failures = 3
     monkeypatch.setattr(spawner_module, "import_statements", failing)
-    assert await spawner._reason_to_end(ctx) is None
-    assert await spawner._reason_to_end(ctx) is None
+    assert await spawner.reason_to_end(ctx) is None
+    assert await spawner.reason_to_end(ctx) is None
     monkeypatch.undo()  # one success resets the count
-    assert await spawner._reason_to_end(ctx) is None
+    assert await spawner.reason_to_end(ctx) is None
     monkeypatch.setattr(spawner_module, "import_statements", failing)
-    assert await spawner._reason_to_end(ctx) is None
-    assert await spawner._reason_to_end(ctx) is None
-    assert "recorded" in await spawner._reason_to_end(ctx)
+    assert await spawner.reason_to_end(ctx) is None
+    assert await spawner.reason_to_end(ctx) is None
+    assert "recorded" in await spawner.reason_to_end(ctx)
 
 
 def test_the_project_survives_a_hub_restart():
     spawner = session()
     restored = make_spawner()
     restored.load_state(spawner.get_state())
-    assert restored._project == "study"
+    assert restored.session_project == "study"
