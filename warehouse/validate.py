@@ -9,6 +9,7 @@ Checks run once per distinct value (``pd.factorize``), so a column of a million 
 hash pass plus a few hundred checks. Reasons name the column, never the value.
 """
 
+import csv
 import datetime as dt
 import io
 import re
@@ -94,9 +95,10 @@ def read_csv(
             encoding="utf-8-sig",
         )
     except pd.errors.ParserError as e:
-        m = _RAGGED.search(str(e))
+        m = _RAGGED.search(str(e))  # pandas counts records, not lines
         where = (
-            f"line {m.group(1)} has {m.group(2)} fields, more than the header"
+            f"line {_record_start(text, int(m.group(1)))} has {m.group(2)} fields, more than "
+            "the header"
             if m
             else "not parseable as CSV"
         )
@@ -118,7 +120,43 @@ def read_csv(
             f"{'; '.join(parts)}; the {table.sector} {table.name} extract has exactly the "
             f"columns {','.join(table.column_names)}.",
         )
+    df.index = physical_lines(text, len(df))
     return df[table.column_names]
+
+
+def physical_lines(text: str, records: int) -> pd.Index:
+    """The line of the file on which each data record starts (the header is line 1).
+
+    A quoted field may hold line breaks, so a record can span lines: then the lines are counted
+    by Python's csv module, which splits records as pandas does. One line per record is told by
+    the count of line breaks alone, which costs a scan of the text and nothing else.
+    """
+    if text.count("\n") == records + text.endswith("\n"):
+        return pd.RangeIndex(2, records + 2)
+    starts = _record_starts(text)
+    if starts is None or len(starts) != records + 1:  # not the same split: keep record numbers
+        return pd.RangeIndex(2, records + 2)
+    return pd.Index(starts[1:])
+
+
+def _record_starts(text: str) -> list[int] | None:
+    """The line each CSV record of ``text`` starts on, header included; None if unsplittable."""
+    csv.field_size_limit(max(csv.field_size_limit(), len(text)))  # pandas has no field limit
+    reader = csv.reader(io.StringIO(text))
+    starts, line = [], 1
+    try:
+        for _ in reader:
+            starts.append(line)
+            line = reader.line_num + 1
+    except csv.Error:
+        return None
+    return starts
+
+
+def _record_start(text: str, record: int) -> int:
+    """The line on which the ``record``-th record (1 = the header) starts."""
+    starts = _record_starts(text) or []
+    return starts[record - 1] if record <= len(starts) else record
 
 
 def _check_unique(
@@ -181,7 +219,7 @@ def validate(df: pd.DataFrame, extract: Extract, refs: pd.Series | None = None) 
     factorized = {c: pd.factorize(df[c].to_numpy(object)) for c in extract.table.column_names}
     keep = ~pd.DataFrame({c: codes for c, (codes, _) in factorized.items()}).duplicated().to_numpy()
     extract.duplicates = int(len(df) - keep.sum())
-    lines = np.arange(2, len(df) + 2)[keep]  # line 1 is the header
+    lines = df.index.to_numpy()[keep]  # the file line of each record (read_csv)
     reason = np.full(len(lines), None, dtype=object)
     typed = {"line": lines}
     for col in extract.table.columns:
