@@ -8,7 +8,7 @@ SESSION_VENV ?= /opt/enclave/venv
 export ENCLAVE_SESSION_VENV := $(SESSION_VENV)
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: demo test lint setup system-packages session-venv deploy-values clean
+.PHONY: demo test lint setup system-packages session-venv deploy-values labextension clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -36,6 +36,11 @@ session-venv: setup
 # deploy/values.yaml (Zero-to-JupyterHub) from deploy/chart-values.yaml and jupyterhub_config.py
 deploy-values: setup
 	$(BIN)/python -m devstack.z2jh
+
+# the session's JupyterLab extension, from labextension/ (TypeScript) with JupyterLab's builder,
+# into kernels/labextensions/enclave-review (committed: tests and CI need no Node build)
+labextension: setup
+	$(BIN)/python -m devstack.labextension
 
 lint: setup
 	$(BIN)/ruff check .

@@ -1,10 +1,12 @@
 """JupyterLab submission: a server extension in the research session, and its Lab button.
 
-The browser never talks to the review service: the "Submit for Output Review" command (a
-prebuilt federated JupyterLab extension in ``labextensions/enclave-review``) posts the open
-notebook's path and the researcher's context to ``/user/<name>/enclave/review/submit`` on the
-session's own server, which submits the saved file with the session's hub token (the same
-client as ``enclave review submit``). Enable it in the session's server config::
+The browser never talks to the review service: the "Submit for Output Review" command (the
+JupyterLab extension in ``labextensions/enclave-review``, built from ``labextension/`` at the
+repository root with JupyterLab's extension toolchain: ``make labextension``) posts the open
+notebook's path and the researcher's context (``LabSubmission``) to
+``/user/<name>/enclave/review/submit`` on the session's own server, which submits the saved file
+with the session's hub token (the same client as ``enclave review submit``). Enable it in the
+session's server config::
 
     c.ServerApp.jpserver_extensions = {"enclave.kernels.lab": True}
     c.LabApp.extra_labextensions_path = [str(enclave.kernels.lab.LABEXTENSIONS)]
@@ -15,29 +17,42 @@ from pathlib import Path
 
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
+from pydantic import Field
 from tornado import web
 from tornado.ioloop import IOLoop
 
+from enclave.bodies import Body, parse_body
 from enclave.errors import EnclaveError
 from enclave.kernels import submit
 
 LABEXTENSIONS = Path(__file__).resolve().parent / "labextensions"
 
 
+class LabSubmission(Body):
+    """What the Lab extension's dialog sends (``labextension/src/submit.ts``); the review
+    service checks the texts' lengths and content."""
+
+    path: str = Field(max_length=4096)
+    purpose: str = Field("", max_length=submit.TEXT_LIMIT)
+    summary: str = Field("", max_length=submit.TEXT_LIMIT)
+    exception_note: str = Field("", max_length=submit.TEXT_LIMIT)
+    resubmit: str = Field("", max_length=100)
+
+
 class SubmitFromLab(APIHandler):
     @web.authenticated
     async def post(self):
-        body = self.get_json_body() or {}
         try:
-            notebook = self.notebook_file(str(body.get("path") or ""))
+            body = parse_body(LabSubmission, self.request.body)
+            notebook = self.notebook_file(body.path)
             result = await IOLoop.current().run_in_executor(
                 None,
                 lambda: submit.submit(
                     notebook,
-                    purpose=str(body.get("purpose") or ""),
-                    summary=str(body.get("summary") or ""),
-                    exception_note=str(body.get("exception_note") or ""),
-                    resubmit=str(body.get("resubmit") or "").strip() or None,
+                    purpose=body.purpose,
+                    summary=body.summary,
+                    exception_note=body.exception_note,
+                    resubmit=body.resubmit.strip() or None,
                     environ={**os.environ, "ENCLAVE_NOTEBOOK_ROOT": str(self.root)},
                 ),
             )

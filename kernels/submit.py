@@ -2,14 +2,17 @@
 
 The session knows the service only through the hub's proxy (``$ENCLAVE_QUERY_LOG_URL`` is the
 service's query endpoint behind the hub; ``$ENCLAVE_REVIEW_URL`` may name the service root
-directly) and authenticates with the session's own ``$JUPYTERHUB_API_TOKEN``. The file is
-streamed, never loaded whole. Standard library only: the session venv carries no HTTP client.
+directly) and authenticates with the session's own ``$JUPYTERHUB_API_TOKEN``. One
+``multipart/form-data`` request carries the submission: a ``metadata`` part (JSON: the
+notebook's name, the project, purpose, summary, exception note, the request it replaces) and
+the ``notebook`` part, streamed from the file, never loaded whole. Standard library only: the
+session venv carries no HTTP client.
 """
 
 import json
 import os
+import secrets
 import urllib.error
-import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -17,6 +20,9 @@ from enclave.errors import EnclaveError
 from enclave.files import FileLimits, open_regular
 
 TIMEOUT_SECONDS = 600  # the gate runs before the answer comes back
+TEXT_LIMIT = 20_000  # characters: no text of a submission may be longer (the service says more)
+CHUNK = 1024 * 1024
+IPYNB = "application/x-ipynb+json"
 
 
 def service_url(environ=os.environ) -> str:
@@ -87,7 +93,7 @@ def _upload(path: Path, body, purpose, summary, exception_note, resubmit, enviro
             "started by the hub."
         )
     root = Path(environ.get("ENCLAVE_NOTEBOOK_ROOT") or environ.get("HOME") or Path.cwd())
-    query = {
+    metadata = {
         "notebook": session_name(path, root),
         "project": project,
         "purpose": purpose,
@@ -95,16 +101,52 @@ def _upload(path: Path, body, purpose, summary, exception_note, resubmit, enviro
         "exception_note": exception_note,
     }
     if resubmit:
-        query["resubmit"] = resubmit
-    url = service_url(environ) + "api/submit?" + urllib.parse.urlencode(query)
+        metadata["resubmit"] = resubmit
+    content_type, length, parts = multipart_body(metadata, body)
     request = urllib.request.Request(  # noqa: S310 (the hub's URL, http(s) only)
-        url,
-        data=body,
+        service_url(environ) + "api/submit",
+        data=parts,
         method="POST",
         headers={
             "Authorization": f"token {token}",
-            "Content-Type": "application/x-ipynb+json",
-            "Content-Length": str(os.fstat(body.fileno()).st_size),
+            "Content-Type": content_type,
+            "Content-Length": str(length),
         },
     )
     return _call(request)
+
+
+def multipart_body(metadata: dict, notebook) -> tuple[str, int, object]:
+    """``(content type, length, chunks)`` of the submission as ``multipart/form-data``: the
+    ``metadata`` part (JSON) and the ``notebook`` part, read from the open file as it is sent."""
+    boundary = secrets.token_hex(16)
+    head = (
+        _part_header(boundary, 'name="metadata"', "application/json")
+        + json.dumps(metadata, ensure_ascii=False).encode()
+        + b"\r\n"
+        + _part_header(boundary, 'name="notebook"; filename="notebook.ipynb"', IPYNB)
+    )
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    size = os.fstat(notebook.fileno()).st_size
+
+    def chunks():
+        yield head
+        left = size
+        while left:
+            chunk = notebook.read(min(CHUNK, left))
+            if not chunk:
+                raise EnclaveError(
+                    "notebook: the file shrank while it was being sent; save it and submit again."
+                )
+            left -= len(chunk)
+            yield chunk
+        yield tail
+
+    return f"multipart/form-data; boundary={boundary}", len(head) + size + len(tail), chunks()
+
+
+def _part_header(boundary: str, disposition: str, content_type: str) -> bytes:
+    return (
+        f"--{boundary}\r\nContent-Disposition: form-data; {disposition}\r\n"
+        f"Content-Type: {content_type}\r\n\r\n"
+    ).encode()

@@ -1,22 +1,62 @@
 """REST API of the review service (``/services/review/api/...``), for sessions and scripts.
 
 Sessions call it through the hub's proxy with ``Authorization: token $JUPYTERHUB_API_TOKEN``;
-token-authenticated calls need no XSRF token. A notebook is uploaded as the raw request body
-(query arguments carry the context), streamed to disk while it is hashed, so a large upload
-never sits in memory and an oversized one is refused from its Content-Length.
+token-authenticated calls need no XSRF token. JSON bodies are pydantic models (``Body``):
+anything else is refused with one line naming the field. A submission is one
+``multipart/form-data`` request: a ``metadata`` part (JSON, ``SubmissionMetadata``: the
+context, up to 20,000 characters of text) and the ``notebook`` part, streamed to disk while it
+is hashed (python-multipart's streaming parser), so a large upload never sits in memory and an
+oversized one is refused from its Content-Length.
 """
 
 import json
 
+from pydantic import Field
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
 from tornado import web
 from tornado.ioloop import IOLoop
 
-from enclave.review_service.errors import BadSubmission, TooLarge
+from enclave.bodies import Body, parse_body
+from enclave.review_service.errors import BadSubmission, ReviewError, TooLarge
 from enclave.review_service.handlers import BaseHandler
-from enclave.review_service.workflow import Submission
+from enclave.review_service.workflow import LIMITS, Submission
 
-BODY_SLACK = 64 * 1024  # headers and framing beyond the notebook itself
+METADATA_LIMIT = 128 * 1024  # bytes: 20,000 characters of UTF-8 text and their JSON escapes
+BODY_SLACK = METADATA_LIMIT + 64 * 1024  # the metadata, headers and framing beside the notebook
 DRAIN_LIMIT = 1024**3  # larger refused uploads are cut off (the client may then see a 503)
+
+
+class SubmissionMetadata(Body):
+    """The ``metadata`` part of ``POST api/submit``."""
+
+    notebook: str = Field(max_length=1000)
+    project: str = Field(max_length=100)
+    purpose: str = Field("", max_length=LIMITS["purpose"])
+    summary: str = Field("", max_length=LIMITS["summary"])
+    exception_note: str = Field("", max_length=LIMITS["exception_note"])
+    resubmit: str | None = Field(None, max_length=100)
+
+
+class DecisionBody(Body):
+    decision: str = Field(max_length=40)
+    comment: str = Field("", max_length=LIMITS["comment"])
+
+
+class CommentBody(Body):
+    body: str = Field(max_length=LIMITS["comment"])
+    visibility: str = Field("all", max_length=40)
+
+
+class QueryRecord(Body):
+    """One query's lineage, as the session's kernel records it (``kernels/client.py``)."""
+
+    project: str = Field(max_length=100)
+    notebook: str | None = Field(None, max_length=1000)
+    sql: str = Field(max_length=100_000)
+    rows: int = Field(ge=0)
+    institutions: list[str] = Field(max_length=1000)
+    time: str = Field("", max_length=64)
 
 
 def request_summary(row, waiting: bool) -> dict:
@@ -41,14 +81,8 @@ class APIHandler(BaseHandler):
     def get_login_url(self):
         raise web.HTTPError(403, "not authenticated: send 'Authorization: token <hub token>'.")
 
-    def json_body(self) -> dict:
-        try:
-            body = json.loads(self.request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            raise BadSubmission("request body: not valid JSON.") from None
-        if not isinstance(body, dict):
-            raise BadSubmission("request body: expected a JSON object.")
-        return body
+    def body_as(self, model: type[Body]):
+        return parse_body(model, self.request.body, BadSubmission)
 
     def write_json(self, value, status: int = 200):
         self.set_status(status)
@@ -65,9 +99,106 @@ class RequestListHandler(APIHandler):
         self.write_json({"requests": [request_summary(r, w) for r, w in rows]})
 
 
+class SubmissionParts:
+    """A submission's two parts as python-multipart's streaming parser finds them: the
+    ``metadata`` part kept (at most ``METADATA_LIMIT`` bytes), the ``notebook`` part written to
+    the upload as it arrives (at most ``limit`` bytes)."""
+
+    NAMES = (b"metadata", b"notebook")
+
+    def __init__(self, boundary: bytes, upload, limit: int):
+        self.upload, self.limit = upload, limit
+        self.metadata = bytearray()
+        self.seen: list[bytes] = []
+        self._header = [bytearray(), bytearray()]
+        self._disposition = b""
+        self.parser = MultipartParser(
+            boundary,
+            {
+                "on_part_begin": self._begin,
+                "on_header_field": lambda data, start, end: self._header[0].extend(data[start:end]),
+                "on_header_value": lambda data, start, end: self._header[1].extend(data[start:end]),
+                "on_header_end": self._header_end,
+                "on_headers_finished": self._headers_finished,
+                "on_part_data": self._data,
+            },
+        )
+
+    def _begin(self):
+        self._disposition = b""
+
+    def _header_end(self):
+        field, value = (bytes(b) for b in self._header)
+        if field.strip().lower() == b"content-disposition":
+            self._disposition = value
+        self._header = [bytearray(), bytearray()]
+
+    def _headers_finished(self):
+        _, options = parse_options_header(self._disposition)
+        name = options.get(b"name", b"")
+        if name not in self.NAMES:
+            raise BadSubmission(
+                "request body: parts must be named 'metadata' (JSON) and 'notebook' (the "
+                "file); enclave review submit sends them."
+            )
+        if name in self.seen:
+            raise BadSubmission(f"{name.decode()}: sent twice; send each part once.")
+        self.seen.append(name)
+
+    def _data(self, data, start, end):
+        chunk = data[start:end]
+        if self.seen[-1] == b"metadata":
+            self.metadata.extend(chunk)
+            if len(self.metadata) > METADATA_LIMIT:
+                raise TooLarge(f"metadata: larger than {METADATA_LIMIT:,} bytes; shorten it.")
+            return
+        self.upload.write(chunk)
+        if self.upload.size > self.limit:
+            raise TooLarge(
+                f"the notebook is larger than the limit of {self.limit:,} bytes. Clear large "
+                "outputs (images, long tables) and submit again."
+            )
+
+    def write(self, chunk: bytes) -> None:
+        try:
+            self.parser.write(chunk)
+        except MultipartParseError:
+            raise BadSubmission(NOT_MULTIPART) from None
+
+    def finish(self) -> SubmissionMetadata:
+        """The metadata, once the whole body was read; refuses a body missing a part."""
+        try:
+            self.parser.finalize()
+        except MultipartParseError:
+            raise BadSubmission(NOT_MULTIPART) from None
+        for name in self.NAMES:
+            if name not in self.seen:
+                raise BadSubmission(f"{name.decode()}: required; send it as its own part.")
+        return parse_body(SubmissionMetadata, bytes(self.metadata), BadSubmission)
+
+
+NOT_MULTIPART = (
+    "request body: not valid multipart/form-data; send a 'metadata' JSON part and the "
+    "'notebook' part (enclave review submit does)."
+)
+
+
+def multipart_boundary(content_type: str) -> bytes:
+    kind, options = parse_options_header(content_type)
+    boundary = options.get(b"boundary")
+    if kind != b"multipart/form-data" or not boundary:
+        raise ReviewError(
+            "Content-Type: send multipart/form-data with a 'metadata' JSON part and the "
+            "'notebook' part (enclave review submit does).",
+            status=415,
+        )
+    return boundary
+
+
 @web.stream_request_body
 class SubmitHandler(APIHandler):
-    """``POST api/submit?notebook=&project=&purpose=&summary=&exception_note=&resubmit=``.
+    """``POST api/submit``: ``multipart/form-data`` with a ``metadata`` part (JSON,
+    ``SubmissionMetadata``) and a ``notebook`` part (the .ipynb file).
 
     An oversized upload is refused from its Content-Length, before any byte is read; its body
     is then drained unread (up to ``DRAIN_LIMIT``) so that the answer reaches the client
@@ -75,6 +206,7 @@ class SubmitHandler(APIHandler):
     """
 
     upload = None
+    parts = None
     refusal = None
 
     def prepare(self):
@@ -88,7 +220,7 @@ class SubmitHandler(APIHandler):
         length = self.request.headers.get("Content-Length")
         if length is None or not length.isdigit():
             raise web.HTTPError(411, "Content-Length required: send the notebook as the body.")
-        if int(length) > limit:
+        if int(length) > limit + BODY_SLACK:
             self.refusal = TooLarge(
                 f"the upload is {int(length):,} bytes; the limit is {limit:,} bytes. "
                 "Clear large outputs (images, long tables) and submit again."
@@ -97,28 +229,33 @@ class SubmitHandler(APIHandler):
                 raise self.refusal
             self.request.connection.set_max_body_size(int(length))
             return
+        boundary = multipart_boundary(self.request.headers.get("Content-Type", ""))
         self.request.connection.set_max_body_size(limit + BODY_SLACK)
         self.upload = self.workflow.store.open_upload()
+        self.parts = SubmissionParts(boundary, self.upload, limit)
 
     def data_received(self, chunk):
-        if self.upload is None:
+        if self.parts is None:
             return  # a refused upload: drained, never kept
-        self.upload.write(chunk)
-        if self.upload.size > self.review_settings.max_upload_bytes:
+        try:
+            self.parts.write(chunk)
+        except ReviewError as e:  # answered once the body is drained (see above)
+            self.refusal, self.parts = e, None
             self.upload.abort()
-            raise TooLarge("the upload is larger than its Content-Length claimed; refused.")
+            self.upload = None
 
     async def post(self):
         if self.refusal is not None:
             raise self.refusal
+        metadata = self.parts.finish()
         upload, self.upload = self.upload, None
         submission = Submission(
-            notebook=self.get_query_argument("notebook", ""),
-            project=self.get_query_argument("project", ""),
-            purpose=self.get_query_argument("purpose", ""),
-            summary=self.get_query_argument("summary", ""),
-            exception_note=self.get_query_argument("exception_note", ""),
-            resubmit=self.get_query_argument("resubmit", None) or None,
+            notebook=metadata.notebook,
+            project=metadata.project,
+            purpose=metadata.purpose,
+            summary=metadata.summary,
+            exception_note=metadata.exception_note,
+            resubmit=metadata.resubmit or None,
         )
         result = await self.in_thread(self.workflow.submit, self.actor, upload, submission)
         self.write_json(result, status=201)
@@ -168,10 +305,8 @@ class RequestHandler(APIHandler):
 
 class DecisionHandler(APIHandler):
     async def post(self, request_id):
-        body = self.json_body()
-        status = self.workflow.decide(
-            self.actor, request_id, str(body.get("decision", "")), str(body.get("comment", ""))
-        )
+        body = self.body_as(DecisionBody)
+        status = self.workflow.decide(self.actor, request_id, body.decision, body.comment)
         if status == "approved":
             status = await self.application.build_release(request_id) or status
         self.write_json({"id": request_id, "status": status})
@@ -179,13 +314,8 @@ class DecisionHandler(APIHandler):
 
 class CommentHandler(APIHandler):
     def post(self, request_id):
-        body = self.json_body()
-        self.workflow.comment(
-            self.actor,
-            request_id,
-            str(body.get("body", "")),
-            str(body.get("visibility", "all")),
-        )
+        body = self.body_as(CommentBody)
+        self.workflow.comment(self.actor, request_id, body.body, body.visibility)
         self.write_json({"id": request_id}, status=201)
 
 
@@ -202,7 +332,9 @@ class QueryLogHandler(APIHandler):
     def post(self):
         if len(self.request.body) > 256 * 1024:
             raise TooLarge("query record: larger than 256 KiB.")
-        self.workflow.record_query(self.actor, self.json_body())
+        record = self.body_as(QueryRecord).model_dump()
+        record["notebook"] = record["notebook"] or ""
+        self.workflow.record_query(self.actor, record)
         self.write_json({"recorded": True}, status=201)
 
 

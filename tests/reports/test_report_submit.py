@@ -4,6 +4,8 @@ The review service's own tests cover what it does with a submission; here a loop
 receives exactly what the client sends, so the test sees the request a report produces.
 """
 
+import email.parser
+import email.policy
 import http.server
 import json
 import threading
@@ -15,14 +17,27 @@ import pytest
 from enclave.cli import main
 
 
+def form_parts(content_type: str, body: bytes) -> dict[str, bytes]:
+    """The parts of a multipart/form-data body, by name (the standard library's MIME parser)."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    return {
+        part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+        for part in message.iter_parts()
+    }
+
+
 class _ReviewService(http.server.BaseHTTPRequestHandler):
     received: list = []
 
     def do_POST(self):
         url = urllib.parse.urlsplit(self.path)
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        query = dict(urllib.parse.parse_qsl(url.query))
-        self.received.append((url.path, self.headers["Authorization"], query, body))
+        parts = form_parts(
+            self.headers["Content-Type"], self.rfile.read(int(self.headers["Content-Length"]))
+        )
+        metadata = json.loads(parts["metadata"])
+        self.received.append((url.path, self.headers["Authorization"], metadata, parts["notebook"]))
         answer = {
             "id": f"r{len(self.received)}",
             "round": 1,

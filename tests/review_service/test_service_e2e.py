@@ -171,13 +171,30 @@ def test_a_file_that_is_not_a_notebook_is_refused_and_nothing_stored(enclave, pe
     assert os.listdir(enclave.hub.hub_dir / "review" / "tmp") == []
 
 
+def test_twenty_thousand_characters_of_context_reach_the_service_intact(people, home):
+    """Every text at its limit (4,000 + 8,000 + 8,000 characters, not ASCII) goes through the
+    hub's proxy in the request body and is stored as written."""
+    texts = {
+        "purpose": ("Taux de réussite — " * 300)[:3999] + ".",
+        "summary": ('Σ by term & institution; "quoted"\n' * 300)[:7999] + ".",
+        "exception_note": ("✓ counts ≥ 11 only. " * 500)[:7999] + ".",
+    }
+    assert sum(len(t) for t in texts.values()) == 20_000
+    result = people["rita"].submit(home, name="long_context.ipynb", **texts)
+    info = people["rev1"].api("GET", f"api/requests/{result['id']}").json()
+    assert {k: info[k] for k in texts} == texts
+
+
 def test_names_with_dot_dot_are_refused(people, home):
     rita = people["rita"]
+    metadata = {"notebook": "../../etc/evil.ipynb", "project": "demo", "purpose": "x"}
     response = rita.api(
         "POST",
         "api/submit",
-        params={"notebook": "../../etc/evil.ipynb", "project": "demo", "purpose": "x"},
-        data=notebooks.to_bytes(notebooks.passing()),
+        files={
+            "metadata": (None, json.dumps(metadata), "application/json"),
+            "notebook": ("n.ipynb", notebooks.to_bytes(notebooks.passing())),
+        },
     )
     assert response.status_code == 400
     assert "not an acceptable name" in response.json()["error"]
@@ -187,9 +204,9 @@ def test_a_200_mb_upload_is_refused_before_its_body_is_read(enclave, people):
     size = 200 * 1024 * 1024
     url = urlparse(people["rita"].base)
     head = (
-        f"POST {url.path}api/submit?notebook=big.ipynb&project=demo&purpose=x HTTP/1.1\r\n"
+        f"POST {url.path}api/submit HTTP/1.1\r\n"
         f"Host: {url.netloc}\r\nAuthorization: token {people['rita'].token}\r\n"
-        f"Content-Type: application/x-ipynb+json\r\nContent-Length: {size}\r\n\r\n"
+        f"Content-Type: multipart/form-data; boundary=b0\r\nContent-Length: {size}\r\n\r\n"
     )
     chunk = b" " * (1024 * 1024)
     with socket.create_connection((url.hostname, url.port), timeout=120) as conn:

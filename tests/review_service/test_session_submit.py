@@ -114,3 +114,16 @@ def test_submit_button_in_jupyterlab(enclave, session):
     rid = text.split("Request ")[1].split()[0]
     info = sign_in(enclave, "rev1").api("GET", f"api/requests/{rid}").json()
     assert info["author"] == rita.name and info["purpose"] == "Counts by term, from JupyterLab"
+
+
+def test_a_bad_body_from_lab_is_one_line_naming_the_field(enclave, session):
+    rita, _ = session
+    url = f"{enclave.hub.url}/user/{rita.name}/enclave/review/submit"
+    headers = {"Authorization": f"token {rita.token}"}
+    bad = {"path": "study.ipynb", "purpose": 42}
+    response = requests.post(url, json=bad, headers=headers, timeout=60)
+    assert response.status_code == 400
+    assert response.json()["message"] == "purpose: input should be a valid string."
+    unknown = {"path": "study.ipynb", "purpose": "x", "stu_key": "v"}
+    response = requests.post(url, json=unknown, headers=headers, timeout=60)
+    assert response.status_code == 400 and "stu_key" not in response.text
