@@ -81,7 +81,12 @@ if PROFILE == "kubernetes":
     c.KubeSpawner.fs_gid = 100
     c.KubeSpawner.mem_limit = "2G"
     c.KubeSpawner.cpu_limit = 1.0
-    c.KubeSpawner.extra_labels = {"enclave/session": "true"}
+    c.KubeSpawner.extra_labels = {
+        "enclave/session": "true",  # what deploy/'s NetworkPolicies select
+        # what the chart's own policies admit: the hub API, and the proxy (the review service)
+        "hub.jupyter.org/network-access-hub": "true",
+        "hub.jupyter.org/network-access-proxy-http": "true",
+    }
     c.KubeSpawner.allow_privilege_escalation = False
     c.KubeSpawner.automount_service_account_token = False
     c.KubeSpawner.environment = {

@@ -126,7 +126,7 @@ def test_chart_policy_allows_egress_only_to_hub_and_warehouse():
     assert warehouse["ports"] == [{"port": 5432, "protocol": "TCP"}]
 
 
-def test_standalone_policy_allows_only_hub_warehouse_and_dns():
+def test_standalone_policy_allows_only_hub_proxy_warehouse_and_dns():
     policy = yaml.safe_load((DEPLOY / "networkpolicy.yaml").read_text())
     assert policy["kind"] == "NetworkPolicy"
     assert policy["spec"]["podSelector"]["matchLabels"] == {"enclave/session": "true"}
@@ -136,7 +136,12 @@ def test_standalone_policy_allows_only_hub_warehouse_and_dns():
         for rule in policy["spec"]["egress"]
         for port in rule["ports"]
     }
-    assert destinations == {("hub", 8081), ("enclave-postgres", 5432), ("kube-dns", 53)}
+    assert destinations == {
+        ("hub", 8081),
+        ("proxy", 8000),
+        ("enclave-postgres", 5432),
+        ("kube-dns", 53),
+    }
     assert all("ipBlock" not in to for rule in policy["spec"]["egress"] for to in rule["to"])
 
 
@@ -185,3 +190,17 @@ def test_the_warehouse_egress_rule_selects_the_warehouse_pods(kube_config):
     assert rule["to"][0]["podSelector"]["matchLabels"].items() <= pods.items()
     service = next(m for m in deploy_manifests() if m["kind"] == "Service")
     assert service["metadata"]["name"] == kube_config.EnclaveKubeSpawner.warehouse_host
+
+
+def test_sessions_reach_the_review_service_through_the_chart_proxy(kube_config):
+    """The kernel's query records and submissions go to the review service behind the chart's
+    proxy (a hub service on the hub's loopback is out of a session pod's reach)."""
+    from urllib.parse import urlparse
+
+    from enclave.hub.kube import EnclaveKubeSpawner
+
+    url = kube_config.EnclaveKubeSpawner.get("query_log_url") or (
+        EnclaveKubeSpawner.query_log_url.default_value
+    )
+    assert urlparse(url).hostname == "proxy-public"
+    assert url.endswith("/services/review/api/queries")

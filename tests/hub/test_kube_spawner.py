@@ -96,6 +96,9 @@ async def test_a_session_pod_is_unprivileged_limited_and_labelled(config, cluste
     labels = pod["metadata"]["labels"]
     assert labels["enclave/session"] == "true" and labels["enclave/project"] == "study"
     assert labels["component"] == "singleuser-server"  # what the chart's own policy selects
+    # what the chart's hub and proxy policies admit (the hub API; the review service)
+    assert labels["hub.jupyter.org/network-access-hub"] == "true"
+    assert labels["hub.jupyter.org/network-access-proxy-http"] == "true"
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["ENCLAVE_PROJECT"] == "study"
     assert env["ENCLAVE_WAREHOUSE_URL"] == "postgresql://db_sess_alice:pw@enclave-postgres/db"
