@@ -8,7 +8,7 @@ SESSION_VENV ?= /opt/enclave/venv
 export ENCLAVE_SESSION_VENV := $(SESSION_VENV)
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: demo test lint setup system-packages session-venv deploy-values labextension clean
+.PHONY: demo test lint setup system-packages recording-clusters session-venv deploy-values labextension clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -16,6 +16,12 @@ setup: $(VENV)/.installed node_modules/.installed
 system-packages:
 	@command -v chromium >/dev/null && command -v nft >/dev/null || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nftables)
+
+# The PostgreSQL clusters recorded sessions need (a warehouse primary on 5440 and its hot standby
+# on 5441, both with Debian's pgAudit): created, configured and started if down, idempotently.
+# The shared cluster on 5432 is never touched. See devstack/recording_clusters.py.
+recording-clusters: setup
+	$(BIN)/python -m devstack.recording_clusters
 
 # The venv is built from Debian's python: researcher accounts cannot execute pyenv's (under /root).
 $(VENV)/.installed: pyproject.toml
@@ -46,7 +52,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: system-packages setup session-venv lint
+test: system-packages setup recording-clusters session-venv lint
 	$(BIN)/pytest -q
 
 demo: setup session-venv

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from jupyterhub.spawner import LocalProcessSpawner
 from traitlets import Bool, Integer, List, Unicode, default
 
+from enclave.errors import EnclaveError
 from enclave.hub.context import enclave_context
 from enclave.hub.isolation.cgroups import SessionCgroup, hub_memory_cgroup
 from enclave.hub.isolation.egress import EgressRules
@@ -34,14 +35,14 @@ from enclave.warehouse.db import WarehouseSettings, is_postgres
 from enclave.warehouse.statement_log import import_statements
 
 _egress_tables: dict[str, EgressRules] = {}
-_clusters_ready: set[str] = set()
+_clusters_ready: set[tuple[str, str]] = set()
 _import_lock = asyncio.Lock()  # one statement-log import at a time in this hub
 
 
-def _ensure_cluster_once(admin_url: str) -> None:
-    if admin_url not in _clusters_ready:
-        ensure_cluster(admin_url)
-        _clusters_ready.add(admin_url)
+def _ensure_cluster_once(admin_url: str, reader_url: str) -> None:
+    if (admin_url, reader_url) not in _clusters_ready:
+        ensure_cluster(admin_url, reader_url)
+        _clusters_ready.add((admin_url, reader_url))
 
 
 class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
@@ -84,7 +85,7 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
 
     max_import_failures = Integer(
         3,
-        help="""Consecutive failed statement-log imports (other than an unreadable log, which
+        help="""Consecutive failed audit-log imports (other than an unreadable log, which
         stops the session at once) after which a running PostgreSQL session is stopped. A
         transient state-database error is retried at the next poll; the statements stay in
         the log and are imported then.""",
@@ -183,7 +184,15 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
             return f"sqlite:///{copy}", None
         admin_url = self._warehouse_admin_url()
         self._check_statement_log()
-        await asyncio.to_thread(_ensure_cluster_once, admin_url)
+        try:
+            await asyncio.to_thread(_ensure_cluster_once, admin_url, self._warehouse_reader_url)
+        except EnclaveError as e:
+            self.log.error("PostgreSQL warehouse set-up: %s", e)
+            raise refuse(
+                "Sessions on the PostgreSQL warehouse are refused: its recording is not set up "
+                "(the hub's log says what is missing); ask an administrator.",
+                reason="recording",
+            ) from None
         roles = self._session_roles(ctx, admin_url)
         try:
             async with _import_lock:  # open() first imports the previous session's statements
@@ -200,7 +209,11 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
 
     @property
     def postgres_log_file(self) -> str:
-        return WarehouseSettings(config=self.config).statement_log
+        return WarehouseSettings(config=self.config).audit_log
+
+    @property
+    def _warehouse_reader_url(self) -> str:
+        return WarehouseSettings(config=self.config).reader_url
 
     def _warehouse_admin_url(self) -> str:
         url = WarehouseSettings(config=self.config).url
@@ -213,21 +226,32 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         return url
 
     def _session_roles(self, ctx, admin_url: str) -> SessionRoles:
-        return SessionRoles(admin_url, ctx.projects.engine, log_file=self.postgres_log_file)
+        return SessionRoles(
+            admin_url,
+            ctx.projects.engine,
+            log_file=self.postgres_log_file,
+            reader_url=self._warehouse_reader_url,
+        )
 
     def _check_statement_log(self) -> None:
-        """Server-side recording needs the statement log: no session without it."""
+        """Server-side recording needs a hot standby and its audit log: no session without."""
+        if not self._warehouse_reader_url:
+            raise refuse(
+                "Sessions on the PostgreSQL warehouse are refused: no hot standby to read from "
+                "is configured; ask an administrator to set WarehouseSettings.reader_url.",
+                reason="recording",
+            )
         try:
             with open(self.postgres_log_file, "rb"):
                 pass
         except OSError as e:
             self.log.error(
-                "Cannot read PostgreSQL statement log %s: %s", self.postgres_log_file, e.strerror
+                "Cannot read PostgreSQL audit log %r: %s", self.postgres_log_file, e.strerror
             )
             raise refuse(
                 "Sessions on the PostgreSQL warehouse are refused: the hub cannot read the "
-                "statement log that records their queries; ask an administrator to fix "
-                "WarehouseSettings.statement_log.",
+                "audit log that records their queries; ask an administrator to fix "
+                "WarehouseSettings.audit_log.",
                 reason="statement-log",
             ) from None
 
@@ -285,7 +309,7 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
     _import_failures = 0
 
     async def _import_statements(self, ctx) -> bool:
-        """Import the statement log's new lines; False (logged) when the session must end: the
+        """Import the audit log's new lines; False (logged) when the session must end: the
         log is unreadable, or ``max_import_failures`` imports in a row failed."""
         try:
             async with _import_lock:
@@ -301,7 +325,7 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
 
     def _log_import_failure(self, e: Exception) -> None:
         self.log.error(
-            "Cannot import PostgreSQL statement log %s: %s",
+            "Cannot import PostgreSQL audit log %s: %s",
             self.postgres_log_file,
             e.strerror if isinstance(e, OSError) else type(e).__name__,
         )

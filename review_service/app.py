@@ -137,7 +137,7 @@ def build_workflow(config):
         settings,
         ProjectRegistry(engine),
         Gate(config=config),
-        statement_log=WarehouseSettings(config=config).statement_log,
+        statement_log=WarehouseSettings(config=config).audit_log,
     )
     return workflow, settings
 

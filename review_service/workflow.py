@@ -91,7 +91,7 @@ class ReviewWorkflow:
         statement_log: str | None = None,
     ):
         """``projects``: the hub's ProjectRegistry; ``gate``: an ``output_review.gate.Gate``;
-        ``statement_log``: PostgreSQL's server log the hub imports session statements from."""
+        ``statement_log``: the standby's pgAudit log (``WarehouseSettings.audit_log``)."""
         self.engine = engine
         self.statement_log = statement_log
         self.store = store

@@ -30,14 +30,23 @@ class WarehouseSettings(Configurable):
         comes from ``$ENCLAVE_WAREHOUSE_URL``, else ``warehouse.sqlite``.""",
     ).tag(config=True)
 
-    statement_log = Unicode(
-        "/var/log/postgresql/postgresql-15-main.log",
-        help="""PostgreSQL's server log, where every statement of a session role is logged
-        (``log_statement = 'all'``). The hub imports those lines as ``warehouse.query`` audit
-        events while sessions run and when they stop, and the review service before it decides
-        whose stewards must sign off. Sessions on a PostgreSQL warehouse are refused while it
-        cannot be read, and a running one is stopped when the log becomes unreadable or
-        imports keep failing: no statement goes unrecorded.""",
+    reader_url = Unicode(
+        "",
+        help="""A streaming hot standby of ``url``, as an administrator's URL: research sessions
+        on a PostgreSQL warehouse read from it (its host and port; a server in recovery cannot
+        write, whatever a session sets) and never from ``url``. It must preload pgAudit and
+        log as JSON (``log_destination = 'jsonlog'``) into ``audit_log``. Empty: sessions on a
+        PostgreSQL warehouse are refused.""",
+    ).tag(config=True)
+
+    audit_log = Unicode(
+        "",
+        help="""The JSON server log of ``reader_url``, where pgAudit records every read of a
+        session role with the relations it read. The hub imports those records as
+        ``warehouse.query`` audit events while sessions run and when they stop, and the review
+        service before it decides whose stewards must sign off. Sessions on a PostgreSQL
+        warehouse are refused while it cannot be read, and a running one is stopped when it
+        becomes unreadable or imports keep failing: no read goes unrecorded.""",
     ).tag(config=True)
 
 

@@ -3,9 +3,12 @@
 PostgreSQL: a LOGIN role ``<database>_proj_<project>`` that owns nothing, may only SELECT the
 warehouse tables, and sees only rows whose ``institution`` it was approved for (one row
 policy per table and project; a role without a policy sees no rows). Its sessions also start
-read-only, and PUBLIC may neither create temporary tables nor use any procedural language in
-the warehouse database, so no session runs SQL the server log does not show (``DO`` blocks,
-functions of its own). The warehouse itself belongs to the NOLOGIN role
+read-only, and PUBLIC may neither create temporary tables, nor use any procedural language
+(``DO`` blocks, functions of its own), nor call the built-ins through which one session sees or
+signals another (advisory locks, ``pg_locks``, other backends' activity, notifications) in the
+warehouse database. The NOLOGIN role ``<database>_auditor`` (pgAudit's ``pgaudit.role``, made by
+the hub) holds SELECT on every table so that each read is logged with its relations; each load
+grants it again. The warehouse itself belongs to the NOLOGIN role
 ``<database>_owner``, which no session should ever use (owners bypass row security). Grants are
 recorded in the owner-only schema ``warehouse_admin`` so that each reload can re-apply them.
 
@@ -30,12 +33,28 @@ from enclave.warehouse.schema import WAREHOUSE_TABLES
 from enclave.warehouse.store_sqlite import ScratchDatabase, create_indexes, create_tables
 
 ADMIN_SCHEMA = "warehouse_admin"
+# built-ins through which one session sees or signals another: advisory locks, the lock table,
+# other backends' activity (``application_name`` can be set to anything), notifications
+CROSS_SESSION_FUNCTIONS = r"""
+SELECT p.oid::regprocedure::text FROM pg_proc p
+WHERE p.pronamespace = 'pg_catalog'::regnamespace
+  AND (p.proname ~ '^pg_(try_)?advisory_' OR p.proname ~ '^pg_stat_get_backend_'
+       OR p.proname IN ('pg_stat_get_activity', 'pg_stat_get_progress_info', 'pg_lock_status',
+                        'pg_blocking_pids', 'pg_safe_snapshot_blocking_pids', 'pg_notify',
+                        'pg_listening_channels', 'pg_notification_queue_usage'))
+ORDER BY 1
+"""
 GRANTS_FILE = "grants.json"  # SQLite: the projects whose extracts each reload rebuilds
 PROJECT_NAME = re.compile(r"[a-z][a-z0-9_]{0,29}")
 
 
 def owner_role(dbname: str) -> str:
     return f"{dbname}_owner"
+
+
+def audit_role(dbname: str) -> str:
+    """pgAudit's object-audit role (``pgaudit.role``): its SELECT grants name what is logged."""
+    return f"{dbname}_auditor"
 
 
 def project_role(dbname: str, project: str) -> str:
@@ -118,6 +137,8 @@ def prepare_owner(cur, dbname: str) -> str:
         cur.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(owner)))
     db = sql.Identifier(dbname)
     cur.execute(sql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(db, sql.Identifier(owner)))
+    # only the project roles it grants may connect: no other database's sessions
+    cur.execute(sql.SQL("REVOKE CONNECT ON DATABASE {} FROM PUBLIC").format(db))
     # project roles must not create even temporary tables in the warehouse database
     cur.execute(sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM PUBLIC").format(db))
     # nor run SQL that the statement log never shows (the steward rule reads that log): no
@@ -132,6 +153,10 @@ def prepare_owner(cur, dbname: str) -> str:
     cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'public'")
     if cur.fetchone():
         cur.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    # nor pass anything to another project's session through the server's shared state
+    cur.execute(CROSS_SESSION_FUNCTIONS)
+    for (function,) in cur.fetchall():
+        cur.execute(sql.SQL("REVOKE EXECUTE ON FUNCTION {} FROM PUBLIC").format(sql.SQL(function)))
     cur.execute(
         sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(
             sql.Identifier(ADMIN_SCHEMA), sql.Identifier(owner)
@@ -166,8 +191,36 @@ def _apply(cur, role: str, institutions: list[str]) -> None:
         )
 
 
+def prepare_audit_role(cur, dbname: str) -> str:
+    """Create the NOLOGIN audit role if needed and give it SELECT on every warehouse table, so
+    that pgAudit logs an OBJECT record for each one a session reads. Returns its name."""
+    role = audit_role(dbname)
+    cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+    if cur.fetchone() is None:
+        cur.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+    _grant_audit_role(cur, role)
+    return role
+
+
+def _grant_audit_role(cur, role: str) -> None:
+    cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (SCHEMA,))
+    if cur.fetchone() is None:
+        return  # nothing loaded yet: the load grants it
+    cur.execute(
+        sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(
+            sql.Identifier(SCHEMA), sql.Identifier(role)
+        )
+    )
+
+
 def reapply_all(cur) -> None:
-    """After a reload replaced the tables: every registered project gets its access back."""
+    """After a reload replaced the tables: every registered project gets its access back, and
+    the audit role (if the hub has made one) its SELECT grants."""
+    cur.execute("SELECT current_database()")
+    auditor = audit_role(cur.fetchone()[0])
+    cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (auditor,))
+    if cur.fetchone():
+        _grant_audit_role(cur, auditor)
     cur.execute(
         sql.SQL("SELECT role, institutions FROM {}.projects ORDER BY project").format(
             sql.Identifier(ADMIN_SCHEMA)

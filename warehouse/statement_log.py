@@ -1,23 +1,45 @@
-"""PostgreSQL's statement log, imported into the audit trail.
+"""pgAudit's records of the session roles' reads, imported into the audit trail.
 
-Each session role logs every statement (``log_statement = 'all'``, set by the hub on the role)
-with time, role and database (``LOG_LINE_PREFIX``). ``import_statements`` turns those lines into
-``warehouse.query`` audit events, attributed through the role (``pg_sessions``, written by the
-hub when it opens a session) to the user and project. The hub imports while sessions run; the
-review service imports before it decides whose stewards must sign off.
+Sessions read from a hot standby whose server log is in PostgreSQL's JSON format
+(``log_destination = 'jsonlog'``: one JSON object per line, newlines in statements escaped).
+pgAudit writes, for every statement of a session role, a ``SESSION`` record per (sub)statement
+of class READ or FUNCTION and an ``OBJECT`` record per warehouse relation it reads (the
+``pgaudit.role`` holds SELECT on every warehouse table). Both are made by the server where the
+statement runs, whatever protocol carried it: simple or extended queries, prepared statements,
+portals and cursors, fastpath function calls, COPY, and the statements that functions such as
+``query_to_xml`` or views run inside it.
+
+``import_statements`` turns those records into one ``warehouse.query`` audit event per
+statement (``details.source = "pgaudit"``), attributed through the role (``pg_sessions``,
+written by the hub when it opens a session) to the user and project, with the relations the
+server says it read. The hub imports while sessions run; the review service imports before it
+decides whose stewards must sign off. Statement text is recorded; parameters (pgAudit's
+``log_parameter`` is off) and results never are.
 """
 
-import re
+import csv
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from enclave.audit import AuditLog
+from enclave.errors import EnclaveError
 
-LOG_LINE_PREFIX = "%m [%p] %q%u@%d "
-STATEMENT = re.compile(
-    r"^(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ \S+) \[\d+\] (?P<role>[^@\s]+)@\S+ "
-    r"LOG:  (?:statement|execute [^:]*): (?P<sql>.*)$"
+SOURCE = "pgaudit"  # ``details.source`` of the imported events
+AUDIT_PREFIX = "AUDIT: "
+# pgAudit's fields after the prefix, in order (a CSV record)
+FIELDS = (
+    "audit_type",
+    "statement_id",
+    "substatement_id",
+    "class",
+    "command",
+    "object_type",
+    "object_name",
+    "statement",
+    "parameter",
 )
 
 metadata = sa.MetaData()
@@ -37,11 +59,67 @@ pg_log_offsets = sa.Table(
 )
 
 
+class AuditLogUnreadable(EnclaveError):
+    """A line of the server's audit log is not what PostgreSQL's jsonlog writes."""
+
+
+def _not_json(path: Path, offset: int) -> AuditLogUnreadable:
+    return AuditLogUnreadable(
+        f"{path}: the line ending at byte {offset} is not JSON; the server must log with "
+        "log_destination = 'jsonlog' into this file (WarehouseSettings.audit_log)."
+    )
+
+
+@dataclass
+class Statement:
+    """What pgAudit recorded of one statement of one server session."""
+
+    role: str
+    session: str
+    statement_id: int
+    time: str
+    texts: list[str] = field(default_factory=list)
+    classes: set[str] = field(default_factory=set)
+    relations: set[str] = field(default_factory=set)
+    functions: set[str] = field(default_factory=set)
+
+    def add(self, record: dict) -> None:
+        if record["statement"] not in self.texts:
+            self.texts.append(record["statement"])
+        self.classes.add(record["class"])
+        name = record["object_name"]
+        if name:
+            (self.functions if record["object_type"] == "FUNCTION" else self.relations).add(name)
+
+    def details(self) -> dict:
+        return {
+            "source": SOURCE,
+            "role": self.role,
+            "session": self.session,
+            "statement_id": self.statement_id,
+            "time": self.time,
+            "statements": self.texts,
+            "classes": sorted(self.classes),
+            "relations": sorted(self.relations),
+            "functions": sorted(self.functions),
+        }
+
+
+def parse_audit_message(message: str) -> dict | None:
+    """pgAudit's fields of a log message, or None when it is not a pgAudit record."""
+    if not message.startswith(AUDIT_PREFIX):
+        return None
+    values = next(csv.reader([message[len(AUDIT_PREFIX) :]]))
+    if len(values) < len(FIELDS) - 1 or values[0] not in ("SESSION", "OBJECT"):
+        return None
+    return dict(zip(FIELDS, values, strict=False))
+
+
 def import_statements(log_file: str, state: sa.Engine) -> int:
-    """Append a ``warehouse.query`` audit event per new session statement in ``log_file``.
+    """Append a ``warehouse.query`` audit event per session statement new in ``log_file``.
 
     Remembers how far it read (and the file's inode and size, to notice rotation). Returns the
-    number of events written. The SQL text is recorded; parameters and results never are.
+    number of events written.
     """
     metadata.create_all(state)
     path = Path(log_file)
@@ -61,28 +139,18 @@ def import_statements(log_file: str, state: sa.Engine) -> int:
             start = mark.offset
         else:  # a new file (rotation) or a truncated one (copytruncate): from the start
             start = 0
-        count = 0
         with path.open("rb") as f:
             f.seek(start)
-            end = start
-            for offset, event in _statements(f, roles):
-                end = offset
-                if event is None:
-                    continue
-                session = roles[event["role"]]
-                audit.record(
-                    conn,
-                    actor=session.user,
-                    action="warehouse.query",
-                    project=session.project,
-                    details={
-                        "sql": event["sql"],
-                        "time": event["time"],
-                        "source": "postgresql-log",
-                        "role": event["role"],
-                    },
-                )
-                count += 1
+            statements, end = read_statements(f, roles, path)
+        for statement in statements:
+            session = roles[statement.role]
+            audit.record(
+                conn,
+                actor=session.user,
+                action="warehouse.query",
+                project=session.project,
+                details=statement.details(),
+            )
         values = {"inode": inode, "offset": end}
         if mark:
             conn.execute(
@@ -90,31 +158,34 @@ def import_statements(log_file: str, state: sa.Engine) -> int:
             )
         else:
             conn.execute(pg_log_offsets.insert().values(path=str(path), **values))
-    return count
+    return len(statements)
 
 
-def _statements(f, roles):
-    """Stream ``(offset, event)`` from ``f``: ``offset`` is where a later read may resume,
-    ``event`` a session role's statement (continuation lines joined) or None for other lines.
-    A line still being written (no newline yet) is left for the next read."""
+def read_statements(f, roles, path: Path) -> tuple[list[Statement], int]:
+    """The session roles' statements in ``f`` from its position on, and the offset a later
+    read resumes at. A line still being written (no newline yet) is left for the next read."""
     offset = f.tell()
-    current = None
+    statements: dict[tuple[str, int], Statement] = {}
     for line in f:
         if not line.endswith(b"\n"):
             break
-        text = line.decode(errors="replace").rstrip("\n")
-        if text.startswith("\t") and current is not None:
-            current["sql"] += "\n" + text[1:]
-            offset += len(line)
-            continue
-        if current is not None:
-            yield offset, current
-            current = None
         offset += len(line)
-        match = STATEMENT.match(text)
-        if match and match["role"] in roles:
-            current = match.groupdict()
-        else:
-            yield offset, None
-    if current is not None:
-        yield offset, current
+        if not line.startswith(b"{"):
+            raise _not_json(path, offset)
+        if b'"AUDIT: ' not in line:  # cheap test first: most lines are something else
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            raise _not_json(path, offset) from None
+        role = entry.get("user")
+        if role not in roles or entry.get("error_severity") != "LOG":
+            continue
+        record = parse_audit_message(entry.get("message", ""))
+        if record is None:
+            continue
+        key = (entry.get("session_id", ""), int(record["statement_id"]))
+        if key not in statements:
+            statements[key] = Statement(role, key[0], key[1], entry.get("timestamp", ""))
+        statements[key].add(record)
+    return list(statements.values()), offset

@@ -1,6 +1,6 @@
-"""Sessions on a PostgreSQL warehouse: a per-user login role, password-only access through the
-session address, and server-side recording of every statement (even direct psycopg ones) — no
-session without it."""
+"""Sessions on a PostgreSQL warehouse through a real hub: a per-user login role on the hot
+standby, no other role from the session, and pgAudit's record of every read (even direct psycopg
+ones) — no session without it."""
 
 import contextlib
 import uuid
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from devstack.enclave import running_enclave
 from devstack.kernel import run
 from devstack.researcher import Researcher
-from tests.conftest import PG_ADMIN_URL
+from tests.conftest import recording_database
 
 pytestmark = pytest.mark.e2e  # a real hub, provider and sessions: slow
 
@@ -23,39 +23,35 @@ PROJECTS = {
 
 
 @pytest.fixture(scope="module")
-def warehouse_db():
-    name = f"enclave_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name)
-    yield url.render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        roles = conn.execute(
-            sa.text("SELECT rolname FROM pg_roles WHERE rolname LIKE :p"), {"p": f"{name}%"}
-        ).scalars()
-        for role in list(roles):
-            conn.execute(sa.text(f'DROP ROLE IF EXISTS "{role}"'))
-    admin.dispose()
+def recording():
+    """A database on the recording clusters: the hub loads the warehouse into its primary,
+    sessions read its hot standby."""
+    with recording_database() as warehouse:
+        yield warehouse
 
 
 @pytest.fixture(scope="module")
-def statement_log(tmp_path_factory):
-    """The hub reads PostgreSQL's log through this link: removing it makes the log unreadable
-    for this hub only."""
-    from enclave.warehouse.db import WarehouseSettings
+def warehouse_db(recording):
+    return recording.url
 
-    link = tmp_path_factory.mktemp("pglog") / "postgresql.log"
-    link.symlink_to(WarehouseSettings.statement_log.default_value)
+
+@pytest.fixture(scope="module")
+def statement_log(tmp_path_factory, recording):
+    """The hub reads the standby's audit log through this link: removing it makes the log
+    unreadable for this hub only."""
+    link = tmp_path_factory.mktemp("pglog") / "postgresql.json"
+    link.symlink_to(recording.audit_log)
     return link
 
 
 @pytest.fixture(scope="module")
-def enclave(warehouse_db, statement_log):
-    config = f"c.WarehouseSettings.statement_log = {str(statement_log)!r}"
+def enclave(recording, statement_log):
+    config = (
+        f"c.WarehouseSettings.reader_url = {recording.reader_url!r}\n"
+        f"c.WarehouseSettings.audit_log = {str(statement_log)!r}"
+    )
     with running_enclave(
-        None, PEOPLE, PROJECTS, warehouse_url=warehouse_db, extra_config=config
+        None, PEOPLE, PROJECTS, warehouse_url=recording.url, extra_config=config
     ) as running:
         yield running
 
@@ -121,17 +117,17 @@ def test_cannot_write_through_the_session_role(kernel):
         '    c.execute("SET default_transaction_read_only = off")\n'
         "    c.execute(\"INSERT INTO warehouse.institutions VALUES ('X', 'x', 'k12')\")"
     )
-    assert out["error"][0] == "InsufficientPrivilege"
+    assert out["error"][0] == "ReadOnlySqlTransaction"  # the hot standby cannot write
 
 
 @pytest.mark.parametrize("user", ["postgres", "project_role"])
-def test_other_roles_need_a_password_the_session_does_not_have(kernel, warehouse_db, user):
+def test_other_roles_are_rejected_from_the_session(kernel, warehouse_db, user):
     run(kernel, CONNECT)
     if user == "project_role":
         user = f"{sa.engine.make_url(warehouse_db).database}_proj_pg_a"
     out = kernel.execute(f"connect(user={user!r}, password=None)")
     assert out["error"][0] == "OperationalError"
-    assert "password" in out["error"][1]
+    assert "pg_hba.conf rejects" in out["error"][1]
 
 
 def test_unix_socket_is_out_of_reach(kernel):
@@ -146,17 +142,22 @@ def test_direct_psycopg_query_is_recorded_server_side(enclave, alice, kernel):
 
     marker = f"direct_{uuid.uuid4().hex[:8]}"
     run(kernel, CONNECT)
-    run(kernel, f"with connect() as c:\n    c.execute('SELECT 1 AS {marker}').fetchall()")
+    run(
+        kernel,
+        "with connect() as c:\n"
+        f"    c.execute('SELECT count(*) AS {marker} FROM students').fetchall()",
+    )
     kernel.shutdown()
     assert alice.stop_server()
     audit = AuditLog(make_engine(enclave.state_url))
     events = [
         e
         for e in audit.events(user=alice.name, action="warehouse.query")
-        if marker in e.details["sql"]
+        if any(marker in text for text in e.details.get("statements", ()))
     ]
     assert len(events) == 1
-    assert events[0].project == "pg_a" and events[0].details["source"] == "postgresql-log"
+    assert events[0].project == "pg_a" and events[0].details["source"] == "pgaudit"
+    assert events[0].details["relations"] == ["warehouse.students"]
 
 
 def test_role_is_locked_after_the_session_stops(enclave, alice, warehouse_db):
@@ -177,7 +178,7 @@ def test_role_is_locked_after_the_session_stops(enclave, alice, warehouse_db):
 def test_spawn_refused_while_the_statement_log_is_unreadable(alice, statement_log):
     with unreadable(statement_log):
         response = alice.spawn("pg_b")
-    assert response.status_code == 403 and "statement log" in response.json()["message"]
+    assert response.status_code == 403 and "audit log" in response.json()["message"]
     assert not alice.model()["servers"]
 
 
@@ -186,4 +187,4 @@ def test_session_stops_when_its_statements_can_no_longer_be_recorded(enclave, al
     kernel.shutdown()
     with unreadable(statement_log):
         assert alice.wait_stopped(30)
-    assert "Cannot import PostgreSQL statement log" in enclave.hub.log()
+    assert "Cannot import PostgreSQL audit log" in enclave.hub.log()

@@ -1,5 +1,5 @@
 """EnclaveSpawner's own checks, without a hub: egress ports, the memory cgroup requirement, the
-statement log, and why poll() ends a running session."""
+hot standby and its audit log, and why poll() ends a running session."""
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,11 +15,12 @@ from enclave.projects import ProjectRegistry
 from enclave.state import make_engine
 
 
-def make_spawner(statement_log=None, **traits) -> EnclaveSpawner:
+def make_spawner(audit_log=None, reader_url="postgresql://postgres@127.0.0.1:5441/db", **traits):
     hub = SimpleNamespace(api_url="http://127.0.0.1:8081/hub/api")
     config = Config()
-    if statement_log is not None:
-        config.WarehouseSettings.statement_log = statement_log
+    config.WarehouseSettings.reader_url = reader_url
+    if audit_log is not None:
+        config.WarehouseSettings.audit_log = audit_log
     return EnclaveSpawner(
         hub=hub,
         user=SimpleNamespace(name="alice", groups=[SimpleNamespace(name="researchers")]),
@@ -54,15 +55,24 @@ def test_memory_cgroup_is_used_when_there_is_one(monkeypatch):
     assert make_spawner()._memory_cgroup_base() == Path("/sys/fs/cgroup/x")
 
 
-def test_spawn_is_refused_while_the_statement_log_is_unreadable(tmp_path):
-    log = tmp_path / "postgresql.log"
-    spawner = make_spawner(statement_log=str(log))
+def test_spawn_is_refused_while_the_audit_log_is_unreadable(tmp_path):
+    log = tmp_path / "postgresql.json"
+    spawner = make_spawner(audit_log=str(log))
     with pytest.raises(SpawnException) as refused:
         spawner._check_statement_log()
     assert refused.value.status_code == 403
-    assert "statement log" in refused.value.message
+    assert "audit log" in refused.value.message
     log.write_text("")
     spawner._check_statement_log()
+
+
+def test_spawn_is_refused_without_a_hot_standby_to_read_from(tmp_path):
+    log = tmp_path / "postgresql.json"
+    log.write_text("")
+    with pytest.raises(SpawnException) as refused:
+        make_spawner(audit_log=str(log), reader_url="")._check_statement_log()
+    assert refused.value.status_code == 403
+    assert "WarehouseSettings.reader_url" in refused.value.message
 
 
 # -- poll(): what ends a running session ----------------------------------------------------
@@ -83,7 +93,7 @@ def ctx(tmp_path):
 
 
 def session(project="study", warehouse="sqlite:///x", log=None) -> EnclaveSpawner:
-    spawner = make_spawner(statement_log=str(log or "/nonexistent"))
+    spawner = make_spawner(audit_log=str(log or "/nonexistent"))
     spawner.session_project, spawner._warehouse_url = project, warehouse
     return spawner
 

@@ -1,5 +1,6 @@
-"""The steward rule against a real PostgreSQL server log: the kernel's own statements are all
-accounted for by its records; a direct psycopg read is not, and asks every project steward."""
+"""The steward rule against real pgAudit records (the recording clusters): the relations the
+kernel's reads name decide, and a direct read of another sector's table, even through a
+function that runs SQL, asks that sector's stewards."""
 
 import json
 import time
@@ -11,56 +12,36 @@ from conftest import create_project, submit
 from review_factories import researcher
 
 from enclave.audit import AuditLog
-from enclave.hub.isolation import postgres
+from enclave.hub.isolation.postgres import SessionRoles, ensure_cluster
 from enclave.kernels.client import Warehouse
-from enclave.review_service.stewards import (
-    LINEAGE,
-    server_read_reason,
-    unaccounted_reason,
-    unaccounted_statements,
-)
+from enclave.review_service.stewards import LINEAGE, server_read_reason
 from enclave.warehouse import statement_log
-from enclave.warehouse.db import WarehouseSettings
 
 RITA = researcher("rita")
-LOG_FILE = WarehouseSettings.statement_log.default_value
 
 
 @pytest.fixture
-def session_url(pg_url):
-    """A warehouse with one table and a session role set up as the hub's (statements logged)."""
-    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    role = postgres.session_role(sa.engine.make_url(pg_url).database, "rita")
-    postgres.ensure_cluster(pg_url)  # the log line prefix the import reads
+def session(recording_db):
+    """A warehouse with a cc_ and a univ_ table, set up as the hub does, and rita's role."""
+    db = sa.engine.make_url(recording_db.url).database
+    project_role = f"{db}_proj_demo"
+    admin = sa.create_engine(recording_db.url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(
             "CREATE SCHEMA warehouse; CREATE TABLE warehouse.cc_enrollments "
             "(student_key text, institution text, term text); INSERT INTO "
-            "warehouse.cc_enrollments VALUES ('stu_a', 'CC-101', '2025FA')"
+            "warehouse.cc_enrollments VALUES ('stu_a', 'CC-101', '2025FA'); CREATE TABLE "
+            "warehouse.univ_degrees (student_key text, institution text); INSERT INTO "
+            "warehouse.univ_degrees VALUES ('stu_b', 'UNI-201')"
         )
         conn.exec_driver_sql(
-            f"CREATE ROLE {role} LOGIN PASSWORD 'pw'; GRANT USAGE ON SCHEMA warehouse TO "
-            f"{role}; GRANT SELECT ON ALL TABLES IN SCHEMA warehouse TO {role}"
+            f"CREATE ROLE {project_role} NOLOGIN; GRANT CONNECT ON DATABASE {db} TO "
+            f"{project_role}; GRANT USAGE ON SCHEMA warehouse TO {project_role}; "
+            f"GRANT SELECT ON ALL TABLES IN SCHEMA warehouse TO {project_role}"
         )
-        for setting, value in postgres_settings():
-            conn.exec_driver_sql(f"ALTER ROLE {role} SET {setting} = '{value}'")
-    try:
-        yield role, sa.engine.make_url(pg_url).set(username=role, password="pw")
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(
-                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'"
-            )
-            conn.exec_driver_sql(f"DROP OWNED BY {role}; DROP ROLE {role}")
-        admin.dispose()
-
-
-def postgres_settings():
-    return [
-        ("log_statement", "all"),
-        ("default_transaction_read_only", "on"),
-        ("search_path", "warehouse"),
-    ]
+    admin.dispose()
+    ensure_cluster(recording_db.url, recording_db.reader_url)
+    return recording_db, project_role
 
 
 class WorkflowRecorder:
@@ -73,54 +54,48 @@ class WorkflowRecorder:
         self.wf.record_query(RITA, entry)
 
 
-def import_until(state, marker):
-    """Import the server log until a statement containing ``marker`` has arrived."""
-    for _ in range(50):
-        statement_log.import_statements(LOG_FILE, state)
-        events = AuditLog(state).events(user="rita", project="demo", action="warehouse.query")
-        if any(marker in e.details["sql"] for e in events):
+def import_until(wf, marker):
+    """Import the audit log until a record of a statement containing ``marker`` arrived."""
+    for _ in range(100):
+        statement_log.import_statements(wf.statement_log, wf.engine)
+        events = AuditLog(wf.engine).events(user="rita", project="demo", action="warehouse.query")
+        if any(marker in text for e in events for text in e.details.get("statements", ())):
             return events
-        time.sleep(0.1)
-    raise AssertionError(f"{marker!r} never reached {LOG_FILE}")
+        time.sleep(0.05)
+    raise AssertionError(f"{marker!r} never reached {wf.statement_log}")
 
 
-def test_real_kernel_statements_are_accounted_and_a_direct_read_is_not(
-    workflows, sqlite_url, tmp_path, session_url
+def test_the_relations_the_server_recorded_decide_the_stewards(
+    workflows, sqlite_url, tmp_path, session
 ):
-    role, url = session_url
+    recording, project_role = session
     wf = workflows(sqlite_url, tmp_path / "store")
     create_project(wf.engine)
-    statement_log.metadata.create_all(wf.engine)
-    with wf.engine.begin() as conn:
-        sessions = statement_log.pg_sessions
-        conn.execute(sessions.insert().values(role=role, user="rita", project="demo"))
-    wf.statement_log = LOG_FILE
-
-    kernel = Warehouse(
-        url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False),
-        "demo",
-        "analysis.ipynb",
-        WorkflowRecorder(wf),
+    wf.statement_log = recording.audit_log
+    roles = SessionRoles(
+        recording.url, wf.engine, log_file=recording.audit_log, reader_url=recording.reader_url
     )
+    login = roles.open("rita", "demo", project_role)
+
+    kernel = Warehouse(login.url, "demo", "analysis.ipynb", WorkflowRecorder(wf))
     assert len(kernel.query("SELECT count(*) AS n FROM cc_enrollments WHERE term = :t", {"t": "x"}))
     kernel.tables()
     kernel.describe("cc_enrollments")
     kernel.query("select 'kernel_done' AS marker")
     kernel.close()
-    events = import_until(wf.engine, "kernel_done")
-    assert sum(e.details.get("source") == "postgresql-log" for e in events) > 10
-    assert unaccounted_statements(events) == 0
-    assert submit(wf, RITA)["institutions"] == ["CC-101"]
+    import_until(wf, "kernel_done")
+    result = submit(wf, RITA)
+    assert result["institutions"] == ["CC-101"]
+    reasons = json.loads(wf.get(RITA, result["id"])["request"].institutions_source)
+    assert reasons == {"CC-101": [LINEAGE, server_read_reason(["cc_enrollments"])]}
 
-    direct = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(direct) as conn:
-        conn.execute("SELECT institution, 'direct_read' FROM cc_enrollments").fetchall()
-    import_until(wf.engine, "direct_read")
+    direct = sa.engine.make_url(login.url).set(drivername="postgresql")
+    with psycopg.connect(direct.render_as_string(hide_password=False)) as conn:
+        conn.execute(
+            "SELECT query_to_xml('SELECT 1 AS direct_read FROM univ_degrees', true, true, '')"
+        ).fetchall()
+    import_until(wf, "direct_read")
     result = submit(wf, RITA)
     assert result["institutions"] == ["CC-101", "UNI-201"]
     reasons = json.loads(wf.get(RITA, result["id"])["request"].institutions_source)
-    # psycopg's own BEGIN is client bookkeeping; the SELECT is the one unaccounted statement
-    assert reasons == {
-        "CC-101": [LINEAGE, server_read_reason(["cc_enrollments"]), unaccounted_reason(1)],
-        "UNI-201": [unaccounted_reason(1)],
-    }
+    assert reasons["UNI-201"] == [server_read_reason(["univ_degrees"])]

@@ -29,8 +29,8 @@ from enclave.review_service.stewards import (
     LOG_UNREADABLE,
     NAMED,
     server_read_reason,
-    unaccounted_reason,
 )
+from tests.support import pgaudit
 
 RITA = researcher("rita")
 
@@ -364,17 +364,11 @@ def test_a_release_whose_audit_event_fails_leaves_no_package(workflow, monkeypat
     assert workflow.release(rid, builder(workflow))  # rebuilt later (e.g. at service start)
 
 
-def log_line(sql, pid=7):
-    """A statement as PostgreSQL logs it with the hub's ``log_line_prefix``."""
-    text = sql.replace("\n", "\n\t")
-    return f"2026-11-29 01:00:00.100 UTC [{pid}] db_sess_rita@db LOG:  statement: {text}\n"
-
-
-def test_submission_reads_the_server_log_and_statements_no_record_explains(
+def test_submission_imports_the_audit_log_and_the_relations_it_names_decide(
     workflows, db_url, tmp_path
 ):
     """A CC-101 kernel record, then UNI-201 read directly: submission (not the hub's next
-    poll) imports the log, and every steward of the project is needed, with the reason."""
+    poll) imports the log, and the steward of what the server read is needed, with the reason."""
     from enclave.hub.isolation.postgres import metadata as pg_metadata
     from enclave.warehouse.statement_log import pg_sessions
 
@@ -386,26 +380,19 @@ def test_submission_reads_the_server_log_and_statements_no_record_explains(
     sql = "select count(*) from warehouse.cc_enrollments where term = :term"
     record = {"project": "demo", "notebook": "analysis.ipynb", "sql": sql, "rows": 1}
     wf.record_query(RITA, {**record, "institutions": ["CC-101"]})
-    log = tmp_path / "postgresql.log"
-    log.write_text(
-        log_line("BEGIN")
-        + log_line("SET TRANSACTION READ ONLY")
-        + log_line(f"EXPLAIN (VERBOSE, FORMAT JSON) {sql.replace(':term', '$1')}")
-        + log_line(sql.replace(":term", "$1").replace(" where", "\nwhere"))
-        + log_line("SELECT DISTINCT institution FROM warehouse.cc_enrollments")
-        + log_line("ROLLBACK")
-    )
+    log = tmp_path / "postgresql.json"
+    log.write_text(pgaudit.read(sql.replace(":term", "$1"), ["warehouse.cc_enrollments"]))
     wf.statement_log = str(log)
     assert submit(wf, RITA)["institutions"] == ["CC-101"]
 
     with log.open("a") as f:
-        f.write(log_line("SELECT * FROM univ_degrees", pid=8))
+        f.write(pgaudit.read("SELECT * FROM univ_degrees", ["warehouse.univ_degrees"], 2))
     result = submit(wf, RITA)
     assert result["institutions"] == ["CC-101", "UNI-201"]
     reasons = json.loads(wf.get(RITA, result["id"])["request"].institutions_source)
     univ_read = server_read_reason(["univ_degrees"])
-    assert reasons["UNI-201"] == [univ_read, unaccounted_reason(1)]
+    assert reasons["UNI-201"] == [univ_read]
 
     log.unlink()  # the log cannot be read: fail closed
     reasons = json.loads(wf.get(RITA, submit(wf, RITA)["id"])["request"].institutions_source)
-    assert reasons["UNI-201"] == [univ_read, unaccounted_reason(1), LOG_UNREADABLE]
+    assert reasons["UNI-201"] == [univ_read, LOG_UNREADABLE]

@@ -156,11 +156,16 @@ def test_a_role_without_a_grant_sees_nothing(warehouse_pg):
     url, _ = warehouse_pg
     role = grant_project(url, "p3", ["CC-102"])
     with psycopg.connect(conninfo(url), autocommit=True) as conn:
-        # even if someone hands out SELECT by hand, row security without a policy hides rows
         conn.execute(f'CREATE ROLE "{role}_x" LOGIN')
-        conn.execute(f'GRANT USAGE ON SCHEMA warehouse TO "{role}_x"')
-        conn.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA warehouse TO "{role}_x"')
     try:
+        with pytest.raises(psycopg.OperationalError, match="CONNECT privilege"):
+            count(as_role(url, f"{role}_x"), "students")  # PUBLIC may not even connect
+        with psycopg.connect(conninfo(url), autocommit=True) as conn:
+            # even if someone hands out access by hand, row security without a policy hides rows
+            db = sa.engine.make_url(url).database
+            conn.execute(f'GRANT CONNECT ON DATABASE "{db}" TO "{role}_x"')
+            conn.execute(f'GRANT USAGE ON SCHEMA warehouse TO "{role}_x"')
+            conn.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA warehouse TO "{role}_x"')
         assert count(as_role(url, f"{role}_x"), "students") == {}
     finally:
         with psycopg.connect(conninfo(url), autocommit=True) as conn:
