@@ -34,10 +34,15 @@ c.JupyterHub.authenticator_class = "enclave"  # enclave.hub.authenticator (an en
 # EnclaveAuthenticator: researchers | reviewers | stewards-<institution> | admins; others refused.
 # Its OIDC defaults (scopes, groups claim, basic auth) are in hub/authenticator.py.
 
-# --- the data-use agreement, accepted before any access -----------------------------------------
+# --- the hub's pages: start page (agreement -> project -> session), agreement, errors, branding --
+from enclave.hub.start_page import start_page_vars  # noqa: E402
+
 c.JupyterHub.template_paths = [str(template_dir("hub"))]
+c.JupyterHub.template_vars = {"enclave": start_page_vars(c)}  # hub/start_page.py
+c.JupyterHub.logo_file = str(template_dir("hub") / "enclave-logo.svg")
 c.JupyterHub.extra_handlers = [(r"/agreement", "enclave.hub.pages.AgreementHandler")]
-# c.DataUseAgreement.text_file / .version: see hub/agreement.py
+# c.EnclavePages.site_name | contact_name | contact_email | access_request_url: hub/start_page.py
+# c.DataUseAgreement.text_file | version | effective: hub/agreement.py
 
 # --- isolated research sessions -------------------------------------------------------------------
 c.JupyterHub.spawner_class = "enclave"  # enclave.hub.spawner.EnclaveSpawner (an entry point)

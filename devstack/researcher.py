@@ -38,7 +38,8 @@ class Researcher:
         return f"{self.hub_url}/hub/api/users/{self.name}"
 
     def accept_agreement(self) -> requests.Response:
-        """Accept the current version through the agreement page (no-op if accepted)."""
+        """Accept the current version through the agreement page (no-op if accepted); the
+        response is the confirmation page."""
         page = self.session.get(f"{self.hub_url}/hub/agreement", timeout=30)
         if 'id="agreement-accepted"' in page.text:
             return page
@@ -51,8 +52,6 @@ class Researcher:
                 "_xsrf": xsrf_headers(self.session)["X-XSRFToken"],
             },
             timeout=30,
-            # not on to /hub/spawn: with a spawner without options form, visiting it spawns
-            allow_redirects=False,
         )
 
     def spawn(self, project: str, timeout: float = 120) -> requests.Response:

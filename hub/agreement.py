@@ -1,17 +1,20 @@
 """The data-use agreement: shown and accepted before any access to data, again on each new version.
 
-The text lives in ``templates/hub/agreement.txt`` (the FERPA excerpt and the consortium's guiding
-principles). Its version defaults to a digest of the text, so editing the text is a new version
-that everyone must accept again. Acceptances (user, version, time) are kept in the state
-database with an ``agreement.accept`` audit event in the same transaction.
+The text lives in ``templates/hub/agreement.md`` (the FERPA excerpt and the consortium's guiding
+principles), Markdown shown as HTML (raw HTML in it is escaped, never run). Its version defaults
+to a digest of the text, so editing the text is a new version that everyone must accept again;
+people see it as the date it took effect and a short id (``2026-11-29 · a21ba8df``).
+Acceptances (user, version, time) are kept in the state database with an ``agreement.accept``
+audit event in the same transaction.
 """
 
 import hashlib
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from traitlets import Unicode, default
+from traitlets import Unicode, default, validate
 from traitlets.config import Configurable
 
 from enclave.audit import AuditLog
@@ -33,9 +36,16 @@ class DataUseAgreement(Configurable):
     """Which agreement researchers must accept."""
 
     text_file = Unicode(
-        str(TEMPLATES / "agreement.txt"),
-        help="""Plain-text file with the agreement shown on the hub's agreement page
-        (the FERPA excerpt and the consortium's guiding principles).""",
+        str(TEMPLATES / "agreement.md"),
+        help="""Markdown file with the agreement shown on the hub's agreement page
+        (the FERPA excerpt and the consortium's guiding principles). Raw HTML in it is shown
+        as text, never rendered.""",
+    ).tag(config=True)
+
+    effective = Unicode(
+        help="""Date (YYYY-MM-DD) the current text took effect, shown with its short id as the
+        version people read. Defaults to the day the text file was last modified; set it
+        when you publish a new text.""",
     ).tag(config=True)
 
     version = Unicode(
@@ -48,9 +58,44 @@ class DataUseAgreement(Configurable):
     def _version_from_text(self):
         return hashlib.sha256(self.text.encode()).hexdigest()[:16]
 
+    @default("effective")
+    def _effective_from_file(self):
+        modified = Path(self.text_file).stat().st_mtime
+        return datetime.fromtimestamp(modified, UTC).date().isoformat()
+
+    @validate("effective")
+    def _a_date(self, proposal):
+        try:
+            return date.fromisoformat(proposal.value).isoformat()
+        except ValueError:
+            raise ValueError(
+                f"DataUseAgreement.effective {proposal.value!r}: not a date; use YYYY-MM-DD."
+            ) from None
+
     @property
     def text(self) -> str:
         return Path(self.text_file).read_text(encoding="utf-8")
+
+    @property
+    def short_id(self) -> str:
+        return self.version[:8]
+
+    @property
+    def label(self) -> str:
+        """The version as people read it: the date it took effect and a short id."""
+        return f"{self.effective} · {self.short_id}"
+
+    @property
+    def html(self) -> str:
+        """The text as HTML; any HTML written in the file is escaped."""
+        import mistune
+
+        return mistune.create_markdown(escape=True)(self.text)
+
+    @property
+    def title(self) -> str:
+        heading = re.search(r"^#\s+(.+)$", self.text, re.M)
+        return heading.group(1).strip() if heading else "Data-use agreement"
 
 
 class AgreementRecords:
@@ -71,6 +116,20 @@ class AgreementRecords:
     def has_accepted(self, user: str, version: str) -> bool:
         with self.engine.connect() as conn:
             return self._accepted(conn, user, version)
+
+    def accepted_at(self, user: str, version: str) -> str | None:
+        """When ``user`` accepted ``version`` (ISO time, UTC), or None."""
+        query = sa.select(acceptances.c.accepted_at).where(
+            acceptances.c.user == user, acceptances.c.version == version
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar()
+
+    def latest(self) -> dict[str, tuple[str, str]]:
+        """Each user's most recent acceptance: ``{user: (version, accepted_at)}``."""
+        query = sa.select(acceptances).order_by(acceptances.c.accepted_at)
+        with self.engine.connect() as conn:
+            return {row.user: (row.version, row.accepted_at) for row in conn.execute(query)}
 
     def accept(self, user: str, version: str) -> None:
         with self.engine.begin() as conn:

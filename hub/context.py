@@ -20,11 +20,15 @@ class EnclaveContext:
 
 
 @lru_cache(maxsize=8)
-def _context_for(db_url: str, agreement_file: str, agreement_version: str) -> EnclaveContext:
+def _context_for(
+    db_url: str, agreement_file: str, agreement_version: str, agreement_effective: str
+) -> EnclaveContext:
     engine = make_engine(db_url)
     agreement = DataUseAgreement(text_file=agreement_file)
     if agreement_version:
         agreement.version = agreement_version
+    if agreement_effective:
+        agreement.effective = agreement_effective
     return EnclaveContext(
         agreement=agreement,
         acceptances=AgreementRecords(engine),
@@ -37,5 +41,10 @@ def enclave_context(config: Config) -> EnclaveContext:
     """The state objects for this configuration (engines are made once per process)."""
     state = EnclaveState(config=config)
     agreement = DataUseAgreement(config=config)
-    explicit = config.DataUseAgreement.get("version", "")
-    return _context_for(state.db_url, agreement.text_file, explicit)
+    explicit = config.DataUseAgreement
+    return _context_for(
+        state.db_url,
+        agreement.text_file,
+        explicit.get("version", ""),
+        explicit.get("effective", ""),
+    )
