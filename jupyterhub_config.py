@@ -35,12 +35,18 @@ c.JupyterHub.authenticator_class = "enclave"  # enclave.hub.authenticator (an en
 # Its OIDC defaults (scopes, groups claim, basic auth) are in hub/authenticator.py.
 
 # --- the hub's pages: start page (agreement -> project -> session), agreement, errors, branding --
-from enclave.hub.start_page import start_page_vars  # noqa: E402
+from enclave.hub.start_page import start_page  # noqa: E402
 
 c.JupyterHub.template_paths = [str(template_dir("hub"))]
-c.JupyterHub.template_vars = {"enclave": start_page_vars(c)}  # hub/start_page.py
+c.JupyterHub.template_vars = {"enclave": start_page}  # hub/start_page.py
 c.JupyterHub.logo_file = str(template_dir("hub") / "enclave-logo.svg")
-c.JupyterHub.extra_handlers = [(r"/agreement", "enclave.hub.pages.AgreementHandler")]
+c.JupyterHub.extra_handlers = [
+    (r"/agreement", "enclave.hub.pages.AgreementHandler"),
+    # the administrators' pages, admin role only: hub/admin_pages.py
+    (r"/enclave-admin/projects", "enclave.hub.admin_pages.ProjectsPage"),
+    (r"/enclave-admin/agreements", "enclave.hub.admin_pages.AgreementsPage"),
+    (r"/enclave-admin/audit", "enclave.hub.admin_pages.AuditPage"),
+]
 # c.EnclavePages.site_name | contact_name | contact_email | access_request_url: hub/start_page.py
 # c.DataUseAgreement.text_file | version | effective: hub/agreement.py
 

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import requests
+from hub_support import tree_cpu
 
 REPO = Path(__file__).resolve().parents[1]
 LOGIN_PAGE = "http://127.0.0.1:8000/hub/login"
@@ -30,23 +31,6 @@ LOGIN_PAGE = "http://127.0.0.1:8000/hub/login"
 def port_in_use(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def tree_cpu(root: int) -> float:
-    """CPU seconds of ``root`` and its live descendants, with the children they reaped."""
-    stats = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:  # the fields after the command name: state ppid ... utime stime cutime cstime
-            stats[int(pid)] = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-    tree, grew = {root}, True
-    while grew:
-        new = {pid for pid, f in stats.items() if int(f[1]) in tree} - tree
-        tree |= new
-        grew = bool(new)
-    ticks = sum(sum(int(x) for x in stats[pid][11:15]) for pid in tree if pid in stats)
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def one_run(session_venv: str, timeout: float) -> tuple[float, float]:

@@ -4,6 +4,7 @@ Not a benchmark itself; ``hub_login_to_output.py``, ``hub_spawn_cost.py`` and
 ``hub_concurrent.py`` import it. Everything is real: provider, hub, proxy, Unix accounts.
 """
 
+import os
 import statistics
 import sys
 import time
@@ -60,3 +61,20 @@ def summary(label: str, seconds: list[float]) -> str:
         f"{label}: median {statistics.median(ordered):.2f} s, min {ordered[0]:.2f} s, "
         f"max {ordered[-1]:.2f} s (n={len(ordered)})"
     )
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds of ``root`` and its live descendants, with the children they reaped."""
+    stats = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:  # the fields after the command name: state ppid ... utime stime cutime cstime
+            stats[int(pid)] = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+    tree, grew = {root}, True
+    while grew:
+        new = {pid for pid, f in stats.items() if int(f[1]) in tree} - tree
+        tree |= new
+        grew = bool(new)
+    ticks = sum(sum(int(x) for x in stats[pid][11:15]) for pid in tree if pid in stats)
+    return ticks / os.sysconf("SC_CLK_TCK")

@@ -7,6 +7,7 @@ pseudonymization key and the raw extracts) and is reused by the next run.
 """
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -31,6 +32,19 @@ ACCOUNTS = {
     "admin": (["admins"], "hub administrator"),
 }
 RESEARCHERS_IN_PROJECT = ("ada",)
+
+
+def admin_commands(config: Path) -> list[str]:
+    """Commands an administrator can run against the running demo (as root, from the
+    checkout): the config file alone names the hub's state, no environment needed."""
+    with contextlib.suppress(ValueError):
+        config = config.relative_to(Path.cwd())
+    return [
+        f".venv/bin/enclave project list --config {config}",
+        f".venv/bin/enclave project add-member {PROJECT} grace --config {config}",
+        f".venv/bin/enclave audit show --project {PROJECT} --config {config}",
+        f".venv/bin/enclave audit verify --config {config}",
+    ]
 
 
 def _prepare_project(state_url: str, warehouse: Path) -> None:
@@ -98,6 +112,9 @@ def run_demo(directory: str | os.PathLike, warehouse: Path) -> int:
     print(f"  {'login':<10} {'password':<15} role")
     for login, (_, role) in ACCOUNTS.items():
         print(f"  {login:<10} {login + '-demo':<15} {role}")
+    print("\nAdminister it in the hub (sign in as admin: Administration) or from this checkout:")
+    for command in admin_commands(hub.config_path):
+        print(f"  {command}")
     print(f"\nHub log: {hub.log_path}. Press Ctrl-C to stop.")
     try:
         while hub.process.poll() is None:

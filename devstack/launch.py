@@ -1,8 +1,10 @@
 """A real JupyterHub (with configurable-http-proxy) configured by the root ``jupyterhub_config.py``.
 
-``start_hub(hub_dir, provider, port=...)`` writes a config file into ``hub_dir`` (made 0700) that
-loads the deployment's config and then your ``extra_config`` lines, starts ``jupyterhub`` as a
-subprocess on free ports, and waits until its API answers. Use ``hub.stop()`` (stops servers too).
+``start_hub(hub_dir, provider, port=...)`` writes ``hub_dir/jupyterhub_config.py`` (``hub_dir``
+made 0700): it names the hub directory, loads the deployment's config and then your
+``extra_config`` lines, so that ``enclave ... --config`` that file finds the same state as the
+hub with no environment variables. It starts ``jupyterhub`` as a subprocess on free ports and
+waits until its API answers. Use ``hub.stop()`` (stops servers too).
 """
 
 import os
@@ -30,6 +32,7 @@ class RunningHub:
     process: subprocess.Popen
     hub_port: int
     log_path: Path
+    config_path: Path
     env: dict = field(default_factory=dict)
 
     @property
@@ -43,8 +46,13 @@ class RunningHub:
         stop_process(self.process, 30)
 
 
-def hub_config(port: int, hub_port: int, proxy_api_port: int, extra_config: str) -> str:
+def hub_config(
+    hub_dir: Path, port: int, hub_port: int, proxy_api_port: int, extra_config: str
+) -> str:
     return f"""c = get_config()  # noqa
+import os
+# the deployment's config reads its hub directory from here: this file alone names the state
+os.environ["ENCLAVE_HUB_DIR"] = {str(hub_dir)!r}
 load_subconfig({str(ROOT_CONFIG)!r})  # noqa
 c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
 c.JupyterHub.hub_port = {hub_port}
@@ -68,13 +76,13 @@ def start_hub(
     The provider must list ``http://127.0.0.1:{port}/hub/oauth_callback`` among its redirect
     URIs: pick ``port`` with ``free_port()`` before starting it.
     """
-    hub_dir = Path(hub_dir)
+    hub_dir = Path(hub_dir).resolve()
     hub_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(hub_dir, 0o700)
     port = port or free_port()
-    config_path = hub_dir / "test_jupyterhub_config.py"
+    config_path = hub_dir / "jupyterhub_config.py"
     hub_port = free_port()
-    config_path.write_text(hub_config(port, hub_port, free_port(), extra_config))
+    config_path.write_text(hub_config(hub_dir, port, hub_port, free_port(), extra_config))
     hub_env = {
         **os.environ,
         "PATH": os.pathsep.join(
@@ -100,7 +108,9 @@ def start_hub(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    hub = RunningHub(f"http://127.0.0.1:{port}", hub_dir, process, hub_port, log_path, hub_env)
+    hub = RunningHub(
+        f"http://127.0.0.1:{port}", hub_dir, process, hub_port, log_path, config_path, hub_env
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

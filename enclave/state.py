@@ -4,9 +4,13 @@ It belongs to the hub's own 0700 directory; researchers' sessions never open it.
 default, PostgreSQL (a URL) where the hub runs on Kubernetes.
 """
 
+from pathlib import Path
+
 import sqlalchemy as sa
 from traitlets import Unicode
 from traitlets.config import Configurable
+
+from enclave.errors import EnclaveError
 
 
 class EnclaveState(Configurable):
@@ -39,3 +43,21 @@ def make_engine(url: str) -> sa.Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def open_state(url: str, *, create: bool = False) -> sa.Engine:
+    """An engine on the state database the hub uses, for commands run beside it.
+
+    A SQLite file that does not exist is refused (``create`` allows it, for the command that
+    means to start one): a command given the wrong configuration must say so, not quietly
+    start an empty database elsewhere and report "nothing there".
+    """
+    parsed = sa.engine.make_url(url)
+    missing = not parsed.database or not Path(parsed.database).is_file()
+    if parsed.get_backend_name() == "sqlite" and missing and not create:
+        raise EnclaveError(
+            f"{url}: there is no state database there. Pass the hub's own configuration "
+            "file with --config (or $ENCLAVE_CONFIG); the hub creates its state database "
+            "when it first starts."
+        )
+    return make_engine(url)

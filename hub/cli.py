@@ -8,29 +8,20 @@ creates the researcher's Unix account (deliberately, here, never on first login)
 
 import getpass
 import os
-from datetime import date
 
 
-def _registry(args):
+def _registry(args, create: bool = False):
     from enclave.config import load_config
     from enclave.projects import ProjectRegistry
-    from enclave.state import EnclaveState, make_engine
+    from enclave.state import EnclaveState, open_state
 
     config = load_config(args.config)
-    return ProjectRegistry(make_engine(EnclaveState(config=config).db_url)), config
+    engine = open_state(EnclaveState(config=config).db_url, create=create)
+    return ProjectRegistry(engine), config
 
 
 def _actor(args) -> str:
     return args.by or os.environ.get("SUDO_USER") or getpass.getuser()
-
-
-def _expiry(text: str) -> date:
-    from enclave.errors import EnclaveError
-
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise EnclaveError(f"--expires {text!r}: not a date; use YYYY-MM-DD.") from None
 
 
 def _show(project) -> str:
@@ -43,42 +34,31 @@ def _show(project) -> str:
 
 
 def create(args) -> int:
-    registry, _ = _registry(args)
+    from enclave.hub.admin import parse_expiry
+
+    registry, _ = _registry(args, create=True)
     project = registry.create(
-        args.project, purpose=args.purpose, expires=_expiry(args.expires), actor=_actor(args)
+        args.project, purpose=args.purpose, expires=parse_expiry(args.expires), actor=_actor(args)
     )
     print(f"created {_show(project)}")
     return 0
 
 
 def add_member(args) -> int:
-    from enclave.hub.isolation.accounts import check_username, create_account
+    from enclave.hub import admin
 
     registry, _ = _registry(args)
-    check_username(args.user)
-    if registry.get(args.project) is None:
-        from enclave.errors import EnclaveError
-
-        raise EnclaveError(
-            f"project {args.project!r}: no such project; see `enclave project list`."
-        )
-    account = create_account(args.user)
-    project = registry.add_member(args.project, args.user, actor=_actor(args))
+    account, project = admin.add_member(registry, args.project, args.user, actor=_actor(args))
     print(f"{args.user} (uid {account.pw_uid}) is a member of {_show(project)}")
     return 0
 
 
 def approve(args) -> int:
-    from enclave.warehouse.db import WarehouseSettings
-    from enclave.warehouse.grant import grant_project
+    from enclave.hub import admin
 
     registry, config = _registry(args)
-    url = args.url or WarehouseSettings(config=config).url
-    project = registry.approve(
-        args.project,
-        args.institution,
-        actor=_actor(args),
-        grant=lambda name, institutions: grant_project(url, name, institutions),
+    project = admin.approve(
+        registry, config, args.project, args.institution, actor=_actor(args), url=args.url or ""
     )
     print(f"approved {_show(project)}")
     return 0

@@ -77,6 +77,12 @@ REFUSALS = {
         "Tell the administrators",
         None,
     ),
+    "configuration": (
+        "Sessions are not set up on this enclave yet",
+        "The enclave's session settings are incomplete, so no session can start safely.",
+        "Tell the administrators",
+        None,
+    ),
 }
 UNKNOWN = (
     "Your session could not start",

@@ -1,6 +1,6 @@
 """What every hub page shows the signed-in user: the enclave's name, whom to ask, the start page.
 
-``StartPage`` is reached in the hub's templates as ``enclave`` (``start_page_vars`` is a
+``StartPage`` is reached in the hub's templates as ``enclave`` (``start_page`` is a
 ``JupyterHub.template_vars`` callable, called with the signed-in user for each page); it reads
 the state database only when a page asks. Kept free of JupyterHub imports at module level, so
 that loading ``jupyterhub_config.py`` (the CLI and the services do) stays quick.
@@ -109,7 +109,14 @@ class StartPage:
     @cached_property
     def memberships(self) -> list[Membership]:
         return [
-            Membership(p.name, p.purpose, p.status, p.expires.isoformat(), p.institutions)
+            Membership(
+                p.name,
+                p.purpose,
+                p.status,
+                # an administrator may have ended it before its planned expiry
+                (p.expired_at or p.expires.isoformat())[:10],
+                p.institutions,
+            )
             for p in self._ctx.projects.all()
             if self.user.name in p.members
         ]
@@ -162,10 +169,12 @@ class StartPage:
         return self.refusal(exception) if isinstance(exception, SpawnException) else None
 
 
-def start_page_vars(config):
-    """``JupyterHub.template_vars`` entry: the ``enclave`` object of every hub page."""
+def start_page(user) -> StartPage:
+    """``JupyterHub.template_vars`` entry: the ``enclave`` object of every hub page.
 
-    def for_user(user):
-        return StartPage(config, user)
+    It reads the running hub's whole configuration, not the ``c`` of the file that names it: a
+    config file that loads this one with ``load_subconfig`` adds its settings afterwards.
+    """
+    from jupyterhub.app import JupyterHub
 
-    return for_user
+    return StartPage(JupyterHub.instance().config, user)

@@ -10,11 +10,11 @@ def _open_log(args):
 
     from enclave.audit.log import AuditLog
     from enclave.config import load_config
-    from enclave.state import EnclaveState, make_engine
+    from enclave.state import EnclaveState, open_state
 
     url = args.db or EnclaveState(config=load_config(args.config)).db_url
     try:
-        engine = make_engine(url)
+        engine = open_state(url)
         return AuditLog(engine)
     except sa.exc.SQLAlchemyError as e:
         raise EnclaveError(

@@ -1,6 +1,7 @@
 """The approved-projects registry and ``enclave project``: each refusal and bad input."""
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -226,10 +227,23 @@ def test_cli_records_who_acted(config):
     ],
 )
 def test_cli_bad_input_is_one_line_and_nonzero(config, capsys, argv, message):
+    assert cli_create(config, "other") == 0
+    capsys.readouterr()
     status = cli(config, *argv)
     err = capsys.readouterr().err
     assert status != 0
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", [["list"], ["expire", "study"], ["add-member", "study", "x"]])
+def test_cli_refuses_a_state_database_that_is_not_there(config, capsys, command):
+    """A wrong --config says so: it never reports "no projects" from a new empty database."""
+    state = Path(config).parent / "state.sqlite"
+    assert cli(config, *command) != 0
+    err = capsys.readouterr().err
+    assert "no state database there" in err and "--config" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not state.exists()
 
 
 def test_cli_approve_without_warehouse_records_nothing(config, capsys):

@@ -308,7 +308,7 @@ def test_a_restart_of_hub_and_service_mid_review_loses_nothing(enclave, people, 
 
 def _config_tail(enclave) -> str:
     """The test-specific lines of the running hub's config (after the root config)."""
-    text = (enclave.hub.hub_dir / "test_jupyterhub_config.py").read_text()
+    text = enclave.hub.config_path.read_text()
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if "ConfigurableHTTPProxy.api_url" in line)
     return "\n".join(lines[start + 1 :])

@@ -1,5 +1,7 @@
 # The research session's server configuration (JUPYTER_CONFIG_DIR points here; root-owned, so a
 # researcher cannot override it from their home).
+from pathlib import Path
+
 c = get_config()  # noqa: F821
 
 # no file leaves through the browser; the review gate is the only way out
@@ -24,3 +26,9 @@ c.KernelSpecManager.allowed_kernelspecs = {"enclave-python"}
 c.ContentsManager.allow_hidden = False
 # the contents API serves notebooks and small text files only (no base64, nothing large)
 c.ServerApp.contents_manager_class = "enclave.kernels.server.contents.EnclaveContentsManager"
+# an enclave has no network: no news fetched, no update checks, and no "Jupyter news?" prompt
+# (labsettings/overrides.json answers it); the enclave's mark in Lab (custom/custom.css)
+c.LabApp.news_url = None
+c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
+c.LabApp.app_settings_dir = str(Path(__file__).resolve().parent / "labsettings")
+c.LabApp.custom_css = True
