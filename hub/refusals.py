@@ -65,6 +65,13 @@ REFUSALS = {
         "Try again later, or tell the administrators",
         None,
     ),
+    "recording": (
+        "Queries cannot be recorded on this warehouse yet",
+        "Every query a session runs is recorded by the warehouse server; until that recording "
+        "is set up, no session starts (the enclave fails closed).",
+        "Tell the administrators",
+        None,
+    ),
     "memory-cgroup": (
         "Sessions cannot be held to their memory limit on this machine",
         "Sessions start only where the enclave can limit their memory; this machine lacks it.",
