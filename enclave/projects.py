@@ -15,37 +15,9 @@ import sqlalchemy as sa
 
 from enclave.audit import AuditLog
 from enclave.errors import EnclaveError
+from enclave.tables import project_approvals, project_members, projects
 
 PROJECT_NAME = re.compile(r"^[a-z][a-z0-9_]{1,29}$")
-
-metadata = sa.MetaData()
-projects = sa.Table(
-    "projects",
-    metadata,
-    sa.Column("name", sa.String(30), primary_key=True),
-    sa.Column("purpose", sa.Text, nullable=False),
-    sa.Column("expires", sa.Date, nullable=False),
-    sa.Column("expired_at", sa.String(32)),
-    sa.Column("created_by", sa.String(200), nullable=False),
-    sa.Column("created_at", sa.String(32), nullable=False),
-    # what grant_project returned: the PostgreSQL role or the SQLite extract path
-    sa.Column("warehouse_access", sa.Text),
-)
-project_members = sa.Table(
-    "project_members",
-    metadata,
-    sa.Column("project", sa.ForeignKey("projects.name"), primary_key=True),
-    sa.Column("user", sa.String(200), primary_key=True),
-    sa.Column("added_at", sa.String(32), nullable=False),
-)
-project_approvals = sa.Table(
-    "project_approvals",
-    metadata,
-    sa.Column("project", sa.ForeignKey("projects.name"), primary_key=True),
-    sa.Column("institution", sa.String(20), primary_key=True),
-    sa.Column("approved_by", sa.String(200), nullable=False),
-    sa.Column("approved_at", sa.String(32), nullable=False),
-)
 
 
 class ProjectRefused(EnclaveError):
@@ -117,7 +89,6 @@ class ProjectRegistry:
     def __init__(self, engine: sa.Engine):
         self.engine = engine
         self.audit = AuditLog(engine)
-        metadata.create_all(engine)
 
     # -- reading -------------------------------------------------------------------------------
     def get(self, name: str) -> Project | None:

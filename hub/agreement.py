@@ -18,18 +18,10 @@ from traitlets import Unicode, default, validate
 from traitlets.config import Configurable
 
 from enclave.audit import AuditLog
+from enclave.tables import agreement_acceptances
 from enclave.templates import template_dir
 
 TEMPLATES = template_dir("hub")
-
-metadata = sa.MetaData()
-acceptances = sa.Table(
-    "agreement_acceptances",
-    metadata,
-    sa.Column("user", sa.String(200), primary_key=True),
-    sa.Column("version", sa.String(64), primary_key=True),
-    sa.Column("accepted_at", sa.String(32), nullable=False),
-)
 
 
 class DataUseAgreement(Configurable):
@@ -104,12 +96,11 @@ class AgreementRecords:
     def __init__(self, engine: sa.Engine):
         self.engine = engine
         self.audit = AuditLog(engine)
-        metadata.create_all(engine)
 
     @staticmethod
     def _accepted(conn: sa.Connection, user: str, version: str) -> bool:
-        query = sa.select(acceptances.c.user).where(
-            acceptances.c.user == user, acceptances.c.version == version
+        query = sa.select(agreement_acceptances.c.user).where(
+            agreement_acceptances.c.user == user, agreement_acceptances.c.version == version
         )
         return conn.execute(query).first() is not None
 
@@ -119,15 +110,15 @@ class AgreementRecords:
 
     def accepted_at(self, user: str, version: str) -> str | None:
         """When ``user`` accepted ``version`` (ISO time, UTC), or None."""
-        query = sa.select(acceptances.c.accepted_at).where(
-            acceptances.c.user == user, acceptances.c.version == version
+        query = sa.select(agreement_acceptances.c.accepted_at).where(
+            agreement_acceptances.c.user == user, agreement_acceptances.c.version == version
         )
         with self.engine.connect() as conn:
             return conn.execute(query).scalar()
 
     def latest(self) -> dict[str, tuple[str, str]]:
         """Each user's most recent acceptance: ``{user: (version, accepted_at)}``."""
-        query = sa.select(acceptances).order_by(acceptances.c.accepted_at)
+        query = sa.select(agreement_acceptances).order_by(agreement_acceptances.c.accepted_at)
         with self.engine.connect() as conn:
             return {row.user: (row.version, row.accepted_at) for row in conn.execute(query)}
 
@@ -136,7 +127,7 @@ class AgreementRecords:
             if self._accepted(conn, user, version):
                 return
             conn.execute(
-                acceptances.insert().values(
+                agreement_acceptances.insert().values(
                     user=user,
                     version=version,
                     accepted_at=datetime.now(UTC).isoformat(timespec="seconds"),

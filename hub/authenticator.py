@@ -34,6 +34,19 @@ def steward_institutions(groups) -> set[str]:
     }
 
 
+def check_state_at_start(config, log) -> None:
+    """Stop the hub at start, in one line, on a state database it must not use (one that needs
+    ``enclave upgrade-db``), as JupyterHub does with its own; a new one is created here."""
+    from enclave.hub.context import enclave_context
+    from enclave.state import StateSchemaError
+
+    try:
+        enclave_context(config)
+    except StateSchemaError as e:
+        log.critical("%s", e)
+        raise SystemExit(1) from None
+
+
 def enclave_roles(groups) -> set[str]:
     """The enclave roles carried by these provider groups (empty: refuse)."""
     groups = set(groups or ())
@@ -45,6 +58,13 @@ def enclave_roles(groups) -> set[str]:
 
 class EnclaveAuthenticator(GenericOAuthenticator):
     """``GenericOAuthenticator`` with the enclave's group-to-role rules and OIDC defaults."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        from jupyterhub.app import JupyterHub
+
+        if isinstance(self.parent, JupyterHub):  # the hub is starting: open the state now
+            check_state_at_start(self.config, self.log)
 
     oidc_issuer = Unicode(
         help="""Issuer URL of the OpenID Connect provider (no trailing slash), e.g.

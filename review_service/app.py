@@ -144,9 +144,14 @@ def build_workflow(config):
 
 def main(argv=None) -> None:
     from enclave.config import load_config
+    from enclave.errors import EnclaveError
 
     logging.basicConfig(level=logging.INFO, format="[review %(levelname)s] %(message)s")
-    workflow, settings = build_workflow(load_config())
+    try:
+        workflow, settings = build_workflow(load_config())
+    except EnclaveError as e:  # e.g. a state database that needs `enclave upgrade-db`
+        log.critical("%s", e)
+        raise SystemExit(1) from None
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{settings.service_name}/")
     url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
     app = ReviewApplication(workflow, settings, prefix, persistent_secret(workflow.store))

@@ -19,13 +19,6 @@ from enclave.audit import AuditLog
 from enclave.review_service import approvals, permissions, stewards
 from enclave.review_service.errors import BadSubmission, Conflict, GateBlocked, NotFound
 from enclave.review_service.identity import Actor
-from enclave.review_service.models import (
-    metadata,
-    releases,
-    review_comments,
-    review_decisions,
-    review_requests,
-)
 from enclave.review_service.states import (
     OPEN_FOR_DECISION,
     Action,
@@ -34,6 +27,7 @@ from enclave.review_service.states import (
     next_status,
 )
 from enclave.review_service.store import FrozenStore, StoreError, Upload
+from enclave.tables import review_comments, review_decisions, review_releases, review_requests
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +93,6 @@ class ReviewWorkflow:
         self.projects = projects
         self.gate = gate
         self.audit = AuditLog(engine)
-        metadata.create_all(engine)
 
     # -- reading ---------------------------------------------------------------------------
     def _row(self, conn, request_id: str, *, lock: bool = False):
@@ -133,7 +126,7 @@ class ReviewWorkflow:
                 .order_by(review_comments.c.id)
             ).all()
             release = conn.execute(
-                sa.select(releases).where(releases.c.request_id == row.id)
+                sa.select(review_releases).where(review_releases.c.request_id == row.id)
             ).first()
         return {
             "request": row,
@@ -267,11 +260,12 @@ class ReviewWorkflow:
     def _import_statement_log(self, user: str) -> bool:
         """Import the server's statements not yet imported (the hub does so only when it polls)
         for a user who has had a PostgreSQL session; False when that fails (fail closed)."""
-        from enclave.warehouse.statement_log import import_statements, pg_sessions
+        from enclave.tables import pg_sessions
+        from enclave.warehouse.statement_log import import_statements
 
         try:
             with self.engine.connect() as conn:
-                had_session = sa.inspect(conn).has_table(pg_sessions.name) and bool(
+                had_session = bool(
                     conn.execute(sa.select(pg_sessions).where(pg_sessions.c.user == user)).first()
                 )
             if not had_session:
@@ -490,12 +484,12 @@ class ReviewWorkflow:
         with self.engine.begin() as conn:
             row = self._row(conn, request_id, lock=True)
             existing = conn.execute(
-                sa.select(releases.c.sha256).where(releases.c.request_id == row.id)
+                sa.select(review_releases.c.sha256).where(review_releases.c.request_id == row.id)
             ).scalar()
             if existing or row.status != "approved":
                 return existing  # another build won, or the request moved on
             conn.execute(
-                releases.insert().values(
+                review_releases.insert().values(
                     request_id=row.id,
                     sha256=sha256,
                     size=size,
@@ -528,7 +522,7 @@ class ReviewWorkflow:
             row = self._row(conn, request_id, lock=True)
             permissions.check_user_can_download(actor, row)
             sha256 = conn.execute(
-                sa.select(releases.c.sha256).where(releases.c.request_id == row.id)
+                sa.select(review_releases.c.sha256).where(review_releases.c.request_id == row.id)
             ).scalar_one()
             try:
                 self.store.verify(sha256)

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from enclave.audit import AuditLog
 from enclave.errors import EnclaveError
+from enclave.tables import pg_log_offsets, pg_sessions
 
 SOURCE = "pgaudit"  # ``details.source`` of the imported events
 AUDIT_PREFIX = "AUDIT: "
@@ -40,22 +41,6 @@ FIELDS = (
     "object_name",
     "statement",
     "parameter",
-)
-
-metadata = sa.MetaData()
-pg_sessions = sa.Table(
-    "pg_sessions",
-    metadata,
-    sa.Column("role", sa.String(63), primary_key=True),
-    sa.Column("user", sa.String(200), nullable=False),
-    sa.Column("project", sa.String(30), nullable=False),
-)
-pg_log_offsets = sa.Table(
-    "pg_log_offsets",
-    metadata,
-    sa.Column("path", sa.Text, primary_key=True),
-    sa.Column("inode", sa.BigInteger, nullable=False),
-    sa.Column("offset", sa.BigInteger, nullable=False),
 )
 
 
@@ -121,7 +106,6 @@ def import_statements(log_file: str, state: sa.Engine) -> int:
     Remembers how far it read (and the file's inode and size, to notice rotation). Returns the
     number of events written.
     """
-    metadata.create_all(state)
     path = Path(log_file)
     audit = AuditLog(state)
     with state.begin() as conn:

@@ -1,11 +1,14 @@
 """``enclave audit verify|show|head``: check and read the hash-chained audit trail."""
 
+import contextlib
 import json
 
 from enclave.errors import EnclaveError
 
 
+@contextlib.contextmanager
 def _open_log(args):
+    """The audit trail of the configured state database (its engine disposed afterwards)."""
     import sqlalchemy as sa
 
     from enclave.audit.log import AuditLog
@@ -15,18 +18,21 @@ def _open_log(args):
     url = args.db or EnclaveState(config=load_config(args.config)).db_url
     try:
         engine = open_state(url)
-        return AuditLog(engine)
     except sa.exc.SQLAlchemyError as e:
+        shown = sa.engine.make_url(url).render_as_string(hide_password=True)
         raise EnclaveError(
-            f"{url}: cannot open the state database ({type(e).__name__}); "
+            f"{shown}: cannot open the state database ({type(e).__name__}); "
             "check EnclaveState.db_url or --db.",
         ) from e
+    try:
+        yield AuditLog(engine)
+    finally:
+        engine.dispose()
 
 
 def _verify(args) -> int:
     from enclave.audit.log import ChainBroken
 
-    log = _open_log(args)
     expected = None
     if args.head:
         seq, _, digest = args.head.partition(":")
@@ -34,7 +40,8 @@ def _verify(args) -> int:
             raise EnclaveError("--head: expected SEQ:HASH as printed by `enclave audit head`.")
         expected = (int(seq), digest)
     try:
-        count = log.verify(expected)
+        with _open_log(args) as log:
+            count = log.verify(expected)
     except ChainBroken as e:
         print(f"audit trail BROKEN at event {e.seq}: {e.reason}")
         return 1
@@ -43,9 +50,10 @@ def _verify(args) -> int:
 
 
 def _show(args) -> int:
-    events = _open_log(args).events(
-        user=args.user, project=args.project, request=args.request, action=args.action
-    )
+    with _open_log(args) as log:
+        events = log.events(
+            user=args.user, project=args.project, request=args.request, action=args.action
+        )
     if args.format == "json":
         print(json.dumps([e.__dict__ for e in events], indent=1))
         return 0
@@ -59,7 +67,8 @@ def _show(args) -> int:
 
 
 def _head(args) -> int:
-    seq, digest = _open_log(args).head()
+    with _open_log(args) as log:
+        seq, digest = log.head()
     print(f"{seq}:{digest}")
     return 0
 

@@ -15,24 +15,9 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from enclave.tables import audit_events
+
 GENESIS = "0" * 64
-metadata = sa.MetaData()
-audit_events = sa.Table(
-    "audit_events",
-    metadata,
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("time", sa.String(32), nullable=False),
-    sa.Column("actor", sa.String(200), nullable=False),
-    sa.Column("action", sa.String(100), nullable=False),
-    sa.Column("project", sa.String(200)),
-    sa.Column("request", sa.String(100)),
-    sa.Column("details", sa.Text, nullable=False),
-    sa.Column("prev_hash", sa.String(64), nullable=False),
-    sa.Column("hash", sa.String(64), nullable=False),
-)
-sa.Index("ix_audit_actor", audit_events.c.actor)
-sa.Index("ix_audit_project", audit_events.c.project)
-sa.Index("ix_audit_request", audit_events.c.request)
 
 # Postgres: one writer at a time appends to the chain (any fixed 64-bit number will do).
 _CHAIN_LOCK = 0x656E636C61766531
@@ -76,8 +61,8 @@ class AuditLog:
     """Append and read the audit trail stored in the enclave state database."""
 
     def __init__(self, engine: sa.Engine):
+        """``engine``: the state database (``enclave.state.make_engine``)."""
         self.engine = engine
-        metadata.create_all(engine)
 
     def record(
         self,

@@ -39,9 +39,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from enclave.errors import EnclaveError
+from enclave.tables import pg_sessions
 from enclave.warehouse.db import SCHEMA, pg_connect, shown
 from enclave.warehouse.grant import audit_role, prepare_audit_role, prepare_owner
-from enclave.warehouse.statement_log import import_statements, metadata, pg_sessions
+from enclave.warehouse.statement_log import import_statements
 
 SESSION_SOURCE = "127.0.0.2"
 SESSIONS_GROUP = "enclave_sessions"  # every session role, of every warehouse database
@@ -257,7 +258,6 @@ class SessionRoles:
         self.state = state
         self.log_file = log_file  # the audit log, imported before a role changes project
         self.reader_url = reader_url  # the hot standby sessions read from
-        metadata.create_all(state)
 
     def open(
         self, user: str, project: str, project_role: str, host: str = "127.0.0.1"

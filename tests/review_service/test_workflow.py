@@ -22,7 +22,6 @@ from enclave.review_service.errors import (
     PermissionDenied,
 )
 from enclave.review_service.identity import SCOPE_REVIEW, SCOPE_SUBMIT, Actor
-from enclave.review_service.models import releases, review_decisions, review_requests
 from enclave.review_service.release import build_package
 from enclave.review_service.stewards import (
     LINEAGE,
@@ -30,6 +29,8 @@ from enclave.review_service.stewards import (
     NAMED,
     server_read_reason,
 )
+from enclave.tables import review_decisions, review_requests
+from enclave.tables import review_releases as releases
 from tests.support import pgaudit
 
 RITA = researcher("rita")
@@ -369,12 +370,10 @@ def test_submission_imports_the_audit_log_and_the_relations_it_names_decide(
 ):
     """A CC-101 kernel record, then UNI-201 read directly: submission (not the hub's next
     poll) imports the log, and the steward of what the server read is needed, with the reason."""
-    from enclave.hub.isolation.postgres import metadata as pg_metadata
-    from enclave.warehouse.statement_log import pg_sessions
+    from enclave.tables import pg_sessions
 
     wf = workflows(db_url, tmp_path / "store")
     create_project(wf.engine)
-    pg_metadata.create_all(wf.engine)
     with wf.engine.begin() as conn:
         conn.execute(pg_sessions.insert().values(role="db_sess_rita", user="rita", project="demo"))
     sql = "select count(*) from warehouse.cc_enrollments where term = :term"

@@ -17,7 +17,6 @@ NEWLINE_NAME = 'DECLARE "a\nb""c" CURSOR FOR SELECT * FROM students'
 @pytest.fixture
 def state(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'state.sqlite'}")
-    statement_log.metadata.create_all(engine)
     with engine.begin() as conn:
         conn.execute(
             statement_log.pg_sessions.insert().values(

@@ -1,0 +1,158 @@
+"""Every table of the enclave state database, in one ``MetaData``.
+
+The state database (``EnclaveState.db_url``) holds the audit trail, projects, agreement
+acceptances, review requests and the statement-log bookkeeping. Its schema is changed only by
+the migrations in ``enclave/migrations/`` (``enclave upgrade-db``); a test checks that running
+them gives exactly these tables. A new table goes here *and* into a new migration.
+
+Constraint names follow PostgreSQL's own defaults, so a database created by the migrations
+and one created before them (by ``create_all``) carry the same names, and later migrations can
+refer to them on both.
+"""
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "pk": "%(table_name)s_pkey",
+        "fk": "%(table_name)s_%(column_0_name)s_fkey",
+        "uq": "%(table_name)s_%(column_0_N_name)s_key",
+    }
+)
+
+# -- the audit trail (enclave.audit.log): append-only, hash-chained ------------------------------
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("time", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(100), nullable=False),
+    sa.Column("project", sa.String(200)),
+    sa.Column("request", sa.String(100)),
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+sa.Index("ix_audit_actor", audit_events.c.actor)
+sa.Index("ix_audit_project", audit_events.c.project)
+sa.Index("ix_audit_request", audit_events.c.request)
+
+# -- approved projects (enclave.projects) --------------------------------------------------------
+projects = sa.Table(
+    "projects",
+    metadata,
+    sa.Column("name", sa.String(30), primary_key=True),
+    sa.Column("purpose", sa.Text, nullable=False),
+    sa.Column("expires", sa.Date, nullable=False),
+    sa.Column("expired_at", sa.String(32)),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    # what grant_project returned: the PostgreSQL role or the SQLite extract path
+    sa.Column("warehouse_access", sa.Text),
+)
+project_members = sa.Table(
+    "project_members",
+    metadata,
+    sa.Column("project", sa.ForeignKey("projects.name"), primary_key=True),
+    sa.Column("user", sa.String(200), primary_key=True),
+    sa.Column("added_at", sa.String(32), nullable=False),
+)
+project_approvals = sa.Table(
+    "project_approvals",
+    metadata,
+    sa.Column("project", sa.ForeignKey("projects.name"), primary_key=True),
+    sa.Column("institution", sa.String(20), primary_key=True),
+    sa.Column("approved_by", sa.String(200), nullable=False),
+    sa.Column("approved_at", sa.String(32), nullable=False),
+)
+
+# -- data-use agreement acceptances (enclave.hub.agreement) --------------------------------------
+agreement_acceptances = sa.Table(
+    "agreement_acceptances",
+    metadata,
+    sa.Column("user", sa.String(200), primary_key=True),
+    sa.Column("version", sa.String(64), primary_key=True),
+    sa.Column("accepted_at", sa.String(32), nullable=False),
+)
+
+# -- review and release (enclave.review_service) -------------------------------------------------
+# A request's file is referred to by its SHA-256 only (the bytes live in the frozen store).
+# Decisions carry the round they belong to and the hash they approved: a resubmission starts a
+# new round, and earlier approvals no longer count.
+review_requests = sa.Table(
+    "review_requests",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("project", sa.String(200), nullable=False),
+    sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("notebook", sa.String(200), nullable=False),  # the researcher's file name
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("purpose", sa.Text, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),  # what the outputs show
+    sa.Column("exception_note", sa.Text, nullable=False, default=""),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("round", sa.Integer, nullable=False, default=1),
+    sa.Column("gate_verdict", sa.String(16), nullable=False),
+    sa.Column("gate_report", sa.Text, nullable=False),  # GateReport.to_dict() as JSON
+    sa.Column("institutions", sa.Text, nullable=False),  # JSON list of required stewards
+    sa.Column("institutions_source", sa.Text, nullable=False),  # JSON: why each is required
+    sa.Column("created", sa.String(32), nullable=False),
+    sa.Column("updated", sa.String(32), nullable=False),
+)
+sa.Index("ix_review_requests_status", review_requests.c.status)
+sa.Index("ix_review_requests_author", review_requests.c.author)
+
+review_decisions = sa.Table(
+    "review_decisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.ForeignKey("review_requests.id"), nullable=False),
+    sa.Column("round", sa.Integer, nullable=False),
+    sa.Column("user", sa.String(200), nullable=False),
+    sa.Column("decision", sa.String(32), nullable=False),  # approve | request_changes | reject
+    sa.Column("as_reviewer", sa.Boolean, nullable=False),
+    sa.Column("institutions", sa.Text, nullable=False),  # JSON list it counts for as steward
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("time", sa.String(32), nullable=False),
+    sa.UniqueConstraint("request_id", "round", "user", name="uq_one_decision_per_round"),
+)
+
+review_comments = sa.Table(
+    "review_comments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.ForeignKey("review_requests.id"), nullable=False),
+    sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("visibility", sa.String(16), nullable=False),  # all | reviewers
+    sa.Column("time", sa.String(32), nullable=False),
+)
+
+review_releases = sa.Table(
+    "review_releases",
+    metadata,
+    # one package per request: the primary key is what makes a second build impossible
+    sa.Column("request_id", sa.ForeignKey("review_requests.id"), primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("approvers", sa.Text, nullable=False),  # JSON list
+    sa.Column("built", sa.String(32), nullable=False),
+)
+
+# -- PostgreSQL sessions and the server's statement log (enclave.warehouse.statement_log) --------
+pg_sessions = sa.Table(  # which user and project a session's login role currently stands for
+    "pg_sessions",
+    metadata,
+    sa.Column("role", sa.String(63), primary_key=True),
+    sa.Column("user", sa.String(200), nullable=False),
+    sa.Column("project", sa.String(30), nullable=False),
+)
+pg_log_offsets = sa.Table(  # how far each statement log has been imported
+    "pg_log_offsets",
+    metadata,
+    sa.Column("path", sa.Text, primary_key=True),
+    sa.Column("inode", sa.BigInteger, nullable=False),
+    sa.Column("offset", sa.BigInteger, nullable=False),
+)
