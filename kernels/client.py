@@ -33,6 +33,9 @@ class Warehouse:
         self._engine: sa.Engine | None = None
         self._columns: dict[str, list[dict]] | None = None  # table -> columns, read once
         self._institutions: dict[str, set[str]] = {}  # table -> institutions seen, per session
+        # told of every result returned (frame, SQL, institutions read): the kernel's
+        # structured outputs name the institutions, so the gate applies their policies
+        self.on_result = None
 
     @classmethod
     def from_environment(cls, environ=os.environ) -> "Warehouse":
@@ -79,7 +82,10 @@ class Warehouse:
                 "time": datetime.now(UTC).isoformat(timespec="seconds"),
             }
         )
-        return pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
+        frame = pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
+        if self.on_result is not None:
+            self.on_result(frame, sql, institutions)
+        return frame
 
     def tables(self) -> list[str]:
         """Names of the warehouse tables this session can query."""

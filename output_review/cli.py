@@ -64,13 +64,14 @@ def format_text(report) -> str:
     for f in report.findings:
         if f.cell != current:
             current = f.cell
-            lines.append("notebook" if f.cell is None else f"cell {f.cell}")
+            lines.append(f.place)
         where = (
             "metadata"
             if f.cell is None
             else ("source" if f.output is None else f"output {f.output}")
         )
-        lines.append(f"  {where:<10} {f.severity.upper():<6} {f.rule}: {f.message}")
+        fix = f" [fix: {f.fix}]" if f.fix else ""
+        lines.append(f"  {where:<10} {f.severity.upper():<6} {f.rule}: {f.message}{fix}")
     return "\n".join(lines)
 
 

@@ -5,21 +5,32 @@ unless configured off, a gate with no enabled check refuses to run, a check that
 loaded stops the gate, and a check that raises on a cell gives that cell a ``review`` finding.
 """
 
+from dataclasses import replace
 from importlib.metadata import entry_points
 
 from traitlets import List, TraitError, Unicode
 from traitlets.config import LoggingConfigurable
 
 from enclave.errors import EnclaveError
-from enclave.output_review.checks.base import FINDINGS, OutputCheck
+from enclave.output_review import structured
+from enclave.output_review.checks.base import (
+    FINDINGS,
+    INSTITUTIONS,
+    POLICY,
+    STRUCTURES,
+    OutputCheck,
+)
 from enclave.output_review.checks.direct_identifiers import DirectIdentifiers
+from enclave.output_review.checks.disclosure import StatisticalDisclosure
 from enclave.output_review.checks.images import Images
 from enclave.output_review.checks.opaque_outputs import OpaqueOutputs
 from enclave.output_review.checks.oversized import Oversized
 from enclave.output_review.checks.record_listings import RecordListings
 from enclave.output_review.checks.small_counts import SmallCounts
 from enclave.output_review.checks.student_keys import StudentKeys
+from enclave.output_review.checks.suppression import Suppression
 from enclave.output_review.findings import SEVERITY_RANK, Finding, GateReport
+from enclave.output_review.policy import DisclosurePolicy, PolicyResolver, institution_rules
 from enclave.output_review.reader import read_notebook  # noqa: F401  (public API: gate.read_notebook)
 from enclave.output_review.tables import find_tables
 
@@ -28,6 +39,8 @@ BUILT_IN_CHECKS = (
     StudentKeys,
     DirectIdentifiers,
     SmallCounts,
+    StatisticalDisclosure,
+    Suppression,
     RecordListings,
     Images,
     OpaqueOutputs,
@@ -51,6 +64,12 @@ class Gate(LoggingConfigurable):
         except TraitError as e:  # a policy value of the wrong type or out of range
             raise EnclaveError(f"output check configuration: {e}", exit_code=2) from None
         self.checks = [check for check in checks if check.enabled]
+        try:
+            base = DisclosurePolicy(parent=self).rules()
+        except TraitError as e:
+            raise EnclaveError(f"disclosure policy configuration: {e}", exit_code=2) from None
+        members, entries = consortium_policies(self.config)
+        self.policy = PolicyResolver(base, institution_rules(base, entries), members)
         if not self.checks:
             raise EnclaveError(
                 "output checks: every check is disabled; the gate refuses to pass unscreened "
@@ -82,14 +101,14 @@ class Gate(LoggingConfigurable):
                 classes.append(cls)
         return classes
 
-    def screen(self, nb, name: str = "") -> GateReport:
-        resources = {FINDINGS: []}
+    def screen(self, nb, name: str = "", institutions=None) -> GateReport:
+        """Screen ``nb``. ``institutions``: whose data the notebook read (its lineage), when
+        the caller knows; an output without structured data is judged by the strictest
+        policy among them (among all members when unknown)."""
+        resources = {FINDINGS: [], POLICY: self.policy, INSTITUTIONS: institutions}
         try:
-            for check in self.checks:
-                self.guarded(
-                    check, None, resources, lambda c=check: c.check_notebook(nb, resources)
-                )
-            for index, cell in enumerate(nb.cells):
+            for index, cell in enumerate(nb["cells"]):
+                resources[STRUCTURES] = self.structures(cell, index, resources)
                 for check in self.checks:
                     self.guarded(
                         check,
@@ -97,9 +116,37 @@ class Gate(LoggingConfigurable):
                         resources,
                         lambda c=check, cell=cell, i=index: c.preprocess_cell(cell, resources, i),
                     )
-            return GateReport(name, merge(resources[FINDINGS]))
+            resources[STRUCTURES] = {}
+            # notebook-level checks last: they may compare what the cells showed
+            for check in self.checks:
+                self.guarded(
+                    check, None, resources, lambda c=check: c.check_notebook(nb, resources)
+                )
+            return GateReport(name, numbered(merge(resources[FINDINGS]), nb))
         finally:
             find_tables.cache_clear()  # it holds output text: never keep it past a screen
+
+    def structures(self, cell, index: int, resources) -> dict:
+        """The cell's trusted structured outputs; an untrusted one is reviewed, its text read."""
+        found = {}
+        for number, output in enumerate(cell.get("outputs", ())):
+            try:
+                structure = structured.read(cell, output)
+            except structured.Untrusted as e:
+                resources[FINDINGS].append(
+                    Finding(
+                        index,
+                        number,
+                        "structured-data",
+                        "review",
+                        f"{e}; the gate checked the visible text instead, and a reviewer must "
+                        "confirm the output.",
+                    )
+                )
+                continue
+            if structure is not None:
+                found[number] = structure
+        return found
 
     def guarded(self, check, cell, resources, run) -> None:
         try:
@@ -118,6 +165,23 @@ class Gate(LoggingConfigurable):
                     f"{'cell' if cell is not None else 'notebook'} by hand.",
                 )
             )
+
+
+def consortium_policies(config) -> tuple[list[str], dict]:
+    """The member institutions and each one's ``disclosure`` settings."""
+    from enclave.consortium import INSTITUTIONS as MEMBERS
+
+    return list(MEMBERS), {}
+
+
+def numbered(findings: list[Finding], nb) -> list[Finding]:
+    """Each finding with its cell's prompt number, as JupyterLab shows it."""
+    cells = nb["cells"]
+    out = []
+    for f in findings:
+        count = cells[f.cell].get("execution_count") if f.cell is not None else None
+        out.append(replace(f, execution_count=count if isinstance(count, int) else None))
+    return out
 
 
 def merge(findings) -> list[Finding]:

@@ -8,10 +8,9 @@ name the place that is wrong. Multi-line strings are joined as nbformat does.
 import json
 from pathlib import Path
 
-from nbformat import NotebookNode
-
 from enclave.errors import EnclaveError
 from enclave.files import FileLimits, open_regular
+from enclave.output_review.node import Node as NotebookNode
 
 MAX_DEPTH = 100  # JSON nesting any honest output stays far below
 OUTPUT_KEYS = {

@@ -4,9 +4,9 @@ outputs that need review kept and marked (``metadata.enclave_review``)."""
 import copy
 from collections import defaultdict
 
-from nbformat import NotebookNode
-
 from enclave.output_review.findings import GateReport, worst
+from enclave.output_review.node import Node as NotebookNode
+from enclave.output_review.structured import MIMETYPE
 
 KEPT_NOTEBOOK_METADATA = ("kernelspec", "language_info")
 
@@ -20,9 +20,32 @@ def marks(findings) -> list[dict]:
     return [{"rule": f.rule, "severity": f.severity, "message": f.message} for f in findings]
 
 
+def strip_structures(nb) -> None:
+    """Remove the kernel's structured data (records behind cells, largest contributions):
+    reviewers' evidence, never part of what leaves."""
+    for cell in nb.get("cells", ()):
+        for output in cell.get("outputs", ()):
+            data = output.get("data")
+            if isinstance(data, dict):
+                data.pop(MIMETYPE, None)
+
+
+def released_notebook(data: bytes) -> bytes:
+    """The bytes of a notebook as it may leave: without the kernel's structured data. A
+    notebook that carries none is returned unchanged, byte for byte."""
+    import json
+
+    if MIMETYPE.encode() not in data:
+        return data
+    nb = json.loads(data)
+    strip_structures(nb)
+    return (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+
+
 def redact(nb, report: GateReport):
     """Return a redacted deep copy of ``nb``; the original is left as it was."""
     out = copy.deepcopy(nb)
+    strip_structures(out)
     places = defaultdict(list)
     for finding in report.findings:
         places[finding.cell, finding.output].append(finding)

@@ -18,11 +18,13 @@ class Table:
     """Labels are read at once; a column's cells and the row labels only when a check asks
     (most checks decide on labels alone, and reading every cell is the expensive part)."""
 
-    def __init__(self, labels: list[str], rows: int, column, index):
+    def __init__(self, labels: list[str], rows: int, column, index, dtype=None, named=None):
         self.labels = labels  # one per data column ("" when unknown)
         self.rows = rows  # rows of data, or the count pandas declares for a truncated table
         self._column = column  # j -> that column's data cells
         self._index = index  # () -> each row's labels, joined
+        self.dtype = dtype  # a Series' dtype from its footer ("int64"), else None
+        self.named = named  # whether the row labels have a name (a groupby key), if known
         self._cache = {}
 
     def column(self, j: int) -> list[str]:
@@ -40,6 +42,43 @@ class Table:
             self._cache["index"] = self._index()
         return self._cache["index"]
 
+    @property
+    def keys(self) -> list[int]:
+        """The leading label columns (one to three) of a table listed by position whose rows
+        each show a different combination of them, in order: a grouped result
+        (``reset_index()``, a query's ``GROUP BY``); [] for any other table (a listing
+        repeats its labels, a sample is out of order)."""
+        if "keys" not in self._cache:
+            self._cache["keys"] = self._keys()
+        return self._cache["keys"]
+
+    def _keys(self) -> list[int]:
+        kinds = []
+        for k in range(len(self.labels)):
+            cells = [c for c in self.column(k) if c not in MISSING]
+            kinds.append(bool(cells) and not all(NUMERIC.fullmatch(c) for c in cells))
+        keys = [k for k, is_label in enumerate(kinds) if is_label]
+        if not 1 <= len(keys) <= 3 or keys != list(range(len(keys))) or len(keys) == len(kinds):
+            return []
+        if self.rows > len(self.column(keys[0])):
+            return []  # truncated: whether rows repeat cannot be seen
+        if self.index != [str(i) for i in range(len(self.index))]:
+            return []  # a sample or a filtered listing, not a fresh result
+        rows = list(zip(*(self.column(k) for k in keys), strict=True))
+        # grouped results list each group once, in order (pandas sorts its groups)
+        return keys if len(set(rows)) == len(rows) >= 2 and rows == sorted(rows) else []
+
+    @property
+    def positional(self) -> bool:
+        """Rows labelled by their position (pandas' default row numbers, maybe filtered), not
+        by groups: a listing of records or a query's rows."""
+        if self.named:
+            return False
+        numbers = [int(x) for x in self.index if x.isdigit()]
+        return len(numbers) == len(self.index) > 0 and all(
+            a < b for a, b in zip(numbers, numbers[1:], strict=False)
+        )
+
 
 def listed(labels, index, columns) -> Table:
     """A table whose cells are already split (markdown, LaTeX, dicts)."""
@@ -48,12 +87,14 @@ def listed(labels, index, columns) -> Table:
 
 PLAIN_KINDS = ("text/plain", "stdout", "stderr")
 MISSING = {"", "NaN", "nan", "<NA>", "None", "NaT", "...", "-", "—"}
+NUMERIC = re.compile(r"-?[\d,]*\.?\d+(?:e[+-]?\d+)?%?|NaN|nan|<NA>|True|False", re.I)
 
 ALIGNMENT_SAMPLE = 8  # rows enough to see which label ends the data cells share
 DIGIT = re.compile(r"\d")
 TOKEN = re.compile(r"\S+(?: \S+)*")  # pandas separates data columns by two or more spaces
+WORD_END = re.compile(r"\S(?=\s|$)")
 FRAME_FOOTER = re.compile(r"\[(\d+) rows x \d+ columns\]$")
-SERIES_FOOTER = re.compile(r"(?:Name: (.*?), )?(?:Length: (\d+), )?dtype: \w+$")
+SERIES_FOOTER = re.compile(r"(?:Name: (.*?), )?(?:Length: (\d+), )?dtype: (\w+)$")
 HTML_TABLE = re.compile(r"<table\b.*?</table>(?:\s*<p>(\d+) rows × \d+ columns</p>)?", re.S | re.I)
 HTML_THEAD = re.compile(r"<thead\b.*?</thead>", re.S | re.I)
 HTML_ROW = re.compile(r"<tr\b[^>]*>(.*?)</tr>", re.S | re.I)
@@ -69,6 +110,46 @@ LATEX_TABULAR = re.compile(
 )
 LATEX_RULE = re.compile(r"\\(?:toprule|midrule|bottomrule|hline|cline\{[^}]*\})")
 DICT = re.compile(r"\{[^{}]{1,20000}\}")
+# numpy 2 scalars inside printed containers: np.int64(3), np.float64(0.5), np.str_('A')
+NUMPY_SCALAR = re.compile(r"\bnp\.[a-z_]+\d*\(([^()]*)\)")
+PAIRS = re.compile(r"\[\s*\((?:[^()\[\]]{1,200}\)\s*,\s*\()*[^()\[\]]{1,200}\)\s*\]")
+ARRAY_PAIR = re.compile(
+    r"\(array\((\[[^()]*?\])(?:,\s*dtype=[^()]*?)?\),\s*array\((\[[^()]*?\])(?:,\s*dtype=[^()]*?)?\)\)"
+)
+
+
+def literal(text: str):
+    """A Python literal as printed (numpy scalars unwrapped), or None."""
+    if "np." in text:
+        text = NUMPY_SCALAR.sub(r"\1", text)
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+
+
+def pair_tables(text: str):
+    """``Counter.most_common()`` and ``list(d.items())``: a list of (label, value) pairs."""
+    if "[(" not in text.replace(" ", "")[:100_000]:
+        return
+    for match in PAIRS.finditer(text):
+        value = literal(match.group())
+        if (
+            isinstance(value, list)
+            and len(value) >= 2
+            and all(isinstance(p, tuple) and len(p) == 2 for p in value)
+        ):
+            yield listed(["value"], [str(p[0]) for p in value], [[str(p[1]) for p in value]])
+
+
+def unique_tables(text: str):
+    """``np.unique(x, return_counts=True)``: values and their counts as two arrays."""
+    if "array(" not in text:
+        return
+    for match in ARRAY_PAIR.finditer(text):
+        labels, counts = literal(match[1]), literal(match[2])
+        if isinstance(labels, list) and isinstance(counts, list) and len(labels) == len(counts):
+            yield listed(["count"], list(map(str, labels)), [list(map(str, counts))])
 
 
 @lru_cache(maxsize=64)
@@ -79,6 +160,8 @@ def find_tables(kind: str, text: str) -> tuple[Table, ...]:
         for block in re.split(r"\n\s*\n", text):
             found.extend(plain_tables(block))
         found.extend(dict_tables(text))
+        found.extend(pair_tables(text))
+        found.extend(unique_tables(text))
     if kind in ("text/html", "markdown", "text/markdown"):
         found.extend(html_tables(text))
     if kind in ("markdown", "text/markdown", *PLAIN_KINDS):
@@ -100,7 +183,7 @@ def plain_tables(block: str):
         lines.pop()
     elif match := SERIES_FOOTER.match(lines[-1].strip()):
         lines.pop()
-        yield series_table(lines, name=match[1] or "", declared=match[2])
+        yield series_table(lines, name=match[1] or "", declared=match[2], dtype=match[3])
         return
     table = frame_table(lines)
     if table is not None:
@@ -109,7 +192,7 @@ def plain_tables(block: str):
         yield table
 
 
-def series_table(lines, name: str, declared) -> Table:
+def series_table(lines, name: str, declared, dtype=None) -> Table:
     """Values are right-aligned: rows end where most lines end (not the index names line)."""
     value_end = Counter(len(line) for line in lines).most_common(1)[0][0]
     rows = [line.rpartition("  ") for line in lines if len(line) == value_end]
@@ -119,6 +202,8 @@ def series_table(lines, name: str, declared) -> Table:
         int(declared) if declared else len(rows),
         lambda _: [value.strip() for _, value in rows],
         lambda: [label.strip() for label, _ in rows],
+        dtype=dtype,
+        named=len(lines[0]) != value_end,
     )
 
 
@@ -132,12 +217,15 @@ def frame_table(lines) -> Table | None:
     header, body = lines[:split], lines[split:]
     if not body:
         return None
-    label_at = {m.end(): m.group() for line in header for m in TOKEN.finditer(line)}
-    # A data column's cells end where its label ends (right-aligned), in most rows.
+    # A data column's cells end where its label ends (right-aligned), in most rows. Labels
+    # are two spaces apart, except above a one-character column ("units grade"): any word
+    # of the header may end a label.
     sample = body[:ALIGNMENT_SAMPLE]
-    data_ends = sorted(e for e in label_at if sum(map(ends_at(e), sample)) * 2 >= len(sample))
+    ends = {m.end() for line in header for m in WORD_END.finditer(line)}
+    data_ends = sorted(e for e in ends if sum(map(ends_at(e), sample)) * 2 >= len(sample))
     if not data_ends:
         return None
+    label_at = labels_at(header, data_ends)
     rows = []
 
     def data_rows() -> list[str]:
@@ -158,7 +246,21 @@ def frame_table(lines) -> Table | None:
         first = data_ends[0]
         return [line[: cell_start(line, first) - 2].strip() for line in data_rows()]
 
-    return Table([label_at[e] for e in data_ends], len(body), column, index)
+    named = any(line[:1] not in ("", " ") for line in header[1:])
+    return Table([label_at[e] for e in data_ends], len(body), column, index, named=named)
+
+
+def labels_at(header: list[str], data_ends: list[int]) -> dict[int, str]:
+    """The header text ending at each data end (the lowest header line naming it wins)."""
+    cuts = set(data_ends)
+    label_at = {}
+    for line in header:
+        for m in TOKEN.finditer(line):
+            start = m.start()
+            for end in sorted(e for e in cuts if m.start() < e <= m.end()):
+                label_at[end] = line[start:end].strip()
+                start = end
+    return {e: label_at.get(e, "") for e in data_ends}
 
 
 def cell_start(line: str, end: int) -> int:
@@ -195,13 +297,21 @@ def html_tables(text: str):
         width = first[1].lower().count("<td") if first else 0
         if not width:
             continue
-        labels = [""] * width
+        labels, named = [""] * width, False
         for row in map(expand_colspan, map(HTML_CELL.findall, header_rows)):
             tail = row[-width:] if len(row) >= width else [""] * width
             if any(tail):  # the lowest header row that names the data columns wins
                 labels = tail
+            elif len(row) > width and any(row[:-width]):  # pandas' index names row
+                named = True
         rows = int(match[1]) if match[1] else html_rows(body)
-        yield Table(labels, rows, html_column(body, width), lambda body=body: html_index(body))
+        yield Table(
+            labels,
+            rows,
+            html_column(body, width),
+            lambda body=body: html_index(body),
+            named=named,
+        )
 
 
 def html_rows(body: str) -> int:
@@ -293,10 +403,7 @@ def dict_tables(text: str):
     if "{" not in text:
         return
     for match in DICT.finditer(text):
-        try:
-            value = ast.literal_eval(match.group())
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            continue
+        value = literal(match.group())
         if isinstance(value, dict) and len(value) >= 2:
             yield listed(["value"], list(map(str, value)), [list(map(str, value.values()))])
 

@@ -24,7 +24,13 @@ def gate_report_from_record(record: dict) -> GateReport:
 
 def build_package(request, progress, notebook_bytes: bytes, nb) -> bytes:
     """Return the zip bytes for ``request`` (a row) approved by ``progress``."""
+    from enclave.output_review.redact import released_notebook, strip_structures
     from enclave.output_review.render import render_html
+
+    # the kernel's structured data holds reviewers' evidence (records behind each cell, the
+    # largest contributions): it never leaves
+    notebook_bytes = released_notebook(notebook_bytes)
+    strip_structures(nb)
 
     built = datetime.now(UTC).replace(microsecond=0)
     gate = json.loads(request.gate_report)

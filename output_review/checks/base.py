@@ -1,20 +1,34 @@
-"""The base of every check: an nbconvert Preprocessor that is on unless turned off.
+"""The base of every check: a small class with nbconvert's preprocessor interface that is on
+unless turned off.
 
 nbconvert's preprocessors are off by default; a safety gate must be the opposite. A check
-reports through ``resources["enclave_findings"]`` and never changes the notebook.
+reports through ``resources["enclave_findings"]`` and never changes the notebook. It has the
+interface of ``nbconvert.preprocessors.Preprocessor`` (``preprocess``, ``preprocess_cell``,
+callable on ``(nb, resources)``) without importing nbconvert, whose import alone costs the
+``enclave review check`` command more than a second.
 """
 
 import re
 
-from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
+from traitlets.config import LoggingConfigurable
 
 from enclave.output_review.findings import Finding
 
 FINDINGS = "enclave_findings"
+STRUCTURES = "enclave_structures"  # output index -> trusted Structure, for the current cell
+POLICY = "enclave_policy"  # a policy.PolicyResolver
+INSTITUTIONS = "enclave_institutions"  # the notebook's lineage, when the caller knows it
 
 
-class OutputCheck(Preprocessor):
+def described(resources, output) -> bool:
+    """Whether the output's structured data says what every value it shows is; then the
+    exact checks judge it and the text heuristics for tables leave it alone."""
+    structure = resources.get(STRUCTURES, {}).get(output)
+    return structure is not None and structure.fully_described
+
+
+class OutputCheck(LoggingConfigurable):
     """Subclass, set ``rule``, and implement ``preprocess_cell`` and/or ``check_notebook``.
 
     Third-party checks register under the entry-point group ``enclave.output_checks``.
@@ -22,6 +36,7 @@ class OutputCheck(Preprocessor):
 
     rule = "unnamed-check"
     advice = ""  # what a researcher can do about a finding, appended by ``flag``
+    fix = ""  # the finding's fix (findings.FIXES) unless a report names its own
 
     enabled = Bool(
         True,
@@ -29,9 +44,18 @@ class OutputCheck(Preprocessor):
         e.g. ``c.Images.enabled = False``; a gate with no enabled check refuses to run.""",
     ).tag(config=True)
 
-    def report(self, resources, cell, output, severity: str, message: str) -> None:
+    def report(
+        self, resources, cell, output, severity: str, message: str, rule=None, fix=None
+    ) -> None:
         resources.setdefault(FINDINGS, []).append(
-            Finding(cell, output, self.rule, severity, message)
+            Finding(
+                cell,
+                output,
+                rule or self.rule,
+                severity,
+                message,
+                fix=self.fix if fix is None else fix,
+            )
         )
 
     def flag(self, resources, cell, output, severity: str, what: str) -> None:
@@ -55,6 +79,9 @@ class OutputCheck(Preprocessor):
     def preprocess(self, nb, resources):
         """Standalone use in an nbconvert pipeline; the Gate drives cells itself."""
         self.check_notebook(nb, resources)
-        for index, cell in enumerate(nb.cells):
+        for index, cell in enumerate(nb["cells"]):
             self.preprocess_cell(cell, resources, index)
         return nb, resources
+
+    def __call__(self, nb, resources):
+        return self.preprocess(nb, resources) if self.enabled else (nb, resources)

@@ -1,5 +1,7 @@
-"""Direct identifiers: SSNs, e-mail addresses, US phone numbers, street addresses, and full
-dates of birth or person names in fields named for them."""
+"""Direct identifiers: SSNs, e-mail addresses, US phone numbers, street addresses, full dates
+of birth in fields named for them, and person names in name fields or as a table's row or
+column labels (``person_names.py``: a given name and a family name, so a Pokémon, a city or
+pandas' own ``Name: gender`` footer is not one)."""
 
 import json
 import re
@@ -7,7 +9,8 @@ import re
 from traitlets import List, Unicode
 
 from enclave.output_review.checks.base import OutputCheck
-from enclave.output_review.tables import find_tables
+from enclave.output_review.person_names import is_person_name
+from enclave.output_review.tables import SERIES_FOOTER, find_tables
 from enclave.output_review.texts import cell_texts
 
 # USPS street suffixes most often seen in US addresses (and in Faker's en_US ones).
@@ -47,7 +50,8 @@ PATTERNS = {
     what: (re.compile(needle), re.compile(full)) for what, (needle, full) in PATTERNS.items()
 }
 DATE = r"(?:\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4}|[A-Z][a-z]+ \d{1,2}, \d{4})"
-PERSON_NAME = re.compile(r"[A-Z][a-z'’-]+(?: [A-Z][a-z'’-]+| [A-Z]\.){0,3}(?![\w])")
+# a field's value: capitalised words and initials, or "Family, Title Given" (checked further)
+PERSON_NAME = re.compile(r"[A-Z][a-z'’-]+(?:,? (?:[A-Z][a-z'’-]+\.?|[A-Z]\.)){0,4}(?![\w])")
 
 
 def found(text: str) -> list[str]:
@@ -72,6 +76,12 @@ class DirectIdentifiers(OutputCheck):
         help="Regex (full match, any case) of field names holding person names.",
     ).tag(config=True)
 
+    given_name_fields = Unicode(
+        r"(?:first|given|middle|fore)_?name|forename",
+        help="""Regex (full match, any case) of field names holding given names alone: there a
+        single given name ("Ada") is a person's name; elsewhere a name needs two words.""",
+    ).tag(config=True)
+
     field_words = List(
         Unicode(),
         ["name", "dob", "birth"],
@@ -92,12 +102,12 @@ class DirectIdentifiers(OutputCheck):
                 self.flag(resources, index, text.output, "block", f"{where} contains {what}")
             if text.kind == "source" and cell.cell_type == "code":
                 continue  # code names fields; the field rules apply to what is shown
-            if not self.mentions_fields(text.text):
-                continue
-            self.check_fields(text.text, resources, index, text.output, where)
+            fields = self.mentions_fields(text.text)
+            if fields:
+                self.check_fields(text.text, resources, index, text.output, where)
             kind = "markdown" if text.kind == "source" else text.kind
             for table in find_tables(kind, text.text):
-                self.check_table(table, resources, index, text.output, where)
+                self.check_table(table, resources, index, text.output, where, fields)
         return cell, resources
 
     def check_notebook(self, nb, resources):
@@ -120,22 +130,30 @@ class DirectIdentifiers(OutputCheck):
             return
         if self.field_pattern(self.birth_date_fields, DATE).search(text):
             self.flag(resources, cell, output, "block", f"{where} shows a date of birth")
-        names = self.field_pattern(self.name_fields, PERSON_NAME.pattern).finditer(text)
-        if any(self.is_person_name(match["value"]) for match in names):
+        if "Name: " in text:  # pandas' Series footer names the Series, not a person
+            text = "\n".join(
+                line for line in text.split("\n") if not SERIES_FOOTER.match(line.strip())
+            )
+        fields = f"(?P<field>{self.name_fields})"
+        names = self.field_pattern(fields, PERSON_NAME.pattern).finditer(text)
+        if any(self.is_person_name(m["value"], m["field"]) for m in names):
             self.flag(resources, cell, output, "block", f"{where} shows a person's name")
 
-    def is_person_name(self, value: str) -> bool:
-        return bool(PERSON_NAME.fullmatch(value)) and not re.search(
+    def is_person_name(self, value: str, field: str = "name") -> bool:
+        return is_person_name(value, self.matches("given_name_fields", field)) and not re.search(
             rf"\b(?:{self.organization_words})\b", value
         )
 
-    def check_table(self, table, resources, cell, output, where) -> None:
-        for j, label in enumerate(table.labels):
+    def check_table(self, table, resources, cell, output, where, fields=True) -> None:
+        for j, label in enumerate(table.labels if fields else ()):
             if self.matches("birth_date_fields", label) and any(
                 re.fullmatch(DATE, v) for v in table.column(j)
             ):
                 self.flag(resources, cell, output, "block", f"{where} has a date-of-birth column")
             elif self.matches("name_fields", label) and any(
-                map(self.is_person_name, table.column(j))
+                self.is_person_name(v, label) for v in table.column(j)
             ):
                 self.flag(resources, cell, output, "block", f"{where} has a person-name column")
+        labels = [*table.labels, *table.index]
+        if any(self.is_person_name(label) for label in labels if label[:1].isupper()):
+            self.flag(resources, cell, output, "block", f"{where} labels rows or columns by name")

@@ -6,6 +6,7 @@ import re
 from traitlets import List, Unicode
 
 from enclave.output_review.checks.base import OutputCheck
+from enclave.output_review.structured import MIMETYPE
 
 SCRIPT = re.compile(r"<script\b|javascript:|\son[a-z]+\s*=")
 
@@ -33,6 +34,7 @@ class OpaqueOutputs(OutputCheck):
             "image/jpeg",
             "image/svg+xml",
             "image/gif",
+            MIMETYPE,  # the kernel's structured data: read (or distrusted) by the gate itself
         ],
         help="Mimetypes the gate reads; every other one (JSON, JavaScript, widgets) is reviewed.",
     ).tag(config=True)

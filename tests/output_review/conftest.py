@@ -3,6 +3,8 @@
 import nbformat
 import pytest
 
+from enclave.kernels import provenance
+
 
 @pytest.fixture
 def write_nb(tmp_path):
@@ -12,3 +14,14 @@ def write_nb(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture
+def kernel_capture():
+    """The Enclave kernel's instrumentation of pandas/numpy/statsmodels, in this process."""
+    provenance.install()
+    try:
+        yield provenance.TRACKER
+    finally:
+        provenance.uninstall()
+        provenance.TRACKER.institutions.clear()

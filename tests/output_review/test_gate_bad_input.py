@@ -114,7 +114,7 @@ def test_a_bad_policy_value_is_one_line_and_exit_2(tmp_path, capsys):
     path = tmp_path / "nb.ipynb"
     path.write_text(json.dumps(minimal()))
     config = tmp_path / "config.py"
-    config.write_text("c.SmallCounts.min_count = 'ten'\n")
+    config.write_text("c.DisclosurePolicy.min_count = 'ten'\n")
     assert main(["review", "check", str(path), "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "min_count" in err

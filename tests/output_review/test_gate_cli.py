@@ -39,8 +39,17 @@ def test_json_has_exactly_the_documented_shape(capsys):
     assert set(report) == {"notebook", "verdict", "findings"}
     assert report["notebook"] == str(IDENTIFIERS) and report["verdict"] == "block"
     for finding in report["findings"]:
-        assert set(finding) == {"cell", "output", "rule", "severity", "message"}
+        assert set(finding) == {
+            "cell",
+            "output",
+            "rule",
+            "severity",
+            "message",
+            "execution_count",
+            "fix",
+        }
         assert finding["cell"] is None or isinstance(finding["cell"], int)
+        assert finding["execution_count"] is None or isinstance(finding["execution_count"], int)
         assert finding["output"] is None or isinstance(finding["output"], int)
         assert finding["severity"] in ("review", "block")
     places = {(f["cell"], f["output"]) for f in report["findings"]}
@@ -58,11 +67,12 @@ def test_no_format_prints_a_whole_identifier(capsys):
         assert "@" not in out and not re.search(r"\d{3}-\d{2}-\d{4}", out)
 
 
-def test_text_format_groups_findings_by_cell(capsys):
+def test_text_format_groups_findings_by_cell_as_jupyterlab_shows_it(capsys):
     _, out, _ = run(capsys, "check", REVIEW)
     lines = out.splitlines()
     assert lines[0].endswith("REVIEW (0 blocked, 9 to review)")
-    assert "cell 1" in lines and any(x.strip().startswith("output 0") for x in lines)
+    # the second cell of the notebook, whose prompt reads [2]; a markdown cell has no prompt
+    assert "cell 2 [2]" in lines and any(x.strip().startswith("output 0") for x in lines)
 
 
 def test_redact_removes_blocked_outputs_and_marks_reviews(tmp_path, capsys):

@@ -112,7 +112,7 @@ def test_policy_values_come_from_a_config_file(tmp_path, write_nb, capsys):
     path = write_nb(notebook(("t", [result({"text/plain": table})])))
     assert main(["review", "check", str(path)]) == 1
     config = tmp_path / "enclave_config.py"
-    config.write_text("c.SmallCounts.min_count = 5\n")
+    config.write_text("c.DisclosurePolicy.min_count = 5\n")
     assert main(["review", "check", str(path), "--config", str(config)]) == 0
     config.write_text(
         "for name in %r:\n    c[name].enabled = False\n" % [cls.__name__ for cls in BUILT_IN_CHECKS]

@@ -68,8 +68,14 @@ def test_small_counts_block(name):
     assert verdict(frame_output(BLOCKS[name])) == "block"
 
 
-def test_a_zero_count_needs_review():
-    assert verdict(frame_output(CROSS.replace({15: 0}))) == "review"
+def test_a_zero_count_blocks_unless_the_policy_says_otherwise():
+    from traitlets.config import Config
+
+    zero = notebook(("x", [frame_output(CROSS.replace({15: 0}))]))
+    assert Gate().screen(zero).verdict == "block"  # ACRO's zeros_are_disclosive
+    config = Config()
+    config.DisclosurePolicy.zeros = "review"
+    assert Gate(config=config).screen(zero).verdict == "review"
 
 
 @pytest.mark.parametrize(
@@ -248,7 +254,7 @@ def test_printed_tables_are_read_without_their_html_twin():
         .pivot_table(index="institution", columns="gender", values="gpa", aggfunc=["count", "mean"])
         .fillna(0)
     )
-    assert verdict(stream(safe.to_string())) == "review"  # the zero cells, not the labels
+    assert verdict(stream(safe.to_string())) == "block"  # the zero cells, not the labels
     grades = pd.crosstab(
         pd.Series([3, 4] * 20, name="grade_level"), pd.Series([2019] * 40, name="year")
     )

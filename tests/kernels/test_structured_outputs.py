@@ -1,0 +1,175 @@
+"""The kernel's structured outputs: provenance captured when pandas, numpy and statsmodels
+compute, without changing what they return; the structured form attached to what a real
+Enclave kernel displays, with the institutions its queries read."""
+
+import json
+import os
+import sys
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from nbclient import NotebookClient
+from nbformat.v4 import new_code_cell, new_notebook
+
+from enclave.kernels import install, provenance
+from enclave.kernels.structured import payload
+from enclave.output_review.gate import Gate, read_notebook
+from enclave.output_review.structured import MIMETYPE, fingerprint
+
+FRAME = pd.DataFrame(
+    {
+        "school": list("ABCABCABCA") * 5,
+        "gender": list("FM") * 25,
+        "gpa": np.linspace(1.0, 4.0, 50),
+        "units": np.arange(50) % 7,
+        "flag": [True, False] * 25,
+    }
+)
+OPERATIONS = {
+    "size": lambda df: df.groupby("school").size(),
+    "count": lambda df: df.groupby("school")["gpa"].count(),
+    "mean": lambda df: df.groupby(["school", "gender"])["gpa"].mean(),
+    "agg-named": lambda df: df.groupby("school").agg(n=("gpa", "size"), m=("gpa", "mean")),
+    "agg-list": lambda df: df.groupby("school")[["gpa", "units"]].agg(["mean", "max"]),
+    "agg-dict": lambda df: df.groupby("school").agg({"gpa": "mean", "units": "sum"}),
+    "describe": lambda df: df.describe(),
+    "groupby-describe": lambda df: df.groupby("school")["gpa"].describe(),
+    "value-counts": lambda df: df.school.value_counts(normalize=True),
+    "crosstab": lambda df: pd.crosstab(df.school, df.gender, margins=True),
+    "crosstab-mean": lambda df: pd.crosstab(
+        df.school, df.gender, values=df.gpa, aggfunc="mean", margins=True
+    ),
+    "crosstab-normalize": lambda df: pd.crosstab(df.school, df.gender, normalize="index"),
+    "pivot": lambda df: df.pivot_table(
+        index="school", columns="gender", values="gpa", aggfunc=["mean", "count"]
+    ),
+    "pivot-margins": lambda df: pd.pivot_table(
+        df, index="school", columns="gender", values="gpa", margins=True
+    ),
+    "reduction": lambda df: df[["gpa", "units"]].mean(),
+    "unstack": lambda df: df.groupby(["school", "gender"]).size().unstack(),
+}
+
+
+@pytest.mark.parametrize("name", OPERATIONS)
+def test_capturing_changes_no_result(name):
+    plain = OPERATIONS[name](FRAME)
+    provenance.install()
+    try:
+        captured = OPERATIONS[name](FRAME)
+        assert provenance.provenance_of(captured) is not None
+    finally:
+        provenance.uninstall()
+    if isinstance(plain, pd.DataFrame):
+        pd.testing.assert_frame_equal(plain, captured)
+    else:
+        pd.testing.assert_series_equal(plain, captured)
+    assert set(captured.attrs) == {provenance.ATTR}
+    assert payload(captured)["cells"]["statistic"]
+
+
+def test_a_capture_that_fails_leaves_the_result_without_provenance(monkeypatch):
+    def broken(*args):
+        raise ValueError("stu_secret")
+
+    expected = FRAME.groupby("school")["gpa"].mean()
+    monkeypatch.setattr(provenance, "grouped_evidence", broken)
+    provenance.install()
+    try:
+        means = FRAME.groupby("school")["gpa"].mean()
+    finally:
+        provenance.uninstall()
+    assert provenance.provenance_of(means) is None
+    pd.testing.assert_series_equal(means, expected)
+    assert "cells" not in payload(means)  # shown as values and labels only: text rules apply
+
+
+def test_uninstall_restores_pandas():
+    original = pd.core.groupby.SeriesGroupBy.mean
+    provenance.install()
+    provenance.install()  # idempotent
+    assert pd.core.groupby.SeriesGroupBy.mean is not original
+    provenance.uninstall()
+    assert pd.core.groupby.SeriesGroupBy.mean is original and pd.crosstab.__name__ == "crosstab"
+    assert not hasattr(pd.crosstab, "__enclave_original__")
+
+
+def test_structured_form_is_the_same_in_two_runs():
+    provenance.install()
+    try:
+        first = payload(OPERATIONS["crosstab-mean"](FRAME))
+        second = payload(OPERATIONS["crosstab-mean"](FRAME.copy()))
+    finally:
+        provenance.uninstall()
+    assert fingerprint(first) == fingerprint(second)
+    assert json.dumps(first, allow_nan=False)  # strict JSON: no NaN, no objects
+
+
+@pytest.fixture
+def kernel_env(sqlite_warehouse, query_log):
+    install.install(prefix=sys.prefix)
+    return {
+        **os.environ,
+        "ENCLAVE_WAREHOUSE_URL": sqlite_warehouse["all"],
+        "ENCLAVE_PROJECT": "allinst",
+        "ENCLAVE_QUERY_LOG_FILE": str(query_log[0]),
+    }
+
+
+def test_a_real_kernel_attaches_structured_outputs(kernel_env, tmp_path):
+    cells = [
+        "import pandas as pd, numpy as np\n"
+        "df = warehouse.query(\n"
+        "    'SELECT institution, term, units_attempted AS units FROM cc_enrollments')",
+        "df.groupby('institution').size()",
+        "df.groupby(['institution', 'term'])['units'].mean().unstack()",
+        "import statsmodels.api as sm\n"
+        "x = sm.add_constant(df['units'].iloc[:11].astype(float))\n"
+        "sm.OLS(np.arange(11.0), x).fit().summary()",
+        "print(df.groupby('institution').size())",
+    ]
+    nb = new_notebook(cells=[new_code_cell(c) for c in cells])
+    NotebookClient(nb, kernel_name="enclave-python", timeout=120).execute(env=kernel_env)
+    path = tmp_path / "run.ipynb"
+    nbformat.write(nb, path)
+    shown = read_notebook(path)
+    structures = [
+        o["data"][MIMETYPE] for c in shown.cells for o in c.outputs if MIMETYPE in o.get("data", {})
+    ]
+    counts, means, model = structures
+    assert counts["institutions"] == ["CC-101", "CC-102"]
+    assert {s for row in counts["cells"]["statistic"] for s in row} == {"count"}
+    # a term a college did not teach has no cell (NaN, no statistic)
+    assert {s for row in means["cells"]["statistic"] for s in row} <= {"mean", None}
+    assert "mean" in {s for row in means["cells"]["statistic"] for s in row}
+    assert model["kind"] == "model" and model["model"]["df_resid"] == 9.0
+    report = Gate().screen(shown)
+    found = {(f.cell, f.rule) for f in report.findings}
+    assert (3, "residual-dof") in found  # 11 rows, 2 parameters
+    assert "structured-data" not in {rule for _, rule in found}
+
+
+@pytest.mark.parametrize(
+    "sql, grouped",
+    [
+        ("SELECT institution, units FROM cc_enrollments", False),
+        ("SELECT term, COUNT(*) AS n FROM cc_enrollments GROUP BY term", True),
+        ("WITH g AS (SELECT term, SUM(units) u FROM e GROUP BY term) SELECT * FROM g", True),
+        ("SELECT 'count' AS label, units FROM cc_enrollments -- sum", False),
+    ],
+)
+def test_pandas_over_a_query_that_aggregates_gets_no_provenance(sql, grouped):
+    """Its rows are groups, not records: counting them as records would be wrong both ways."""
+    frame = pd.DataFrame({"term": ["FA", "SP", "FA"], "units": [120, 4, 98]})
+    provenance.install()
+    try:
+        provenance.note_query(frame, sql, ["CC-101"])
+        summed = frame.groupby("term")["units"].sum()
+        shown = frame[frame.units > 5].groupby("term").size()  # derived frames keep the mark
+    finally:
+        provenance.uninstall()
+        provenance.TRACKER.institutions.clear()
+    assert (provenance.provenance_of(summed) is None) is grouped
+    assert (provenance.provenance_of(shown) is None) is grouped
