@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 import sqlalchemy as sa
 
 from enclave.audit import AuditLog
+from enclave.audit.actions import AuditAction
 from enclave.errors import EnclaveError
 from enclave.tables import project_approvals, project_members, projects
 
@@ -200,7 +201,7 @@ class ProjectRegistry:
             self.audit.record(
                 conn,
                 actor=actor,
-                action="project.create",
+                action=AuditAction.PROJECT_CREATE,
                 project=name,
                 details={"purpose": purpose.strip(), "expires": expires.isoformat()},
             )
@@ -222,7 +223,7 @@ class ProjectRegistry:
             self.audit.record(
                 conn,
                 actor=actor,
-                action="project.add-member",
+                action=AuditAction.PROJECT_ADD_MEMBER,
                 project=name,
                 details={"member": user},
             )
@@ -257,7 +258,7 @@ class ProjectRegistry:
             self.audit.record(
                 conn,
                 actor=actor,
-                action="project.approve",
+                action=AuditAction.PROJECT_APPROVE,
                 project=name,
                 details={"institution": institution, "institutions": institutions},
             )
@@ -269,5 +270,5 @@ class ProjectRegistry:
             if project.expired_at is not None:
                 return project
             conn.execute(projects.update().where(projects.c.name == name).values(expired_at=_now()))
-            self.audit.record(conn, actor=actor, action="project.expire", project=name)
+            self.audit.record(conn, actor=actor, action=AuditAction.PROJECT_EXPIRE, project=name)
         return self.get(name)

@@ -162,6 +162,7 @@ def upgrade(url: str, *, actor: str, backup: bool = True) -> Upgrade:
     database that held anything is itself an audit event (``state.upgrade``).
     """
     from enclave import migrations
+    from enclave.audit.actions import AuditAction
     from enclave.audit.log import AuditLog
 
     engine = raw_engine(url)
@@ -181,7 +182,7 @@ def upgrade(url: str, *, actor: str, backup: bool = True) -> Upgrade:
                     AuditLog(engine).record(
                         conn,
                         actor=actor,
-                        action="state.upgrade",
+                        action=AuditAction.STATE_UPGRADE,
                         details={
                             "from": before.revision,
                             "to": after.revision,

@@ -18,6 +18,7 @@ from traitlets import Unicode, default, validate
 from traitlets.config import Configurable
 
 from enclave.audit import AuditLog
+from enclave.audit.actions import AuditAction
 from enclave.tables import agreement_acceptances
 from enclave.templates import template_dir
 
@@ -134,5 +135,5 @@ class AgreementRecords:
                 )
             )
             self.audit.record(
-                conn, actor=user, action="agreement.accept", details={"version": version}
+                conn, actor=user, action=AuditAction.AGREEMENT_ACCEPT, details={"version": version}
             )

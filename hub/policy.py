@@ -18,6 +18,7 @@ from html import escape
 from jupyterhub.spawner import SpawnException
 from traitlets import HasTraits, Unicode
 
+from enclave.audit.actions import AuditAction
 from enclave.errors import EnclaveError
 from enclave.hub.authenticator import RESEARCHERS
 from enclave.hub.context import enclave_context
@@ -167,7 +168,7 @@ class SessionPolicy(HasTraits):
     def record_spawn(self, ctx, project) -> None:
         ctx.audit.append(
             actor=self.user.name,
-            action="spawn",
+            action=AuditAction.SPAWN,
             project=project.name,
             details={"institutions": list(project.institutions)},
         )

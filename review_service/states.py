@@ -2,10 +2,13 @@
 
 One table (``TRANSITIONS``) is the whole state machine; the README draws it. Code never
 assigns a status directly: it asks ``next_status(current, action)``, which refuses anything
-the table does not list.
+the table does not list. Each action writes its own audit event (``AUDIT_ACTIONS``); a new
+request is ``request.submit``.
 """
 
 from enum import StrEnum
+
+from enclave.audit.actions import AuditAction
 
 
 class Status(StrEnum):
@@ -53,6 +56,17 @@ TRANSITIONS: dict[Status, dict[Action, Status]] = {
     S.RELEASED: {},
     S.REJECTED: {},
     S.WITHDRAWN: {},
+}
+
+# the audit event each transition writes: every distinct change of state has its own
+AUDIT_ACTIONS: dict[Action, AuditAction] = {
+    A.APPROVE: AuditAction.REQUEST_APPROVE,
+    A.APPROVE_FINAL: AuditAction.REQUEST_APPROVE_FINAL,
+    A.REQUEST_CHANGES: AuditAction.REQUEST_CHANGES,
+    A.REJECT: AuditAction.REQUEST_REJECT,
+    A.RESUBMIT: AuditAction.REQUEST_RESUBMIT,
+    A.WITHDRAW: AuditAction.REQUEST_WITHDRAW,
+    A.RELEASE: AuditAction.RELEASE_BUILD,
 }
 del S, A
 

@@ -16,10 +16,12 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from enclave.audit import AuditLog
+from enclave.audit.actions import AuditAction
 from enclave.review_service import approvals, permissions, stewards
 from enclave.review_service.errors import BadSubmission, Conflict, GateBlocked, NotFound
 from enclave.review_service.identity import Actor
 from enclave.review_service.states import (
+    AUDIT_ACTIONS,
     OPEN_FOR_DECISION,
     Action,
     InvalidTransition,
@@ -190,7 +192,7 @@ class ReviewWorkflow:
                     nb=nb,
                     notebook=notebook,
                     query_events=self.audit.events(
-                        user=actor.name, project=project.name, action="warehouse.query"
+                        user=actor.name, project=project.name, action=AuditAction.WAREHOUSE_QUERY
                     ),
                     project_institutions=lambda: project.institutions,
                     institutions=self.settings.institutions,
@@ -217,9 +219,13 @@ class ReviewWorkflow:
                 updated=now(),
             )
             with self.engine.begin() as conn:
-                request_id, round_ = self._open_or_resubmit(conn, actor, project.name, sub, values)
+                request_id, round_, status = self._open_or_resubmit(
+                    conn, actor, project.name, sub, values
+                )
+                opened = AuditAction.REQUEST_SUBMIT if round_ == 1 else AuditAction.REQUEST_RESUBMIT
                 events = {
-                    "request.submit": {
+                    opened: {
+                        "status": status.value,
                         "notebook": notebook,
                         "sha256": sha256,
                         "size": upload.size,
@@ -227,7 +233,7 @@ class ReviewWorkflow:
                         "institutions": json.loads(required),
                         "exception_requested": bool(exception_note),
                     },
-                    "gate.result": {
+                    AuditAction.GATE_RESULT: {
                         "sha256": sha256,
                         "verdict": report.verdict,
                         "findings": len(report.findings),
@@ -310,7 +316,7 @@ class ReviewWorkflow:
                     **values,
                 )
             )
-            return request_id, 1
+            return request_id, 1, Status.SUBMITTED
         row = self._row(conn, sub.resubmit, lock=True)
         permissions.check_user_can_change_own(actor, row)
         if row.project != project:
@@ -324,7 +330,7 @@ class ReviewWorkflow:
             .where(review_requests.c.id == row.id)
             .values(status=status, round=row.round + 1, **values)
         )
-        return row.id, row.round + 1
+        return row.id, row.round + 1, status
 
     def _discard_unreferenced(self, sha256: str | None) -> None:
         if sha256 is None:
@@ -382,7 +388,6 @@ class ReviewWorkflow:
                 row,
                 action,
                 actor.name,
-                "request.decide",
                 {
                     "decision": decision,
                     "round": row.round,
@@ -424,34 +429,32 @@ class ReviewWorkflow:
         self._record(
             conn,
             actor.name,
-            "request.comment",
+            AuditAction.REQUEST_COMMENT,
             row,
             {"comment": result.inserted_primary_key[0], "visibility": visibility},
         )
 
-    def _record(self, conn, actor: str, event: str, row, details: dict) -> None:
+    def _record(self, conn, actor: str, event: AuditAction, row, details: dict) -> None:
         self.audit.record(
             conn, actor=actor, action=event, project=row.project, request=row.id, details=details
         )
 
-    def _move(self, conn, row, action: Action, actor: str, event: str, details: dict) -> Status:
-        """Apply ``action`` to the locked ``row``; record ``event`` in the same transaction."""
+    def _move(self, conn, row, action: Action, actor: str, details: dict) -> Status:
+        """Apply ``action`` to the locked ``row``; record its event in the same transaction."""
         status = self._next(row, action)
         conn.execute(
             review_requests.update()
             .where(review_requests.c.id == row.id)
             .values(status=status, updated=now())
         )
-        self._record(conn, actor, event, row, {**details, "status": status.value})
+        self._record(conn, actor, AUDIT_ACTIONS[action], row, {**details, "status": status.value})
         return status
 
     def withdraw(self, actor: Actor, request_id: str) -> str:
         with self.engine.begin() as conn:
             row = self._row(conn, request_id, lock=True)
             permissions.check_user_can_change_own(actor, row)
-            status = self._move(
-                conn, row, Action.WITHDRAW, actor.name, "request.withdraw", {"round": row.round}
-            )
+            status = self._move(conn, row, Action.WITHDRAW, actor.name, {"round": row.round})
         return status.value
 
     # -- release -----------------------------------------------------------------------------
@@ -502,7 +505,6 @@ class ReviewWorkflow:
                 row,
                 Action.RELEASE,
                 "review-service",
-                "release.build",
                 {"sha256": sha256, "size": size, "approvers": progress.approvers},
             )
         return sha256
@@ -528,7 +530,7 @@ class ReviewWorkflow:
                 self.store.verify(sha256)
             except StoreError as e:
                 raise Conflict(f"request {row.id}: the release package: {e}") from None
-            self._record(conn, actor.name, "release.download", row, {"sha256": sha256})
+            self._record(conn, actor.name, AuditAction.RELEASE_DOWNLOAD, row, {"sha256": sha256})
         return str(self.store.path(sha256)), f"{row.id}-release.zip"
 
     # -- query lineage (from the kernel) -----------------------------------------------------
@@ -563,7 +565,7 @@ class ReviewWorkflow:
             )
         self.audit.append(
             actor=actor.name,
-            action="warehouse.query",
+            action=AuditAction.WAREHOUSE_QUERY,
             project=project,
             details={
                 "notebook": notebook,

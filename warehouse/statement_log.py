@@ -25,6 +25,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from enclave.audit import AuditLog
+from enclave.audit.actions import AuditAction
 from enclave.errors import EnclaveError
 from enclave.tables import pg_log_offsets, pg_sessions
 
@@ -131,7 +132,7 @@ def import_statements(log_file: str, state: sa.Engine) -> int:
             audit.record(
                 conn,
                 actor=session.user,
-                action="warehouse.query",
+                action=AuditAction.WAREHOUSE_QUERY,
                 project=session.project,
                 details=statement.details(),
             )

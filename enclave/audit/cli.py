@@ -50,6 +50,13 @@ def _verify(args) -> int:
 
 
 def _show(args) -> int:
+    from enclave.audit.actions import parse_action
+
+    if args.action is not None:
+        try:
+            parse_action(args.action)
+        except ValueError as e:
+            raise EnclaveError(str(e)) from None
     with _open_log(args) as log:
         events = log.events(
             user=args.user, project=args.project, request=args.request, action=args.action
@@ -85,7 +92,9 @@ def register(groups) -> None:
     show.add_argument("--user")
     show.add_argument("--project")
     show.add_argument("--request")
-    show.add_argument("--action")
+    show.add_argument(
+        "--action", help="an action (e.g. request.approve; old names such as request.decide too)"
+    )
     show.add_argument("--format", choices=("text", "json"), default="text")
     head = add("head", _head, "print the last event's SEQ:HASH to keep outside the enclave")
     for command in (verify, show, head):

@@ -6,6 +6,9 @@ sequence number, content and the previous event's hash: editing, deleting or reo
 breaks the chain from that point, and ``verify`` names the first broken event. Deleting events
 from the end leaves a valid shorter chain; compare ``head()`` with a copy kept outside (the
 ``enclave audit head`` value) to detect that.
+
+An event to record is an ``AuditEvent`` (``enclave.audit.actions``: its action is an
+``AuditAction``, never a free string); what the trail holds comes back as ``RecordedEvent``s.
 """
 
 import hashlib
@@ -15,6 +18,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from enclave.audit.actions import AuditAction, AuditEvent, kind_of, parse_action, stored_names
 from enclave.tables import audit_events
 
 GENESIS = "0" * 64
@@ -33,7 +37,9 @@ class ChainBroken(Exception):
 
 
 @dataclass(frozen=True)
-class AuditEvent:
+class RecordedEvent:
+    """An event as the trail holds it (``action`` as stored, possibly an old name)."""
+
     seq: int
     time: str
     actor: str
@@ -44,6 +50,11 @@ class AuditEvent:
     prev_hash: str
     hash: str
 
+    @property
+    def kind(self) -> AuditAction | None:
+        """The action today's names give it (old names read through ``kind_of``)."""
+        return kind_of(self.action, self.details)
+
 
 def _event_hash(prev_hash, seq, time, actor, action, project, request, details_json) -> str:
     body = json.dumps(
@@ -53,8 +64,8 @@ def _event_hash(prev_hash, seq, time, actor, action, project, request, details_j
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def _row_to_event(row) -> AuditEvent:
-    return AuditEvent(**{**row._asdict(), "details": json.loads(row.details)})
+def _row_to_event(row) -> RecordedEvent:
+    return RecordedEvent(**{**row._asdict(), "details": json.loads(row.details)})
 
 
 class AuditLog:
@@ -65,19 +76,20 @@ class AuditLog:
         self.engine = engine
 
     def record(
-        self,
-        conn: sa.Connection,
-        *,
-        actor: str,
-        action: str,
-        project: str | None = None,
-        request: str | None = None,
-        details: dict | None = None,
-    ) -> AuditEvent:
-        """Append one event inside the caller's open transaction ``conn``.
+        self, conn: sa.Connection, event: AuditEvent | None = None, **fields
+    ) -> RecordedEvent:
+        """Append ``event`` (or ``AuditEvent(**fields)``) inside the caller's open transaction.
 
         ``details`` must never carry output values, query results or raw identifiers.
         """
+        event = event or AuditEvent(**fields)
+        actor, action, project, request = (
+            event.actor,
+            str(event.action),
+            event.project,
+            event.request,
+        )
+        details = event.details
         if conn.dialect.name == "postgresql":
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_CHAIN_LOCK)))
         last = conn.execute(
@@ -101,12 +113,12 @@ class AuditLog:
             hash=digest,
         )
         conn.execute(audit_events.insert().values(**values))
-        return AuditEvent(**{**values, "details": json.loads(details_json)})
+        return RecordedEvent(**{**values, "details": json.loads(details_json)})
 
-    def append(self, **event) -> AuditEvent:
+    def append(self, event: AuditEvent | None = None, **fields) -> RecordedEvent:
         """Record one event in a transaction of its own (for events with no other change)."""
         with self.engine.begin() as conn:
-            return self.record(conn, **event)
+            return self.record(conn, event, **fields)
 
     def events(
         self,
@@ -115,18 +127,27 @@ class AuditLog:
         project: str | None = None,
         request: str | None = None,
         action: str | None = None,
-    ) -> list[AuditEvent]:
+    ) -> list[RecordedEvent]:
+        """Events in order, filtered; ``action`` is today's name or an old one (an old trail's
+        ``request.decide`` events are found as ``request.approve``, ``request.reject``, ...)."""
         query = sa.select(audit_events).order_by(audit_events.c.seq)
         for column, value in (
             (audit_events.c.actor, user),
             (audit_events.c.project, project),
             (audit_events.c.request, request),
-            (audit_events.c.action, action),
         ):
             if value is not None:
                 query = query.where(column == value)
+        wanted = None
+        if action is not None:
+            try:
+                wanted = parse_action(action)
+            except ValueError:
+                return []  # no event was ever recorded under an unknown name
+            query = query.where(audit_events.c.action.in_(stored_names(wanted)))
         with self.engine.connect() as conn:
-            return [_row_to_event(row) for row in conn.execute(query)]
+            events = [_row_to_event(row) for row in conn.execute(query)]
+        return events if wanted is None else [e for e in events if e.kind in wanted]
 
     def head(self) -> tuple[int, str]:
         """The last event's (seq, hash): keep a copy outside to detect truncation."""

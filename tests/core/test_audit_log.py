@@ -31,10 +31,10 @@ def _fill(log, n=5):
 
 def test_intact_chain_verifies_and_filters(log):
     _fill(log)
-    log.append(actor="rev", action="request.decide", request="r1", details={"decision": "approve"})
+    log.append(actor="rev", action="request.approve", request="r1", details={"round": 1})
     assert log.verify() == 6
     assert [e.seq for e in log.events(user="user1")] == [2, 4]
-    assert [e.action for e in log.events(request="r1")] == ["request.decide"]
+    assert [e.action for e in log.events(request="r1")] == ["request.approve"]
     assert log.events(project="p1")[0].details == {"rows": 0}
 
 
