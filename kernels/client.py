@@ -6,12 +6,14 @@ are dropped and the query is refused. Nothing here logs SQL results.
 """
 
 import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import pandas as pd
 import sqlalchemy as sa
 
 from enclave.kernels.errors import QueryRefused, WarehouseError
+from enclave.kernels.masked import Masked
 from enclave.kernels.recording import recorder_from_environment
 from enclave.warehouse import lineage
 
@@ -26,7 +28,7 @@ class Warehouse:
     """
 
     def __init__(self, url: str | None, project: str | None, notebook: str | None, recorder):
-        self.url = url
+        self._url = Masked(url) if url else None  # it holds the session role's password
         self.project = project
         self.notebook = notebook
         self.recorder = recorder
@@ -38,8 +40,10 @@ class Warehouse:
         self.on_result = None
 
     @classmethod
-    def from_environment(cls, environ=os.environ) -> "Warehouse":
-        """Configured by the hub's spawner, or by ``enclave report run`` for a report kernel."""
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> "Warehouse":
+        """Configured by the hub's spawner, or by ``enclave report run`` for a report kernel
+        (``environ``: this process's environment unless given)."""
+        environ = os.environ if environ is None else environ
         return cls(
             url=environ.get("ENCLAVE_WAREHOUSE_URL"),
             project=environ.get("ENCLAVE_PROJECT"),
@@ -114,14 +118,14 @@ class Warehouse:
 
     def _connect(self) -> sa.Engine:
         if self._engine is None:
-            if not self.url:
+            if self._url is None:
                 raise WarehouseError(
                     "ENCLAVE_WAREHOUSE_URL is not set: this session has no warehouse access; "
                     "start it from the hub for one of your approved projects."
                 )
             from enclave.warehouse.db import connect_readonly
 
-            self._engine = connect_readonly(self.url)
+            self._engine = connect_readonly(self._url.reveal())
         return self._engine
 
     @property

@@ -11,11 +11,13 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 
 from traitlets import Float
 from traitlets.config import Configurable
 
 from enclave.kernels.errors import QueryNotRecorded
+from enclave.kernels.masked import Masked
 
 TIMEOUT_VARIABLE = "ENCLAVE_QUERY_LOG_TIMEOUT"
 MIN_TIMEOUT = 0.1  # seconds
@@ -41,7 +43,7 @@ class ServiceRecorder:
 
     def __init__(self, url: str, token: str, timeout: float):
         self.url = url
-        self.token = token
+        self._token = Masked(token)
         self.timeout = timeout
 
     def record(self, entry: dict) -> None:
@@ -51,7 +53,7 @@ class ServiceRecorder:
             method="POST",
             headers={
                 "Content-Type": "application/json",
-                "Authorization": f"token {self.token}",
+                "Authorization": f"token {self._token.reveal()}",
             },
         )
         try:
@@ -95,8 +97,10 @@ class RefusingRecorder:
         raise QueryNotRecorded(self.reason)
 
 
-def recorder_from_environment(environ=os.environ):
-    """The service when the hub configured one (with the user's token), else the file."""
+def recorder_from_environment(environ: Mapping[str, str] | None = None):
+    """The service when the hub configured one (with the user's token), else the file
+    (``environ``: this process's environment unless given)."""
+    environ = os.environ if environ is None else environ
     url = environ.get("ENCLAVE_QUERY_LOG_URL")
     if url:
         if urllib.parse.urlsplit(url).scheme not in ("http", "https"):

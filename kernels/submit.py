@@ -14,6 +14,7 @@ import os
 import secrets
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 from enclave.errors import EnclaveError
@@ -25,7 +26,8 @@ CHUNK = 1024 * 1024
 IPYNB = "application/x-ipynb+json"
 
 
-def service_url(environ=os.environ) -> str:
+def service_url(environ: Mapping[str, str] | None = None) -> str:
+    environ = os.environ if environ is None else environ
     explicit = environ.get("ENCLAVE_REVIEW_URL")
     if explicit:
         return explicit.rstrip("/") + "/"
@@ -71,8 +73,11 @@ def submit(
     summary: str = "",
     exception_note: str = "",
     resubmit: str | None = None,
-    environ=os.environ,
+    environ: Mapping[str, str] | None = None,
 ) -> dict:
+    """Submit ``notebook`` for review; ``environ``: this process's environment unless given
+    (never a default holding it: ``help(submit)`` would print the session's token)."""
+    environ = os.environ if environ is None else environ
     path = Path(notebook)
     try:  # checked on the open file: a pipe or a device would never end
         body = open_regular(path, FileLimits().max_notebook_bytes, "FileLimits.max_notebook_bytes")

@@ -26,6 +26,7 @@ from enclave.output_review.checks.images import Images
 from enclave.output_review.checks.opaque_outputs import OpaqueOutputs
 from enclave.output_review.checks.oversized import Oversized
 from enclave.output_review.checks.record_listings import RecordListings
+from enclave.output_review.checks.secrets import Secrets
 from enclave.output_review.checks.small_counts import SmallCounts
 from enclave.output_review.checks.student_keys import StudentKeys
 from enclave.output_review.checks.suppression import Suppression
@@ -45,6 +46,7 @@ BUILT_IN_CHECKS = (
     Images,
     OpaqueOutputs,
     Oversized,
+    Secrets,
 )
 
 

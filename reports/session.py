@@ -5,6 +5,7 @@ the session's own project. Outside (an administrator's batch), the command line 
 """
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +58,8 @@ class RunContext:
         }
 
 
-def context_from(args, environ=os.environ) -> RunContext:
+def context_from(args, environ: Mapping[str, str] | None = None) -> RunContext:
+    environ = os.environ if environ is None else environ
     session_project = environ.get("ENCLAVE_PROJECT")
     project = args.project or session_project
     if not project:
