@@ -44,6 +44,8 @@ def modules():
     with open(Path(__file__).resolve().parents[2] / "pyproject.toml", "rb") as f:
         packages = tomllib.load(f)["tool"]["setuptools"]["packages"]
     for package in packages:
+        if package.startswith("enclave.migrations"):
+            continue  # alembic's scripts, run only inside its migration context
         yield package
         for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
             if not info.ispkg and info.name != "__main__":
