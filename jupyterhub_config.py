@@ -55,16 +55,23 @@ c.JupyterHub.spawner_class = "enclave"  # enclave.hub.spawner.EnclaveSpawner (an
 c.Spawner.mem_limit = "2G"
 c.Spawner.start_timeout = 60
 c.Spawner.http_timeout = 60
+# a stopping session gets 3 s after SIGINT, 2 s after SIGTERM; then SIGKILL, and the stop kills
+# whatever is left in its cgroup: stopping the hub with sessions running stays under 10 s
+c.LocalProcessSpawner.interrupt_timeout = 3
+c.LocalProcessSpawner.term_timeout = 2
 c.EnclaveSpawner.max_processes = 256
 c.EnclaveSpawner.max_open_files = 1024
 c.JupyterHub.allow_named_servers = False  # one session, one project, at a time
 c.JupyterHub.redirect_to_server = False
 
 # --- services ----------------------------------------------------------------------------------
-from enclave.hub import culler  # noqa: E402
+from enclave.hub import culler, services  # noqa: E402
 from enclave.review_service.hub_config import configure as configure_review  # noqa: E402
 from enclave.review_service.hub_config import hub_config_file  # noqa: E402
 
+# the hub checks its services every c.ManagedServices.poll_interval (1 s) and restarts a dead one,
+# stops them within c.ManagedServices.stop_timeout, and never restarts one after (hub/services.py)
+services.supervise()
 # the idle culler reads c.IdleCuller.timeout | cull_every from the hub's config file (hub/culler.py)
 c.JupyterHub.services = [culler.service(hub_config_file())]
 c.JupyterHub.load_roles = [culler.role()]

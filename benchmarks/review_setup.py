@@ -22,9 +22,10 @@ c.EnclaveSpawner.query_log_url = c.JupyterHub.bind_url.rstrip("/") + "/services/
 
 
 @contextlib.contextmanager
-def review_enclave(root: Path):
+def review_enclave(root: Path, extra_config: str = ""):
     """Yield (enclave, {stem: (requests session with hub cookies, token)}, service URL)."""
-    with running_enclave(root, PEOPLE, PROJECTS, extra_config=SERVICE_CONFIG) as enclave:
+    config = SERVICE_CONFIG + extra_config
+    with running_enclave(root, PEOPLE, PROJECTS, extra_config=config) as enclave:
         people = {}
         for stem in PEOPLE:
             name = enclave.names[stem]

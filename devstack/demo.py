@@ -4,17 +4,25 @@ Starts the loopback OpenID Connect provider with demo accounts, creates the rese
 accounts and one approved project over the synthetic warehouse, and runs the hub on
 http://127.0.0.1:8000. Everything lives under the demo directory (made 0700: it holds the
 pseudonymization key and the raw extracts) and is reused by the next run.
+
+Ctrl-C stops it in order, in at most about 10 s: the hub (its sessions, services and proxy, then
+whatever it left), the provider, the demo's nftables table. The hub and the provider run in
+sessions of their own, so the terminal's SIGINT reaches only this process, which stops them
+once (a second Ctrl-C meanwhile is ignored).
 """
 
 import argparse
 import contextlib
 import os
+import shutil
+import signal
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from devstack.warehouse_demo import prepare_warehouse
+from devstack.warehouse_demo import DEMO_STUDENTS, prepare_warehouse
 from enclave.errors import EnclaveError
 
 HUB_URL_PORT = 8000
@@ -76,7 +84,12 @@ def _prepare_project(state_url: str, warehouse: Path) -> None:
     registry.engine.dispose()
 
 
-def run_demo(directory: str | os.PathLike, warehouse: Path) -> int:
+def run_demo(
+    directory: str | os.PathLike,
+    warehouse: Path,
+    port: int = HUB_URL_PORT,
+    provider_port: int = PROVIDER_PORT,
+) -> int:
     """Run until Ctrl-C; return the exit status."""
     from devstack.launch import start_hub
     from devstack.oidc import OIDCProvider
@@ -90,18 +103,21 @@ def run_demo(directory: str | os.PathLike, warehouse: Path) -> int:
         login: {"password": f"{login}-demo", "groups": groups}
         for login, (groups, _) in ACCOUNTS.items()
     }
-    url = f"http://127.0.0.1:{HUB_URL_PORT}"
+    url = f"http://127.0.0.1:{port}"
+    table = f"enclave_demo_{port}"  # two demos on other ports never share sessions' rules
+    sessions_dir = f"/var/lib/enclave/demo-sessions-{port}"
     provider = OIDCProvider(
-        accounts, [f"{url}/hub/oauth_callback"], port=PROVIDER_PORT, client_secret=None
+        accounts, [f"{url}/hub/oauth_callback"], port=provider_port, client_secret=None
     ).start()
     try:
         hub = start_hub(
             hub_dir,
             provider,
-            port=HUB_URL_PORT,
+            port=port,
             extra_config=(
                 f"c.WarehouseSettings.url = {str(Path(warehouse).resolve())!r}\n"
-                f"c.EnclaveSpawner.sessions_dir = '/var/lib/enclave/demo-sessions'\n"
+                f"c.EnclaveSpawner.sessions_dir = {sessions_dir!r}\n"
+                f"c.EnclaveSpawner.egress_table = {table!r}\n"
             ),
         )
     except BaseException:
@@ -122,23 +138,33 @@ def run_demo(directory: str | os.PathLike, warehouse: Path) -> int:
         print(f"the hub stopped (status {hub.process.returncode}); see {hub.log_path}")
         return 1
     except KeyboardInterrupt:
-        print("\nstopping the hub and the provider ...")
+        print("\nstopping the hub and the provider (at most about 10 s) ...", flush=True)
         return 0
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopping is not interrupted half-way
         hub.stop()
         provider.stop()
+        subprocess.run(["nft", "delete", "table", "inet", table], capture_output=True)
+        shutil.rmtree(sessions_dir, ignore_errors=True)  # empty once its sessions stopped
+        print("stopped.", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Set up the enclave demo on synthetic data.")
     parser.add_argument("--dir", default="demo-data", help="where the demo keeps its files")
+    parser.add_argument("--port", type=int, default=HUB_URL_PORT, help="the hub's port")
+    parser.add_argument("--provider-port", type=int, default=PROVIDER_PORT, help="sign-on port")
+    parser.add_argument("--students", type=int, default=DEMO_STUDENTS, help="people to simulate")
     args = parser.parse_args(argv)
     try:
-        demo = prepare_warehouse(args.dir)
-        return run_demo(args.dir, demo.warehouse)
+        demo = prepare_warehouse(args.dir, students=args.students)
+        return run_demo(args.dir, demo.warehouse, args.port, args.provider_port)
     except EnclaveError as e:
         print(f"enclave demo: error: {e}", file=sys.stderr)
         return e.exit_code
+    except KeyboardInterrupt:  # while setting up: what had started is stopped already
+        print("\nenclave demo: interrupted.", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -75,13 +75,19 @@ def running_enclave(
     extra_config: str = "",
     students: int = 300,
     warehouse_url: str | None = None,
+    env: dict | None = None,
 ):
     """``warehouse_url``: a PostgreSQL database to load the synthetic warehouse into (sessions
     then use PostgreSQL roles); default: the SQLite warehouse under the hub directory.
 
     ``base_dir``: where the hub's 0700 directory goes; ``None`` (recommended) makes a fresh one
     under /var/lib/enclave, removed afterwards. Sessions see /tmp as a private tmpfs of their own,
-    so files under /tmp do not exist for them (rather than being unreadable)."""
+    so files under /tmp do not exist for them (rather than being unreadable). ``env``: more
+    environment for the hub.
+
+    On exit everything stops in order: the hub (its sessions, services and proxy; then whatever
+    it left, see ``RunningHub.stop``), this run's nftables table, the session and hub
+    directories, the provider, the Unix accounts."""
     from devstack.warehouse_demo import prepare_warehouse
 
     SESSIONS_ROOT.mkdir(parents=True, exist_ok=True)
@@ -104,7 +110,11 @@ def running_enclave(
     sessions_dir = SESSIONS_ROOT / f"test-sessions-{tag}"
     password = uuid.uuid4().hex
     port = free_port()
-    with contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack:  # undone in reverse: the hub first
+        if made_here:
+            stack.callback(shutil.rmtree, base_dir, True)
+        stack.callback(shutil.rmtree, sessions_dir, True)
+        stack.callback(_delete_table, f"enclave_test_{tag}")
         names = stack.enter_context(unix_users(*people))
         _register_projects(
             f"sqlite:///{hub_dir / 'enclave.sqlite'}",
@@ -126,11 +136,7 @@ c.Spawner.poll_interval = 2
 c.WarehouseSettings.url = {warehouse_url or str(demo.warehouse)!r}
 {extra_config}
 """
-        hub = start_hub(hub_dir, provider, port=port, extra_config=config)
-        if made_here:
-            stack.callback(shutil.rmtree, base_dir, True)
-        stack.callback(shutil.rmtree, sessions_dir, True)
-        stack.callback(_delete_table, f"enclave_test_{tag}")
+        hub = start_hub(hub_dir, provider, port=port, extra_config=config, env=env)
         stack.callback(hub.stop)
         yield Enclave(hub, provider, names, warehouse_dir, sessions_dir, password, projects)
 

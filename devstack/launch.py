@@ -4,7 +4,9 @@
 made 0700): it names the hub directory, loads the deployment's config and then your
 ``extra_config`` lines, so that ``enclave ... --config`` that file finds the same state as the
 hub with no environment variables. It starts ``jupyterhub`` as a subprocess on free ports and
-waits until its API answers. Use ``hub.stop()`` (stops servers too).
+waits until its API answers. ``hub.stop()`` stops it in order: the hub stops its sessions,
+services and proxy; whatever it left (or everything, if it had to be killed after
+``STOP_GRACE_SECONDS``) is then killed, and listed in ``hub.leftovers``.
 """
 
 import os
@@ -17,12 +19,13 @@ from pathlib import Path
 import requests
 
 from devstack.ports import free_port
-from devstack.process import stop_process
+from devstack.process import ProcessTree
 
 REPO = Path(__file__).resolve().parents[1]
 ROOT_CONFIG = REPO / "jupyterhub_config.py"
 # the session venv this checkout built (`make session-venv`; SESSION_VENV=... for a second one)
 SESSION_VENV = os.environ.get("ENCLAVE_SESSION_VENV", "/opt/enclave/venv")
+STOP_GRACE_SECONDS = 10  # the hub's own shutdown takes 3-8 s with a session
 
 
 @dataclass
@@ -33,7 +36,9 @@ class RunningHub:
     hub_port: int
     log_path: Path
     config_path: Path
+    tree: ProcessTree
     env: dict = field(default_factory=dict)
+    leftovers: list[str] = field(default_factory=list)  # what the hub's own shutdown left
 
     @property
     def api_url(self) -> str:
@@ -43,7 +48,9 @@ class RunningHub:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        stop_process(self.process, 30)
+        self.leftovers = self.tree.stop(STOP_GRACE_SECONDS)
+        if self.leftovers:
+            print(f"hub {self.url}: its shutdown left {self.leftovers}", file=sys.stderr)
 
 
 def hub_config(
@@ -100,26 +107,43 @@ def start_hub(
         **(env or {}),
     }
     log_path = hub_dir / "hub.log"
+    tree = ProcessTree("enclave-hub")
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(
+        process = tree.popen(
             [sys.executable, "-m", "jupyterhub", "-f", str(config_path)],
             cwd=hub_dir,
             env=hub_env,
+            stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
     hub = RunningHub(
-        f"http://127.0.0.1:{port}", hub_dir, process, hub_port, log_path, config_path, hub_env
+        f"http://127.0.0.1:{port}",
+        hub_dir,
+        process,
+        hub_port,
+        log_path,
+        config_path,
+        tree,
+        hub_env,
     )
+    try:
+        _wait_until_up(hub, timeout)
+    except BaseException:  # failed, timed out, or Ctrl-C while it started: nothing stays
+        hub.stop()
+        raise
+    return hub
+
+
+def _wait_until_up(hub: RunningHub, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"hub exited with {process.returncode}:\n{hub.log()[-4000:]}")
+        if hub.process.poll() is not None:
+            raise RuntimeError(f"hub exited with {hub.process.returncode}:\n{hub.log()[-4000:]}")
         try:
             if requests.get(f"{hub.api_url}/", timeout=2).status_code == 200:
-                return hub
+                return
         except requests.ConnectionError:
             pass
         time.sleep(0.2)
-    hub.stop()
     raise RuntimeError(f"hub did not answer within {timeout}s:\n{hub.log()[-4000:]}")

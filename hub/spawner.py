@@ -31,12 +31,25 @@ from enclave.hub.isolation.postgres import SessionRoles, StatementImportFailed, 
 from enclave.hub.isolation.session_venv import session_config_dir
 from enclave.hub.isolation.workspaces import enter_workspace, prepare_workspace
 from enclave.hub.policy import SessionPolicy, refuse
+from enclave.hub.services import wait_for_exit
 from enclave.warehouse.db import WarehouseSettings, is_postgres
 from enclave.warehouse.statement_log import import_statements
 
 _egress_tables: dict[str, EgressRules] = {}
 _clusters_ready: set[tuple[str, str]] = set()
 _import_lock = asyncio.Lock()  # one statement-log import at a time in this hub
+
+
+async def _in_thread_to_the_end(func, *args):
+    """``func(*args)`` in a worker thread. Cancelled meanwhile, it still waits for the thread,
+    then passes the cancellation on: the spawn's clean-up must not run while the thread may
+    still grant access."""
+    work = asyncio.ensure_future(asyncio.to_thread(func, *args))
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        await asyncio.wait([work])
+        raise
 
 
 def _ensure_cluster_once(admin_url: str, reader_url: str) -> None:
@@ -149,6 +162,7 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
     # -- start and stop ------------------------------------------------------------------------
     async def start(self):
         began = time.perf_counter()
+        self._start_task = asyncio.current_task()  # a stop meanwhile interrupts it
         ctx, project = self.check_may_start()
         account = self.unix_account()
         cgroup_base = self._memory_cgroup_base()
@@ -166,8 +180,9 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
                 (time.perf_counter() - began) * 1000,
             )
             return await super().start()
-        except BaseException:
+        except BaseException:  # a refusal, a failure, or a stop that interrupted the spawn
             await self._close_warehouse(self._uses_postgres())  # no access left open
+            await self._remove_cgroup()
             raise
 
     async def _open_warehouse(self, ctx, project, account) -> tuple[str, int | None]:
@@ -194,9 +209,15 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
                 reason="recording",
             ) from None
         roles = self._session_roles(ctx, admin_url)
+
+        def open_role():
+            login = roles.open(self.user.name, project.name, access)
+            self._warehouse_url = login.url  # at once: a stop meanwhile locks the role again
+            return login
+
         try:
             async with _import_lock:  # open() first imports the previous session's statements
-                login = await asyncio.to_thread(roles.open, self.user.name, project.name, access)
+                login = await _in_thread_to_the_end(open_role)
         except StatementImportFailed as e:
             self._log_import_failure(e.__cause__)
             raise refuse(
@@ -255,15 +276,39 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
                 reason="statement-log",
             ) from None
 
+    _start_task: asyncio.Task | None = None
+
+    def _starting(self) -> bool:
+        task = self._start_task
+        return task is not None and not task.done() and task is not asyncio.current_task()
+
+    async def poll(self):
+        if self._starting():  # JupyterHub's contract: a spawner still starting is running
+            return None
+        return await super().poll()
+
     async def stop(self, now=False):
+        if self._starting():
+            # the hub stopping, or an admin, while start() is still under way: end it first,
+            # or it goes on after this stop and starts a session nobody stops
+            self.log.warning("Interrupting the pending spawn of %s to stop it", self.user.name)
+            self._start_task.cancel()
+            await asyncio.wait([self._start_task])
         uses_postgres = self._uses_postgres()  # super().stop() clears the state
         try:
             await super().stop(now=now)
         finally:
             await self._close_warehouse(uses_postgres)
-            base = hub_memory_cgroup()
-            if base is not None:
-                await asyncio.to_thread(SessionCgroup(base, self.user.name).remove)
+            await self._remove_cgroup()
+
+    async def _remove_cgroup(self) -> None:
+        """Kill whatever is left of the session and remove its memory cgroup."""
+        base = hub_memory_cgroup()
+        if base is not None:
+            await asyncio.to_thread(SessionCgroup(base, self.user.name).remove)
+
+    def wait_for_death(self, timeout=10):
+        return wait_for_exit(self, timeout)
 
     def _memory_cgroup_base(self) -> Path | None:
         """The hub's memory cgroup; refuses the spawn if one is required and there is none."""

@@ -61,6 +61,7 @@ class OIDCProvider:
             )
         self.process = subprocess.Popen(
             ["node", str(SCRIPT), str(config_path)],
+            start_new_session=True,  # Ctrl-C on a terminal reaches the launcher, which stops us
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
