@@ -59,7 +59,11 @@ def _prepare_project(state_url: str, warehouse: Path) -> None:
     from enclave.hub.isolation.accounts import create_account
     from enclave.projects import ProjectRegistry
     from enclave.state import make_engine
-    from enclave.warehouse.grant import grant_project
+
+    def grant(name, institutions):  # imported only for a new approval (pandas: ~0.5 s CPU)
+        from enclave.warehouse.grant import grant_project
+
+        return grant_project(str(warehouse), name, institutions)
 
     registry = ProjectRegistry(make_engine(state_url))
     for login, (groups, _) in ACCOUNTS.items():
@@ -79,7 +83,7 @@ def _prepare_project(state_url: str, warehouse: Path) -> None:
             PROJECT,
             institution,
             actor="demo",
-            grant=lambda name, institutions: grant_project(str(warehouse), name, institutions),
+            grant=grant,
         )
     registry.engine.dispose()
 

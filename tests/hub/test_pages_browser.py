@@ -127,6 +127,7 @@ def test_researcher_without_a_project_is_told_how_to_ask(enclave, browser):
 
 
 def test_a_refused_start_says_why_and_what_to_do(enclave, browser):
+    Researcher.sign_on(enclave.hub.url, enclave.names["alice"], enclave.password).accept_agreement()
     page = signed_in(browser, enclave, "alice")
     page.eval_on_selector(
         "#enclave-project", "e => e.innerHTML = '<option value=\"proj_old\">proj_old</option>'"
@@ -136,6 +137,11 @@ def test_a_refused_start_says_why_and_what_to_do(enclave, browser):
     expect(page.locator("#enclave-refusal-detail")).to_contain_text("not a member")
     assert "SpawnException" not in page.content()
     shot(page, "refusal-project")
+    expect_next_step(page)
+    # the progress page of that failed start explains it the same way
+    page.goto(f"{enclave.hub.url}/hub/spawn-pending/{enclave.names['alice']}")
+    expect(page.locator("#enclave-refusal-title")).to_have_text("This project cannot be used now")
+    shot(page, "refusal-project-progress-page")
     expect_next_step(page)
     page.click("#enclave-next-step")
     expect(page.locator("#step-project")).to_contain_text("proj_a")
