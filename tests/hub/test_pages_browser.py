@@ -252,8 +252,8 @@ def test_admin_manages_projects_in_the_hub_and_every_change_is_audited(enclave, 
     page.click("#enclave-admin-nav >> text=Agreement status")
     gina = page.locator(f'tr[data-user="{enclave.names["gina"]}"] .agreement-current')
     expect(gina).to_have_text("accepted")
-    rita = page.locator(f'tr[data-user="{enclave.names["rita"]}"] .agreement-current')
-    expect(rita).to_have_text("not accepted")
+    adam = page.locator(f'tr[data-user="{enclave.names["adam"]}"] .agreement-current')
+    expect(adam).to_have_text("not accepted")
     shot(page, "admin-agreements")
 
 
