@@ -12,6 +12,7 @@ Uses ports 8000 and 8010: refuses to run while anything listens there (another d
 """
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -58,7 +59,8 @@ def one_run(session_venv: str, timeout: float) -> tuple[float, float]:
         answered = time.perf_counter() - start
         cpu = tree_cpu(demo.pid)
     finally:
-        os.killpg(demo.pid, signal.SIGINT)
+        with contextlib.suppress(ProcessLookupError):  # it may have exited on its own
+            os.killpg(demo.pid, signal.SIGINT)
         demo.wait(120)
         deadline = time.monotonic() + 60
         while (port_in_use(8000) or port_in_use(8010)) and time.monotonic() < deadline:
