@@ -8,6 +8,7 @@ HTTP through the hub's proxy with their session cookie.
 """
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -61,6 +62,23 @@ def open_requests(enclave, count: int) -> float:
     return time.perf_counter() - start
 
 
+def service_cpu_seconds(hub_dir: Path) -> float:
+    """User + system CPU seconds of this enclave's review service process so far."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if (
+            b"enclave.review_service" in cmdline
+            and f"ENCLAVE_HUB_DIR={hub_dir}".encode() in environ
+        ):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    raise RuntimeError("the review service process was not found")
+
+
 def timings(fn, loads: int) -> list[float]:
     out = []
     for _ in range(loads):
@@ -81,7 +99,9 @@ def main() -> int:
         opened_s = open_requests(enclave, args.requests)
         http, token = people["rev1"]
         http.get(base, timeout=60).raise_for_status()  # the service's OAuth sign-in, once
+        cpu_before = service_cpu_seconds(enclave.hub.hub_dir)
         page = timings(lambda: http.get(base, timeout=60), args.loads)
+        page_cpu = service_cpu_seconds(enclave.hub.hub_dir) - cpu_before
         rows = http.get(base, timeout=60).text.count("waiting for you")
         listing = timings(
             lambda: http.get(
@@ -94,6 +114,7 @@ def main() -> int:
         f"({args.requests / opened_s:.0f} submissions/s, workflow only)"
     )
     print(f"queue page rows waiting {rows:,}")
+    print(f"service CPU, page loads {page_cpu:.2f} s for {args.loads} loads")
     for label, values in (("queue page (HTML)", page), ("queue API (JSON)", listing)):
         values = sorted(values)
         median, p95 = statistics.median(values), values[int(0.95 * (len(values) - 1))]

@@ -20,7 +20,8 @@ from tornado.ioloop import IOLoop
 from enclave.bodies import Body, parse_body
 from enclave.review_service.errors import BadSubmission, ReviewError, TooLarge
 from enclave.review_service.handlers import BaseHandler
-from enclave.review_service.workflow import LIMITS, Submission
+from enclave.review_service.rules import LIMITS
+from enclave.review_service.workflow import Submission
 
 METADATA_LIMIT = 128 * 1024  # bytes: 20,000 characters of UTF-8 text and their JSON escapes
 BODY_SLACK = METADATA_LIMIT + 64 * 1024  # the metadata, headers and framing beside the notebook

@@ -1,10 +1,9 @@
 """The review workflow as data: every state, and which action moves a request where.
 
-One table (``TRANSITIONS``) is the whole state machine; the READMEs' diagram is generated
-from it (``diagram.py``). Code never
-assigns a status directly: it asks ``next_status(current, action)``, which refuses anything
-the table does not list. Each action writes its own audit event (``AUDIT_ACTIONS``); a new
-request is ``request.submit``.
+One table (``TRANSITIONS``) is the whole state machine; the READMEs' diagram is generated from
+it (``diagram.py``). Code never assigns a status directly: it asks ``next_status(current,
+action)``, which refuses anything the table does not list. Each action writes its own audit
+event (``AUDIT_ACTIONS``); a new request is ``request.submit``.
 """
 
 from enum import StrEnum

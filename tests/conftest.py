@@ -110,3 +110,11 @@ def no_hang():
             signal.signal(signal.SIGALRM, previous)
 
     return limit
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A state database URL: a new SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.sqlite'}"
+    return request.getfixturevalue("pg_url")

@@ -28,13 +28,6 @@ LEGACY = Path(__file__).parent / "legacy_state"
 LEGACY_EVENTS = 43  # what make_fixture.py's history writes
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'state.sqlite'}"
-    return request.getfixturevalue("pg_url")
-
-
 @pytest.fixture
 def legacy_url(db_url):
     """A state database exactly as enclave 0.1 (44be478) left it."""

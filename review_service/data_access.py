@@ -1,0 +1,232 @@
+"""Storage of review requests: every read and write of their tables, and nothing else.
+
+The rules (``rules.py``, ``permissions.py``, ``approvals.py``, ``states.py``) and the workflow
+that applies them never touch SQL; this layer never decides. As in OpenSAFELY airlock's data
+access layer, every call that changes something takes the ``AuditEvent`` recording it and
+writes it in the same transaction: the change and its event commit together or not at all
+(``tests/review_service/test_every_change_audited.py`` calls each one to check).
+
+A change to an existing request runs in ``transaction()``: ``lock(id)`` locks its row
+(``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` locks the database)
+before its state is read, so two simultaneous final approvals cannot both see "in review".
+"""
+
+import contextlib
+import dataclasses
+import json
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from enclave.audit import AuditLog
+from enclave.audit.actions import AuditAction, AuditEvent
+from enclave.review_service.errors import NotFound
+from enclave.review_service.states import Status
+from enclave.tables import (
+    pg_sessions,
+    review_comments,
+    review_decisions,
+    review_releases,
+    review_requests,
+)
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _decisions_by_request(conn, request_ids) -> dict[str, list]:
+    by_request: dict[str, list] = {}
+    query = (
+        sa.select(review_decisions)
+        .where(review_decisions.c.request_id.in_(list(request_ids)))
+        .order_by(review_decisions.c.id)
+    )
+    for d in conn.execute(query):
+        by_request.setdefault(d.request_id, []).append(d)
+    return by_request
+
+
+def _get(conn, request_id: str, *, lock: bool = False):
+    query = sa.select(review_requests).where(review_requests.c.id == request_id)
+    row = conn.execute(query.with_for_update() if lock else query).first()
+    if row is None:
+        raise NotFound(f"request {request_id[:40]!r} does not exist.")
+    return row
+
+
+class Changes:
+    """One transaction on the state database: rows read under lock, and changes, each written
+    with its audit event."""
+
+    def __init__(self, conn: sa.Connection, audit: AuditLog):
+        self.conn = conn
+        self._audit = audit
+
+    # -- reads inside the transaction ----------------------------------------------------------
+    def lock(self, request_id: str):
+        """The request's row, locked until the transaction ends (NotFound if none)."""
+        return _get(self.conn, request_id, lock=True)
+
+    def decisions(self, request_id: str) -> list:
+        return _decisions_by_request(self.conn, [request_id]).get(request_id, [])
+
+    def release_sha256(self, request_id: str) -> str | None:
+        return self.conn.execute(
+            sa.select(review_releases.c.sha256).where(review_releases.c.request_id == request_id)
+        ).scalar()
+
+    # -- changes, each with its audit event ------------------------------------------------------
+    def record(self, audit: AuditEvent) -> None:
+        """An event that changes no row (a download, the gate's result)."""
+        self._audit.record(self.conn, audit)
+
+    def create_request(self, values: dict, audit: AuditEvent) -> str:
+        """A new request (status submitted, round 1); ``audit`` gets its new id."""
+        request_id = "r-" + secrets.token_hex(5)
+        stamp = now()
+        self.conn.execute(
+            review_requests.insert().values(
+                id=request_id,
+                status=Status.SUBMITTED,
+                round=1,
+                created=stamp,
+                updated=stamp,
+                **values,
+            )
+        )
+        self._audit.record(self.conn, dataclasses.replace(audit, request=request_id))
+        return request_id
+
+    def move(self, row, status: Status, audit: AuditEvent, **values) -> None:
+        """Set the locked ``row``'s status (and ``values``, e.g. a resubmission's new file)."""
+        self.conn.execute(
+            review_requests.update()
+            .where(review_requests.c.id == row.id)
+            .values(status=status, updated=now(), **values)
+        )
+        self._audit.record(self.conn, audit)
+
+    def decide(self, row, decision: dict, status: Status, audit: AuditEvent) -> None:
+        """One person's decision on the locked ``row`` in its round, and the status it leads to."""
+        self.conn.execute(
+            review_decisions.insert().values(
+                request_id=row.id,
+                round=row.round,
+                sha256=row.sha256,
+                time=now(),
+                **{**decision, "institutions": json.dumps(decision["institutions"])},
+            )
+        )
+        self.move(row, status, audit)
+
+    def add_comment(self, row, author: str, body: str, visibility: str, audit: AuditEvent) -> int:
+        """A comment on ``row``; ``audit`` gets the comment's id in its details."""
+        result = self.conn.execute(
+            review_comments.insert().values(
+                request_id=row.id, author=author, body=body, visibility=visibility, time=now()
+            )
+        )
+        comment_id = result.inserted_primary_key[0]
+        details = {**audit.details, "comment": comment_id}
+        self._audit.record(self.conn, dataclasses.replace(audit, details=details))
+        return comment_id
+
+    def add_release(self, row, package: dict, status: Status, audit: AuditEvent) -> None:
+        """The package of the locked, approved ``row`` (one per request: the primary key)."""
+        self.conn.execute(
+            review_releases.insert().values(
+                request_id=row.id,
+                sha256=package["sha256"],
+                size=package["size"],
+                approvers=json.dumps(package["approvers"]),
+                built=now(),
+            )
+        )
+        self.move(row, status, audit)
+
+
+class ReviewData:
+    """Review requests in the enclave state database (``enclave.state.make_engine``)."""
+
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+        self.audit = AuditLog(engine)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Changes]:
+        with self.engine.begin() as conn:
+            yield Changes(conn, self.audit)
+
+    def record(self, audit: AuditEvent) -> None:
+        """An event of its own, in a transaction of its own (a kernel's query record)."""
+        self.audit.append(audit)
+
+    # -- reads -----------------------------------------------------------------------------------
+    def request(self, request_id: str):
+        with self.engine.connect() as conn:
+            return _get(conn, request_id)
+
+    def request_with_history(self, request_id: str) -> tuple:
+        """(request, decisions, comments, release row or None), read together."""
+        with self.engine.connect() as conn:
+            row = _get(conn, request_id)
+            decisions = _decisions_by_request(conn, [row.id]).get(row.id, [])
+            comments = conn.execute(
+                sa.select(review_comments)
+                .where(review_comments.c.request_id == row.id)
+                .order_by(review_comments.c.id)
+            ).all()
+            release = conn.execute(
+                sa.select(review_releases).where(review_releases.c.request_id == row.id)
+            ).first()
+        return row, decisions, comments, release
+
+    def requests_with_open_decisions(
+        self, *, status: str | None, author: str | None, keep, open_statuses
+    ) -> tuple[list, dict]:
+        """Requests newest first (of ``author`` only, if given), those ``keep(row)`` accepts,
+        and the decisions of those whose status is in ``open_statuses``."""
+        query = sa.select(review_requests).order_by(review_requests.c.created.desc())
+        if status:
+            query = query.where(review_requests.c.status == status)
+        if author is not None:
+            query = query.where(review_requests.c.author == author)
+        with self.engine.connect() as conn:
+            rows = [r for r in conn.execute(query) if keep(r)]
+            open_ids = [r.id for r in rows if r.status in open_statuses]
+            decisions = _decisions_by_request(conn, open_ids) if open_ids else {}
+        return rows, decisions
+
+    def decisions(self, request_id: str) -> list:
+        with self.engine.connect() as conn:
+            return _decisions_by_request(conn, [request_id]).get(request_id, [])
+
+    def approved_request_ids(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    sa.select(review_requests.c.id).where(
+                        review_requests.c.status == Status.APPROVED
+                    )
+                ).scalars()
+            )
+
+    def sha256_in_use(self, sha256: str) -> bool:
+        with self.engine.connect() as conn:
+            return bool(
+                conn.execute(
+                    sa.select(sa.func.count()).where(review_requests.c.sha256 == sha256)
+                ).scalar()
+            )
+
+    def had_postgres_session(self, user: str) -> bool:
+        with self.engine.connect() as conn:
+            query = sa.select(pg_sessions.c.role).where(pg_sessions.c.user == user)
+            return conn.execute(query).first() is not None
+
+    def query_events(self, user: str, project: str) -> list:
+        """The trail's ``warehouse.query`` events of ``user`` in ``project`` (query lineage)."""
+        return self.audit.events(user=user, project=project, action=AuditAction.WAREHOUSE_QUERY)

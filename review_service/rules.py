@@ -1,0 +1,161 @@
+"""What may happen to a request: pure functions over what was asked and what is stored.
+
+No database and no files: each rule takes values (rows, decisions, a gate report, a kernel's
+query record) and returns a value or raises the refusal the user sees. Beside them:
+``states.py`` (which move leads where), ``permissions.py`` (who may), ``approvals.py`` (what is
+still needed), ``stewards.py`` (whose stewards). ``workflow.py`` applies them over the storage
+in ``data_access.py``.
+"""
+
+import json
+import re
+from types import SimpleNamespace
+
+from enclave.review_service import approvals, permissions
+from enclave.review_service.errors import BadSubmission, Conflict, GateBlocked, PermissionDenied
+from enclave.review_service.identity import Actor
+from enclave.review_service.states import (
+    OPEN_FOR_DECISION,
+    Action,
+    InvalidTransition,
+    Status,
+    next_status,
+)
+
+# a relative path of plain names ending in .ipynb: no '..', no leading '/', no hidden parts
+NOTEBOOK_PATH = re.compile(r"(?:[\w][\w .-]{0,99}/){0,8}[\w][\w .-]{0,99}\.ipynb")
+LIMITS = {"purpose": 4000, "summary": 8000, "exception_note": 8000, "comment": 10000}
+DECISIONS = {
+    "approve": Action.APPROVE,
+    "request_changes": Action.REQUEST_CHANGES,
+    "reject": Action.REJECT,
+}
+VISIBILITIES = ("all", "reviewers")
+
+
+def check_notebook_path(name: str) -> str:
+    if not name or not NOTEBOOK_PATH.fullmatch(name) or "/../" in f"/{name}/":
+        raise BadSubmission(
+            f"notebook: {name[:80]!r} is not an acceptable name; give a relative path of "
+            "letters, digits, '_', '-', '.' and spaces ending in .ipynb (no '..', no leading "
+            "'/', no hidden folders)."
+        )
+    return name
+
+
+def check_text(field: str, value: str | None, *, required: bool) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise BadSubmission(f"{field}: required; write a sentence for the reviewers.")
+    if len(value) > LIMITS[field]:
+        raise BadSubmission(f"{field}: longer than {LIMITS[field]} characters; shorten it.")
+    return value
+
+
+def check_gate(report, notebook: str, exception_note: str) -> None:
+    """A blocked verdict goes to reviewers only with a written exception request."""
+    if report.verdict == "block" and not exception_note:
+        blocked = sum(f.severity == "block" for f in report.findings)
+        raise GateBlocked(
+            f"{notebook}: the gate blocked {blocked} output(s); fix them and submit "
+            "again, or submit with a written exception request for the reviewers."
+        )
+
+
+def move(row, action: Action) -> Status:
+    """Where ``action`` takes ``row``; a Conflict naming what is allowed otherwise."""
+    try:
+        return next_status(row.status, action)
+    except InvalidTransition as e:
+        raise Conflict(f"request {row.id}: {e}") from None
+
+
+def check_resubmit(actor: Actor, row, project: str) -> Status:
+    permissions.check_user_can_change_own(actor, row)
+    if row.project != project:
+        raise BadSubmission(
+            f"project: {row.id} belongs to project {row.project!r}; resubmit it from "
+            "a session of that project."
+        )
+    return move(row, Action.RESUBMIT)
+
+
+def check_decision(decision: str, comment: str) -> str:
+    """The decision is one of ``DECISIONS``; changes and rejections say why. Returns the comment."""
+    if decision not in DECISIONS:
+        raise BadSubmission(f"decision: {decision[:40]!r} is not one of {', '.join(DECISIONS)}.")
+    return check_text("comment", comment, required=decision != "approve")
+
+
+def decision_by(actor: Actor, row, decision: str) -> dict:
+    """What ``actor``'s decision records: as reviewer, and for which institutions as steward."""
+    return {
+        "user": actor.name,
+        "decision": decision,
+        "as_reviewer": actor.is_reviewer,
+        "institutions": sorted(permissions.involved_stewardships(actor, row)),
+    }
+
+
+def decide(actor: Actor, row, decisions: list, decision: dict, required_reviewers: int):
+    """(action, status) that ``decision`` on ``row`` leads to, given the earlier ``decisions``:
+    an approval that completes the set is the final one."""
+    if any(d.user == actor.name and d.round == row.round for d in decisions):
+        raise Conflict(f"request {row.id}: you have already decided in this round.")
+    action = DECISIONS[decision["decision"]]
+    if action is Action.APPROVE:
+        this = SimpleNamespace(
+            **{**decision, "round": row.round, "institutions": json.dumps(decision["institutions"])}
+        )
+        if approvals.progress(row, [*decisions, this], required_reviewers).complete:
+            action = Action.APPROVE_FINAL
+    return action, move(row, action)
+
+
+def check_comment(actor: Actor, row, visibility: str) -> None:
+    if visibility not in VISIBILITIES:
+        raise BadSubmission("visibility: use 'all' or 'reviewers'.")
+    permissions.check_user_can_comment(actor, row)
+    if visibility == "reviewers" and actor.name == row.author:
+        raise PermissionDenied("the requester's comments are visible to everyone on the request.")
+
+
+def waits_for(actor: Actor, row, decisions) -> bool:
+    """Whether ``row`` waits for ``actor``'s decision in its current round."""
+    if row.status not in OPEN_FOR_DECISION or not permissions.user_can_decide(actor, row):
+        return False
+    return not any(d.user == actor.name and d.round == row.round for d in decisions)
+
+
+def query_record(record, *, known, approved) -> dict:
+    """The details of a kernel's ``warehouse.query`` record, checked: the session's project's
+    institutions only (``approved``), among the consortium's (``known``)."""
+    if not isinstance(record, dict):
+        raise BadSubmission("query record: expected a JSON object.")
+    notebook = record.get("notebook") or ""
+    sql = record.get("sql")
+    rows = record.get("rows")
+    institutions = record.get("institutions")
+    if not isinstance(notebook, str) or len(notebook) > 1000:
+        raise BadSubmission("notebook: expected the notebook's path as text.")
+    if not isinstance(sql, str) or not sql.strip() or len(sql) > 100_000:
+        raise BadSubmission("sql: expected the query's SQL text (at most 100,000 chars).")
+    if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
+        raise BadSubmission("rows: expected the number of rows returned.")
+    if not isinstance(institutions, list) or not all(i in known for i in institutions):
+        raise BadSubmission(
+            f"institutions: expected a list of institution codes among {', '.join(known)}."
+        )
+    outside = sorted(set(institutions) - set(approved))
+    if outside:
+        raise BadSubmission(
+            f"institutions: {', '.join(outside)} not approved for project "
+            f"{record.get('project')!r}; a session reads only its project's institutions."
+        )
+    return {
+        "notebook": notebook,
+        "sql": sql,
+        "rows": rows,
+        "institutions": sorted(set(institutions)),
+        "time": str(record.get("time", ""))[:40],
+    }
