@@ -28,6 +28,10 @@ c.JupyterHub.pid_file = str(HUB_DIR / "jupyterhub.pid")
 c.ConfigurableHTTPProxy.pid_file = str(HUB_DIR / "jupyterhub-proxy.pid")
 c.ConfigurableHTTPProxy.command = [str(REPO / "node_modules" / ".bin" / "configurable-http-proxy")]
 c.EnclaveState.db_url = f"sqlite:///{HUB_DIR / 'enclave.sqlite'}"
+# the audit trail's HMAC key and its signed head log, outside the state database
+# (enclave/audit/keying.py): a database writer can neither rewrite nor truncate the trail unseen
+c.AuditTrail.key_file = str(HUB_DIR / "audit.key")
+c.AuditTrail.head_file = str(HUB_DIR / "audit-head.log")
 
 # --- sign-on: the consortium's OpenID Connect provider; groups become roles ---------------------
 c.JupyterHub.authenticator_class = "enclave"  # enclave.hub.authenticator (an entry point)

@@ -13,13 +13,16 @@ import os
 def _upgrade_db(args) -> int:
     import sqlalchemy as sa
 
+    from enclave.audit import keying
     from enclave.config import load_config
     from enclave.errors import EnclaveError
     from enclave.migrations import AuditTrailChanged
     from enclave.state import EnclaveState, raw_engine, read_schema, require_existing, upgrade
 
-    url = args.db or EnclaveState(config=load_config(args.config)).db_url
+    config = load_config(args.config)
+    url = args.db or EnclaveState(config=config).db_url
     require_existing(url)  # a wrong --config must not create an empty database elsewhere
+    keying.use(config, url)  # the upgrade's own audit event is keyed too
     engine = raw_engine(url)
     shown = engine.url.render_as_string(hide_password=True)
     try:

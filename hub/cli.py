@@ -16,7 +16,11 @@ def _registry(args, create: bool = False):
     from enclave.state import EnclaveState, open_state
 
     config = load_config(args.config)
-    engine = open_state(EnclaveState(config=config).db_url, create=create)
+    from enclave.audit import keying
+
+    db_url = EnclaveState(config=config).db_url
+    keying.use(config, db_url)
+    engine = open_state(db_url, create=create)
     return ProjectRegistry(engine), config
 
 

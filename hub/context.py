@@ -5,7 +5,7 @@ from functools import lru_cache
 
 from traitlets.config import Config
 
-from enclave.audit import AuditLog
+from enclave.audit import AuditLog, keying
 from enclave.hub.agreement import AgreementRecords, DataUseAgreement
 from enclave.projects import ProjectRegistry
 from enclave.state import EnclaveState, make_engine
@@ -23,7 +23,7 @@ class EnclaveContext:
 def _context_for(
     db_url: str, agreement_file: str, agreement_version: str, agreement_effective: str
 ) -> EnclaveContext:
-    engine = make_engine(db_url)
+    engine = make_engine(db_url)  # keyed already (enclave_context)
     agreement = DataUseAgreement(text_file=agreement_file)
     if agreement_version:
         agreement.version = agreement_version
@@ -40,6 +40,7 @@ def _context_for(
 def enclave_context(config: Config) -> EnclaveContext:
     """The state objects for this configuration (engines are made once per process)."""
     state = EnclaveState(config=config)
+    keying.use(config, state.db_url)  # before any AuditLog on it: its events are keyed
     agreement = DataUseAgreement(config=config)
     explicit = config.DataUseAgreement
     return _context_for(

@@ -130,7 +130,11 @@ def build_workflow(config):
     from enclave.warehouse.db import WarehouseSettings
 
     settings = ReviewService(config=config)
-    engine = make_engine(EnclaveState(config=config).db_url)
+    from enclave.audit import keying
+
+    db_url = EnclaveState(config=config).db_url
+    keying.use(config, db_url)
+    engine = make_engine(db_url)
     store = FrozenStore(settings.store_dir)
     workflow = ReviewWorkflow(
         engine,

@@ -11,11 +11,14 @@ def _open_log(args):
     """The audit trail of the configured state database (its engine disposed afterwards)."""
     import sqlalchemy as sa
 
+    from enclave.audit import keying
     from enclave.audit.log import AuditLog
     from enclave.config import load_config
     from enclave.state import EnclaveState, open_state
 
-    url = args.db or EnclaveState(config=load_config(args.config)).db_url
+    config = load_config(args.config)
+    url = args.db or EnclaveState(config=config).db_url
+    keying.use(config, url)
     try:
         engine = open_state(url)
     except sa.exc.SQLAlchemyError as e:
@@ -80,11 +83,28 @@ def _head(args) -> int:
     return 0
 
 
+def _keygen(args) -> int:
+    from pathlib import Path
+
+    from enclave.audit.keying import keygen
+
+    path = Path(args.path)
+    if path.exists():
+        raise EnclaveError(f"{path}: exists; a key is never overwritten (choose another path).")
+    keygen(path)
+    print(f"audit key written to {path} (mode 0600); set AuditTrail.key_file to it")
+    return 0
+
+
 def register(groups) -> None:
     from enclave.cli import command_group
 
     add = command_group(groups, "audit", "check and read the audit trail")
-    verify = add("verify", _verify, "detect any edit, deletion or reordering of events")
+    verify = add(
+        "verify",
+        _verify,
+        "detect any edit, deletion, reordering or truncation of events (keyed: no head needed)",
+    )
     verify.add_argument(
         "--head", help="SEQ:HASH kept from `enclave audit head` (detects truncation)"
     )
@@ -99,3 +119,5 @@ def register(groups) -> None:
     head = add("head", _head, "print the last event's SEQ:HASH to keep outside the enclave")
     for command in (verify, show, head):
         command.add_argument("--db", help="state database URL (overrides EnclaveState.db_url)")
+    keygen = add("keygen", _keygen, "write a new audit key (AuditTrail.key_file)")
+    keygen.add_argument("path")

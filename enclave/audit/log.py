@@ -1,11 +1,13 @@
-"""The audit trail: one table, each event chained to the previous one by SHA-256.
+"""The audit trail: one table, each event chained to the previous one by an HMAC.
 
 Callers write an event in the *same transaction* as the change it records (as in OpenSAFELY's
 airlock), so a change without its audit event cannot be committed. Each event's hash covers its
 sequence number, content and the previous event's hash: editing, deleting or reordering any event
-breaks the chain from that point, and ``verify`` names the first broken event. Deleting events
-from the end leaves a valid shorter chain; compare ``head()`` with a copy kept outside (the
-``enclave audit head`` value) to detect that.
+breaks the chain from that point, and ``verify`` names the first broken event. The hash is an
+HMAC-SHA256 under a key kept outside the database, and the chain's head is written, signed, to
+a head log outside it (``enclave.audit.keying``): a database writer can neither recompute the
+hashes of an edited chain nor cut its tail unseen. Without a key configured (tests) the chain
+is plain SHA-256; compare ``head()`` with a copy kept outside to detect truncation.
 
 An event to record is an ``AuditEvent`` (``enclave.audit.actions``: its action is an
 ``AuditAction``, never a free string); what the trail holds comes back as ``RecordedEvent``s.
@@ -19,12 +21,15 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from enclave.audit.actions import AuditAction, AuditEvent, kind_of, parse_action, stored_names
+from enclave.audit.keying import HeadLogBroken, Keying, for_engine
+from enclave.errors import EnclaveError
 from enclave.tables import audit_events
 
 GENESIS = "0" * 64
 
 # Postgres: one writer at a time appends to the chain (any fixed 64-bit number will do).
 _CHAIN_LOCK = 0x656E636C61766531
+_LAST_TRANSACTION = "enclave_audit_transaction"  # conn.info: the last one that recorded
 
 
 class ChainBroken(Exception):
@@ -56,12 +61,31 @@ class RecordedEvent:
         return kind_of(self.action, self.details)
 
 
-def _event_hash(prev_hash, seq, time, actor, action, project, request, details_json) -> str:
-    body = json.dumps(
+def _event_body(prev_hash, seq, time, actor, action, project, request, details_json) -> bytes:
+    return json.dumps(
         [prev_hash, seq, time, actor, action, project, request, details_json],
         separators=(",", ":"),
-    )
-    return hashlib.sha256(body.encode()).hexdigest()
+    ).encode()
+
+
+def _event_hash(*fields, keying: Keying | None = None) -> str:
+    body = _event_body(*fields)
+    return keying.digest(body) if keying else hashlib.sha256(body).hexdigest()
+
+
+def _row_hash(row, keying: Keying | None = None) -> str:
+    fields = (row.prev_hash, row.seq, row.time, row.actor, row.action, row.project, row.request)
+    return _event_hash(*fields, row.details, keying=keying)
+
+
+def current_head(conn: sa.Connection) -> tuple[int, str]:
+    """The last event's (seq, hash), or (0, GENESIS) for an empty trail."""
+    last = conn.execute(
+        sa.select(audit_events.c.seq, audit_events.c.hash)
+        .order_by(audit_events.c.seq.desc())
+        .limit(1)
+    ).first()
+    return (last.seq, last.hash) if last else (0, GENESIS)
 
 
 def _row_to_event(row) -> RecordedEvent:
@@ -72,8 +96,10 @@ class AuditLog:
     """Append and read the audit trail stored in the enclave state database."""
 
     def __init__(self, engine: sa.Engine):
-        """``engine``: the state database (``enclave.state.make_engine``)."""
+        """``engine``: the state database (``enclave.state.make_engine``); keyed when this
+        process keyed that database (``enclave.audit.keying.use``)."""
         self.engine = engine
+        self.keying = for_engine(engine)
 
     def record(
         self, conn: sa.Connection, event: AuditEvent | None = None, **fields
@@ -93,14 +119,28 @@ class AuditLog:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_CHAIN_LOCK)))
         last = conn.execute(
-            sa.select(audit_events.c.seq, audit_events.c.hash)
-            .order_by(audit_events.c.seq.desc())
-            .limit(1)
+            sa.select(audit_events).order_by(audit_events.c.seq.desc()).limit(1)
         ).first()
-        seq, prev_hash = (last.seq + 1, last.hash) if last else (1, GENESIS)
+        head = (last.seq, last.hash) if last else (0, GENESIS)
+        transaction = conn.get_transaction()
+        first_here = conn.info.get(_LAST_TRANSACTION) is not transaction
+        conn.info[_LAST_TRANSACTION] = transaction
+        if self.keying is not None:
+            keyed_after = self.keying.begin(head)
+            if first_here and head[0] > keyed_after:
+                # a committed head (later events of this transaction see their own): out now
+                self.keying.write_head(head, keyed_after)
+        elif last is not None and _row_hash(last) != last.hash:
+            raise EnclaveError(
+                "the audit trail is keyed but this process has no audit key "
+                "(AuditTrail.key_file); nothing was recorded."
+            )
+        seq, prev_hash = head[0] + 1, head[1]
         time = datetime.now(UTC).isoformat(timespec="microseconds")
         details_json = json.dumps(details or {}, sort_keys=True, separators=(",", ":"))
-        digest = _event_hash(prev_hash, seq, time, actor, action, project, request, details_json)
+        digest = _event_hash(
+            prev_hash, seq, time, actor, action, project, request, details_json, keying=self.keying
+        )
         values = dict(
             seq=seq,
             time=time,
@@ -118,7 +158,10 @@ class AuditLog:
     def append(self, event: AuditEvent | None = None, **fields) -> RecordedEvent:
         """Record one event in a transaction of its own (for events with no other change)."""
         with self.engine.begin() as conn:
-            return self.record(conn, event, **fields)
+            recorded = self.record(conn, event, **fields)
+        if self.keying is not None:  # committed: its head goes out at once
+            self.keying.write_head((recorded.seq, recorded.hash), self.keying.keyed_after())
+        return recorded
 
     def events(
         self,
@@ -150,23 +193,32 @@ class AuditLog:
         return events if wanted is None else [e for e in events if e.kind in wanted]
 
     def head(self) -> tuple[int, str]:
-        """The last event's (seq, hash): keep a copy outside to detect truncation."""
+        """The last event's (seq, hash)."""
         with self.engine.connect() as conn:
-            last = conn.execute(
-                sa.select(audit_events.c.seq, audit_events.c.hash)
-                .order_by(audit_events.c.seq.desc())
-                .limit(1)
-            ).first()
-        return (last.seq, last.hash) if last else (0, GENESIS)
+            return current_head(conn)
 
     def verify(self, expected_head: tuple[int, str] | None = None) -> int:
         """Check the whole chain; return the number of events or raise ChainBroken.
 
-        ``expected_head`` is a (seq, hash) kept earlier from ``head()``: the chain must still
-        hold that event unchanged, however many events came after it.
+        Keyed: every event after ``keyed_after`` must carry its HMAC, and every signed head in
+        the head log must still be in the chain, unchanged (else it was truncated or
+        rewritten). ``expected_head`` is a (seq, hash) kept earlier from ``head()``, checked
+        the same way.
         """
+        keyed_after, kept = None, {}
+        if self.keying is not None:
+            try:
+                points = self.keying.checkpoints()
+            except HeadLogBroken as e:
+                raise ChainBroken(0, f"head log: {e}") from None
+            if points:
+                keyed_after = points[0].keyed_after
+            for point in points:
+                if point.seq:  # (0: keying began on an empty trail)
+                    kept.setdefault(point.seq, set()).add(point.hash)
+        if expected_head is not None and expected_head[0] > 0:
+            kept.setdefault(expected_head[0], set()).add(expected_head[1])
         expected_seq, prev_hash = 1, GENESIS
-        kept_hash = None
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(audit_events).order_by(audit_events.c.seq))
             for row in rows:
@@ -174,26 +226,14 @@ class AuditLog:
                     raise ChainBroken(expected_seq, "missing (events deleted or renumbered)")
                 if row.prev_hash != prev_hash:
                     raise ChainBroken(row.seq, "does not follow the previous event (reordered)")
-                digest = _event_hash(
-                    row.prev_hash,
-                    row.seq,
-                    row.time,
-                    row.actor,
-                    row.action,
-                    row.project,
-                    row.request,
-                    row.details,
-                )
-                if digest != row.hash:
+                keyed = keyed_after is not None and row.seq > keyed_after
+                if _row_hash(row, self.keying if keyed else None) != row.hash:
                     raise ChainBroken(row.seq, "content does not match its hash (edited)")
+                if row.seq in kept and kept.pop(row.seq) != {row.hash}:
+                    raise ChainBroken(row.seq, "differs from the kept head (rewritten)")
                 prev_hash = row.hash
-                if expected_head is not None and row.seq == expected_head[0]:
-                    kept_hash = row.hash
                 expected_seq += 1
         count = expected_seq - 1
-        if expected_head is not None and expected_head[0] > 0:
-            if kept_hash is None:
-                raise ChainBroken(count + 1, "the chain ends before the kept head (truncated)")
-            if kept_hash != expected_head[1]:
-                raise ChainBroken(expected_head[0], "differs from the kept head (rewritten)")
+        if kept:
+            raise ChainBroken(count + 1, "the chain ends before the kept head (truncated)")
         return count

@@ -83,7 +83,8 @@ def test_submission_review_release_and_download(enclave, people, home):
     downloads = log.events(request=rid, action="release.download")
     assert [e.actor for e in downloads] == [rita.name, ada.name]
     verify = subprocess.run(
-        [sys.executable, "-m", "enclave", "audit", "verify", "--db", enclave.state_url],
+        # the hub's config: the trail is keyed, and its key and head log are named there
+        [sys.executable, "-m", "enclave", "audit", "verify", "--config", enclave.hub.config_path],
         capture_output=True,
         text=True,
     )
