@@ -1,6 +1,6 @@
-"""Import of pgAudit records into the audit trail: N jsonlog lines (as the hot standby writes
-them: per statement a SESSION record and OBJECT records for the tables read, among the server's
-other lines and other roles' records) into a fresh state database; prints lines/s.
+"""Import of pgAudit records into the keyed audit trail: N jsonlog lines (as the hot standby
+writes them: per statement a SESSION record and OBJECT records for the tables read, among the
+server's other lines and other roles' records) into a fresh state database; prints lines/s.
 
     .venv/bin/python benchmarks/audit_import.py [--lines 100000] [--state-url URL]
 """
@@ -46,26 +46,29 @@ def main() -> None:
     args = parser.parse_args()
 
     import sqlalchemy as sa
+    from traitlets.config import Config
 
+    from enclave.audit import keying
     from enclave.state import make_engine
+    from enclave.tables import pg_log_offsets, pg_sessions
     from enclave.warehouse import statement_log
 
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "postgresql.json"
         write_log(log, args.lines)
-        state = make_engine(args.state_url or f"sqlite:///{Path(tmp) / 'state.sqlite'}")
-        statement_log.metadata.create_all(state)
+        url = args.state_url or f"sqlite:///{Path(tmp) / 'state.sqlite'}"
+        config = Config()  # keyed, as the hub's trail is
+        config.AuditTrail.key_file = str(Path(tmp) / "audit.key")
+        config.AuditTrail.head_file = str(Path(tmp) / "audit-head.log")
+        keying.use(config, url)
+        state = make_engine(url)
         with state.begin() as conn:
             for i, role in enumerate(SESSIONS):
                 conn.execute(
-                    statement_log.pg_sessions.insert().values(
-                        role=role, user=f"user{i}", project="bench"
-                    )
+                    pg_sessions.insert().values(role=role, user=f"user{i}", project="bench")
                 )
             conn.execute(  # the log was there before: read from its start
-                statement_log.pg_log_offsets.insert().values(
-                    path=str(log), inode=os.stat(log).st_ino, offset=0
-                )
+                pg_log_offsets.insert().values(path=str(log), inode=os.stat(log).st_ino, offset=0)
             )
         cpu, wall = time.process_time(), time.perf_counter()
         events = statement_log.import_statements(str(log), state)
