@@ -1,10 +1,13 @@
-"""Gate throughput on a generated ~50 MB notebook of 5,000 cells with DataFrame outputs.
+"""Gate throughput on a generated notebook of 5,000 cells with DataFrame outputs.
 
-Times, in one run on the same file: the gate (read + screen, one process, one core),
-``json.load``, and ``jupyter nbconvert --to html``; prints MB/s and both ratios.
-Goal: at least 20 MB/s, and the gate at most 0.1x the HTML export.
+Two notebooks: as the Enclave kernel writes them (text/plain, text/html and the structured
+form, made by the kernel's own display code over real aggregations), and ``--text-only``, as
+a notebook from elsewhere (text/plain and text/html only; the text heuristics read every
+table). Times, in one run on the same file: the gate (read + screen, one process, one core),
+``json.load``, and ``jupyter nbconvert --to html``; prints MB/s, CPU seconds and the ratios.
+Goals: the gate at most 3x the CPU of ``json.load``, and at most 0.1x the HTML export.
 
-    .venv/bin/python benchmarks/gate_throughput.py [--cells 5000] [--keep DIR]
+    .venv/bin/python benchmarks/gate_throughput.py [--cells 5000] [--text-only] [--keep DIR]
 """
 
 import argparse
@@ -50,19 +53,57 @@ def table(rng, i: int) -> pd.DataFrame:
     return frame
 
 
-def generate(path: Path, cells: int) -> None:
+def kernel_formatter():
+    """IPython's display formatter with the Enclave kernel's structured form installed."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from enclave.kernels import provenance, structured
+
+    provenance.install()
+    shell = InteractiveShell.instance()
+    structured.install(shell)
+    return shell.display_formatter.format
+
+
+def kernel_tables(rng, cells: int):
+    """One aggregation of a cohort (some groups tiny), shown 25 groups at a time: each shown
+    frame is derived from the result, so its cells carry the provenance recorded for it."""
+    n = 200_000
+    cohort = pd.DataFrame(
+        {
+            "institution": rng.choice(INSTITUTIONS, n),
+            "term": rng.choice(TERMS, n),
+            "units": rng.uniform(3, 15, n).round(1),
+            "gpa": rng.uniform(1.8, 3.9, n).round(2),
+            "completed": rng.integers(0, 2, n),
+            "success": rng.integers(0, 2, n),
+        }
+    )
+    tiny = cohort.index[(cohort.institution == "CC-102") & (cohort.term == "2019SU")]
+    cohort = cohort.drop(tiny[5:])  # five students: every table showing them blocks
+    summary = cohort.groupby(["institution", "term"]).agg(
+        students=("units", "size"),
+        completions=("completed", "sum"),
+        mean_units=("units", "mean"),
+        mean_gpa=("gpa", "mean"),
+        success_rate=("success", "mean"),
+    )
+    for _ in range(cells):
+        yield summary.iloc[np.sort(rng.choice(len(summary), 25, replace=False))]
+
+
+def generate(path: Path, cells: int, text_only: bool) -> None:
     rng = np.random.default_rng(42)
     nb = new_notebook()
-    for i in range(cells):
-        frame = table(rng, i)
+    if text_only:
+        frames = (table(rng, i) for i in range(cells))
+        show = lambda frame: {"text/plain": repr(frame), "text/html": frame._repr_html_()}  # noqa: E731
+    else:
+        frames, format = kernel_tables(rng, cells), kernel_formatter()
+        show = lambda frame: format(frame)[0]  # noqa: E731
+    for i, frame in enumerate(frames):
         cell = new_code_cell(f"summary_{i} = cohort.groupby(['institution', 'term']).agg(...)")
-        cell.outputs = [
-            new_output(
-                "execute_result",
-                data={"text/plain": repr(frame), "text/html": frame._repr_html_()},
-                execution_count=i + 1,
-            )
-        ]
+        cell.outputs = [new_output("execute_result", data=show(frame), execution_count=i + 1)]
         cell.execution_count = i + 1
         nb.cells.append(cell)
     nbformat.write(nb, path)
@@ -92,13 +133,17 @@ def gate_run(path: Path):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", type=int, default=5000)
+    parser.add_argument(
+        "--text-only", action="store_true", help="outputs without the kernel's structured form"
+    )
     parser.add_argument("--keep", help="folder to keep the generated notebook in")
+    parser.add_argument("--no-nbconvert", action="store_true", help="skip the HTML export")
     parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     folder = Path(args.keep or tempfile.mkdtemp(prefix="gate-bench-"))
-    path = folder / "bench.ipynb"
+    path = folder / ("bench-text.ipynb" if args.text_only else "bench.ipynb")
     if args.generate_only:
-        generate(path, args.cells)
+        generate(path, args.cells, args.text_only)
         return 0
     if not path.exists():  # in a child, so that this process's peak memory is the gate's
         print(f"generating {args.cells:,} cells ...", file=sys.stderr)
@@ -111,6 +156,7 @@ def main() -> int:
                 str(args.cells),
                 "--keep",
                 str(folder),
+                *(["--text-only"] if args.text_only else []),
             ],
             check=True,
         )
@@ -120,17 +166,23 @@ def main() -> int:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
     json_s, json_cpu, _ = timed(lambda: json.loads(path.read_bytes()))
     html = folder / "bench.html"
-    nbconvert_s, nbconvert_cpu, _ = timed(
-        lambda: subprocess.run(
-            [sys.executable, "-m", "nbconvert", "--to", "html", str(path), "--output", html.stem],
-            check=True,
-            capture_output=True,
+    nbconvert_s, nbconvert_cpu, _ = (
+        (float("nan"), float("nan"), None)
+        if args.no_nbconvert
+        else timed(
+            lambda: subprocess.run(
+                [sys.executable, "-m", "nbconvert", "--to", "html", str(path)]
+                + ["--output", html.stem],
+                check=True,
+                capture_output=True,
+            )
         )
     )
     blocked = sum(f.severity == "block" for f in report.findings)
     print(
-        f"notebook            {mb:8.1f} MB, {args.cells:,} cells, verdict {report.verdict}, "
-        f"{blocked} blocked outputs"
+        f"notebook            {mb:8.1f} MB, {args.cells:,} cells "
+        f"({'text only' if args.text_only else 'as the Enclave kernel writes them'}), "
+        f"verdict {report.verdict}, {blocked} blocked outputs"
     )
     print("                      wall s     MB/s    CPU s  MB/CPU-s")
     for name, wall, cpu in (
@@ -143,8 +195,10 @@ def main() -> int:
         f"gate / nbconvert    {gate_s / nbconvert_s:8.3f}x wall  "
         f"{gate_cpu / nbconvert_cpu:.3f}x CPU  (goal <= 0.1x)"
     )
-    print(f"gate / json.load    {gate_s / json_s:8.1f}x wall  {gate_cpu / json_cpu:.1f}x CPU")
-    print("goal: gate >= 20 MB/s on one core")
+    print(
+        f"gate / json.load    {gate_s / json_s:8.1f}x wall  {gate_cpu / json_cpu:.1f}x CPU"
+        "  (goal <= 3x CPU)"
+    )
     print(f"peak RSS of the gate (this process) {peak_mb:,.0f} MB = {peak_mb / mb:.1f}x file")
     return 0
 

@@ -34,6 +34,7 @@ from enclave.output_review.findings import SEVERITY_RANK, Finding, GateReport
 from enclave.output_review.policy import DisclosurePolicy, PolicyResolver, institution_rules
 from enclave.output_review.reader import read_notebook  # noqa: F401  (public API: gate.read_notebook)
 from enclave.output_review.tables import find_tables
+from enclave.output_review.texts import cell_texts
 
 ENTRY_POINT_GROUP = "enclave.output_checks"
 BUILT_IN_CHECKS = (
@@ -126,7 +127,9 @@ class Gate(LoggingConfigurable):
                 )
             return GateReport(name, numbered(merge(resources[FINDINGS]), nb))
         finally:
-            find_tables.cache_clear()  # it holds output text: never keep it past a screen
+            # they hold output text: never keep it past a screen
+            find_tables.cache_clear()
+            cell_texts.cache_clear()
 
     def structures(self, cell, index: int, resources) -> dict:
         """The cell's trusted structured outputs; an untrusted one is reviewed, its text read."""

@@ -49,7 +49,7 @@ def read_notebook(path, max_bytes: int | None = None) -> NotebookNode:
 
 
 def parse_notebook(text: str, name: str) -> NotebookNode:
-    if not text.strip():
+    if not text or text.isspace():
         raise NotebookInvalid(f"{name}: the file is empty; save the notebook again.")
     try:
         nb = json.loads(text, object_hook=NotebookNode)
@@ -138,8 +138,11 @@ def joined(value, where: str, fail) -> str:
     """nbformat stores multi-line strings as lists of lines; checks want one string."""
     if isinstance(value, str):
         return value
-    if isinstance(value, list) and all(isinstance(line, str) for line in value):
-        return "".join(value)
+    if isinstance(value, list):
+        try:
+            return "".join(value)  # raises TypeError on anything but strings
+        except TypeError:
+            pass
     fail(where, "must be a string or a list of strings")
 
 

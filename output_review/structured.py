@@ -68,6 +68,7 @@ class Structure:
     """A validated structure: labels, values and, per cell, what the kernel recorded."""
 
     payload: dict
+    _cells: list | None = None
 
     @property
     def kind(self) -> str:
@@ -104,18 +105,34 @@ class Structure:
         labels = self.column_labels[j] if j < len(self.column_labels) else []
         return " / ".join(str(x) for x in labels if x is not None)
 
-    def cells(self):
-        values = self.payload["values"]
-        cells = self.payload.get("cells") or {}
-        for i, row in enumerate(values):
-            for j, value in enumerate(row):
-                yield Cell(
-                    i,
-                    j,
-                    value,
-                    *(pick(cells, name, i, j) for name in CELL_FIELDS[:-1]),
-                    derived=bool(pick(cells, "derived", i, j)),
-                )
+    def cells(self) -> list[Cell]:
+        """Every displayed cell with what the kernel recorded of it (built once)."""
+        if self._cells is None:
+            values = self.payload["values"]
+            cells = self.payload.get("cells") or {}
+            grids = [cells.get(name) for name in CELL_FIELDS]
+            out = []
+            for i, row in enumerate(values):
+                rows = [g[i] if g is not None else None for g in grids]
+                for j, value in enumerate(row):
+                    fields = [r[j] if r is not None else None for r in rows]
+                    top = fields[4]
+                    out.append(
+                        Cell(
+                            i,
+                            j,
+                            value,
+                            fields[0],
+                            fields[1],
+                            fields[2],
+                            fields[3],
+                            tuple(top) if top is not None else None,
+                            fields[5],
+                            bool(fields[6]),
+                        )
+                    )
+            self._cells = out
+        return self._cells
 
     @property
     def has_evidence(self) -> bool:
@@ -136,14 +153,6 @@ class Structure:
             for row_stats, row in zip(stats, self.payload["values"], strict=True)
             for stat, value in zip(row_stats, row, strict=True)
         )
-
-
-def pick(cells: dict, name: str, i: int, j: int):
-    grid = cells.get(name)
-    if grid is None:
-        return None
-    value = grid[i][j]
-    return tuple(value) if isinstance(value, list) else value
 
 
 def fingerprint(payload: dict) -> str:
@@ -239,29 +248,40 @@ def validate(payload) -> None:
 
 
 def validate_cells(cells, values, fail) -> None:
-    if not isinstance(cells, dict) or set(cells) - set(CELL_FIELDS):
+    if not isinstance(cells, dict) or not set(cells) <= set(CELL_FIELDS):
         fail("cells")
+    widths = [len(row) for row in values]
     for name, grid in cells.items():
-        if not isinstance(grid, list) or len(grid) != len(values):
+        if (
+            not isinstance(grid, list)
+            or len(grid) != len(values)
+            or any(type(r) is not list or len(r) != w for r, w in zip(grid, widths, strict=True))
+        ):
             fail(f"cells.{name}")
-        for row, shown in zip(grid, values, strict=True):
-            if not isinstance(row, list) or len(row) != len(shown):
-                fail(f"cells.{name}")
-            for v in row:
-                if v is None:
-                    continue
-                if name == "statistic" and v not in STATISTICS:
-                    fail("unknown statistic")
-                if name in ("records", "denominator") and not (whole(v) and v >= 0):
-                    fail(f"cells.{name}")
-                if name == "total" and not number(v):
-                    fail("cells.total")
-                if name == "top" and not (
-                    isinstance(v, list) and len(v) == 2 and all(map(number, v))
-                ):
-                    fail("cells.top")
-                if name in ("negative", "derived") and not isinstance(v, bool):
-                    fail(f"cells.{name}")
+        given = [v for row in grid for v in row if v is not None]
+        try:
+            valid = CELL_CHECKS[name](given)
+        except TypeError:  # an unhashable statistic, a list where a number belongs
+            valid = False
+        if not valid:
+            fail("unknown statistic" if name == "statistic" else f"cells.{name}")
+
+
+def finite(v) -> bool:
+    return (type(v) is float and math.isfinite(v)) or type(v) is int
+
+
+CELL_CHECKS = {
+    "statistic": lambda given: set(given) <= set(STATISTICS),
+    "records": lambda given: all(type(v) is int and v >= 0 for v in given),
+    "denominator": lambda given: all(type(v) is int and v >= 0 for v in given),
+    "total": lambda given: all(map(finite, given)),
+    "top": lambda given: all(
+        type(v) is list and len(v) == 2 and finite(v[0]) and finite(v[1]) for v in given
+    ),
+    "negative": lambda given: all(v is True or v is False for v in given),
+    "derived": lambda given: all(v is True or v is False for v in given),
+}
 
 
 def scalar(v) -> bool:

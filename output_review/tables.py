@@ -96,6 +96,7 @@ WORD_END = re.compile(r"\S(?=\s|$)")
 FRAME_FOOTER = re.compile(r"\[(\d+) rows x \d+ columns\]$")
 SERIES_FOOTER = re.compile(r"(?:Name: (.*?), )?(?:Length: (\d+), )?dtype: (\w+)$")
 HTML_TABLE = re.compile(r"<table\b.*?</table>(?:\s*<p>(\d+) rows × \d+ columns</p>)?", re.S | re.I)
+HTML_DECLARED = re.compile(r"\s*<p>(\d+) rows × \d+ columns</p>")
 HTML_THEAD = re.compile(r"<thead\b.*?</thead>", re.S | re.I)
 HTML_ROW = re.compile(r"<tr\b[^>]*>(.*?)</tr>", re.S | re.I)
 HTML_CELL = re.compile(r"<(t[hd])\b([^>]*)>(.*?)</t[hd]\s*>", re.S | re.I)
@@ -130,7 +131,7 @@ def literal(text: str):
 
 def pair_tables(text: str):
     """``Counter.most_common()`` and ``list(d.items())``: a list of (label, value) pairs."""
-    if "[(" not in text.replace(" ", "")[:100_000]:
+    if "[(" not in text and "[ (" not in text:
         return
     for match in PAIRS.finditer(text):
         value = literal(match.group())
@@ -222,7 +223,8 @@ def frame_table(lines) -> Table | None:
     # of the header may end a label.
     sample = body[:ALIGNMENT_SAMPLE]
     ends = {m.end() for line in header for m in WORD_END.finditer(line)}
-    data_ends = sorted(e for e in ends if sum(map(ends_at(e), sample)) * 2 >= len(sample))
+    shown = Counter(e for line in sample for e in {m.end() for m in WORD_END.finditer(line)})
+    data_ends = sorted(e for e in ends if shown[e] * 2 >= len(sample))
     if not data_ends:
         return None
     label_at = labels_at(header, data_ends)
@@ -283,11 +285,27 @@ def html_text(fragment: str) -> str:
     return fragment.strip()
 
 
-def html_tables(text: str):
-    if "<" not in text or "<table" not in text.lower():
+def html_table_sources(text: str):
+    """Each ``<table>...</table>`` with the row count pandas declares after it, if any:
+    found with plain substring searches (pandas writes lower case); any other case with the
+    regex."""
+    if "<table" not in text:
+        if "<" in text and "<table" in text.lower():
+            yield from ((m.group(), m[1]) for m in HTML_TABLE.finditer(text))
         return
-    for match in HTML_TABLE.finditer(text):
-        source = match.group()
+    start = text.find("<table")
+    while start >= 0:
+        end = text.find("</table>", start)
+        if end < 0:
+            return
+        end += len("</table>")
+        tail = HTML_DECLARED.match(text, end)
+        yield text[start:end], tail[1] if tail else None
+        start = text.find("<table", end)
+
+
+def html_tables(text: str):
+    for source, declared in html_table_sources(text):
         head = HTML_THEAD.search(source)
         body = source[head.end() :] if head else source
         header_rows = HTML_ROW.findall(head.group()) if head else []
@@ -304,7 +322,7 @@ def html_tables(text: str):
                 labels = tail
             elif len(row) > width and any(row[:-width]):  # pandas' index names row
                 named = True
-        rows = int(match[1]) if match[1] else html_rows(body)
+        rows = int(declared) if declared else html_rows(body)
         yield Table(
             labels,
             rows,
@@ -409,6 +427,40 @@ def dict_tables(text: str):
 
 
 NUMBER = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+
+# Cheap first tests, each a search with a literal first character (at memory speed): a table
+# that fails one cannot hold what the rule looks for, so it is not parsed at all.
+SMALL_PLAIN = re.compile(r" (\d{1,%d})(?:\.0+)?(?=[\s,)\]}|&\\]|$)(?! columns\])")
+SMALL_OPENING = re.compile(r"[\[(:](\d{1,%d})(?:\.0+)?(?=[\s,)\]}]|$)")
+SMALL_HTML = re.compile(r"<td[^>]*>\s*(\d{1,%d})(?:\.0+)?\s*</td>")
+ROW_NUMBER = (re.compile(r"\n\d+ "), re.compile(r"<th[^>]*>\d+</th>"))
+DECLARED_ROWS = (re.compile(r"\[(\d+) rows x"), re.compile(r"<p>(\d+) rows ×"))
+
+
+@lru_cache(maxsize=8)
+def small_patterns(limit: int) -> tuple[re.Pattern, ...]:
+    digits = len(str(max(limit - 1, 0)))
+    return tuple(re.compile(p.pattern % digits) for p in (SMALL_PLAIN, SMALL_OPENING, SMALL_HTML))
+
+
+def may_hold_small(kind: str, text: str, limit: int) -> bool:
+    """Whether ``text`` shows a whole number below ``limit`` where a table cell can be (after
+    a space, an opening bracket or a colon, or alone in an HTML cell)."""
+    plain, opening, html = small_patterns(limit)
+    patterns = (html,) if kind == "text/html" else (plain, opening, html)
+    return any(int(m[1]) < limit for p in patterns for m in p.finditer(text))
+
+
+def may_list_rows(kind: str, text: str) -> bool:
+    """Whether a table in ``text`` could have rows labelled by position (row numbers)."""
+    return any(p.search(text) for p in ROW_NUMBER)
+
+
+def may_exceed_rows(text: str, limit: int) -> bool:
+    """Whether a table in ``text`` could have more than ``limit`` rows."""
+    if text.count("\n") > limit or text.count("<tr") > limit:
+        return True
+    return any(int(m[1]) > limit for p in DECLARED_ROWS for m in p.finditer(text))
 
 
 def whole_number(cell: str) -> int | None:

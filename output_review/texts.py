@@ -7,9 +7,11 @@ every representation of every output, streams, tracebacks, attachments and metad
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from enclave.output_review.reader import is_json_mime
 
+STRUCTURED = "application/vnd.enclave.table+json"  # structured.MIMETYPE
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 BINARY_IMAGES = ("image/png", "image/jpeg", "image/gif", "image/bmp", "image/webp")
 
@@ -19,6 +21,11 @@ class Text:
     output: int | None  # None: the cell's source, attachments or metadata
     kind: str  # a mimetype, "stdout"/"stderr", "traceback", "source", "metadata"
     text: str
+
+    @cached_property
+    def lower(self) -> str:
+        """The text in lower case, made once for every check that needs it."""
+        return self.text.lower()
 
 
 def as_text(value) -> str:
@@ -36,12 +43,30 @@ def output_texts(output, index: int):
         for mime, value in output.data.items():
             if mime in BINARY_IMAGES:
                 continue  # base64 pixels carry no text we can read; the image rule reviews them
+            if mime == STRUCTURED:
+                continue  # the kernel's evidence: read by the gate, stripped before release
             yield Text(index, mime, as_text(value) if is_json_mime(mime) else value)
     if output.get("metadata"):
         yield Text(index, "metadata", as_text(output.metadata))
 
 
-def cell_texts(cell):
+class LastCell:
+    """Every check of a cell asks for its texts: the gate screens cell by cell, so keeping
+    the last cell's list shares it. Cleared after each screen (it holds output text)."""
+
+    def __init__(self):
+        self.cell, self.texts = None, []
+
+    def __call__(self, cell) -> list[Text]:
+        if cell is not self.cell:
+            self.cell, self.texts = cell, list(_cell_texts(cell))
+        return self.texts
+
+    def cache_clear(self) -> None:
+        self.cell, self.texts = None, []
+
+
+def _cell_texts(cell):
     """Source and cell-level metadata first, then each output's texts."""
     yield Text(None, "source", cell.source)
     if cell.get("metadata"):
@@ -53,3 +78,6 @@ def cell_texts(cell):
                 yield Text(None, mime, as_text(value))
     for index, output in enumerate(cell.get("outputs", ())):
         yield from output_texts(output, index)
+
+
+cell_texts = LastCell()

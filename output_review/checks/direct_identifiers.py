@@ -38,27 +38,41 @@ PATTERNS = {
         r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
     ),
     "a US phone number": (
-        r"-\d{4}(?!\d)|\.\d{3}\.\d{4}",
+        # two needles, each with a literal first character (searched at memory speed)
+        (r"-\d{4}(?!\d)", r"\.\d{3}\.\d{4}"),
         r"(?<![\d.-])(?:\+?1[ .-])?(?:\(\d{3}\) ?|\d{3}[.-])\d{3}[.-]\d{4}(?![\d.-])",
     ),
     "a street address": (
-        r" [A-Z][a-z]+ [A-Z]",
+        # a capitalised word and another: NAME_LIKE below, searched once for both rules
+        None,
         rf"(?<![\w-])\d{{1,6}}(?: [A-Z][a-z]+){{1,4}} (?:{SUFFIXES})\b\.?(?!\w)",
     ),
 }
 PATTERNS = {
-    what: (re.compile(needle), re.compile(full)) for what, (needle, full) in PATTERNS.items()
+    what: (
+        None
+        if needle is None
+        else tuple(map(re.compile, needle if isinstance(needle, tuple) else (needle,))),
+        re.compile(full),
+    )
+    for what, (needle, full) in PATTERNS.items()
 }
+# a capitalised word, then (after a comma) a capitalised word: what a person's name needs
+NAME_LIKE = re.compile(r"[A-Z][a-z'’-]+,? [A-Z]")
 DATE = r"(?:\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4}|[A-Z][a-z]+ \d{1,2}, \d{4})"
 # a field's value: capitalised words and initials, or "Family, Title Given" (checked further)
 PERSON_NAME = re.compile(r"[A-Z][a-z'’-]+(?:,? (?:[A-Z][a-z'’-]+\.?|[A-Z]\.)){0,4}(?![\w])")
 
 
-def found(text: str) -> list[str]:
+def found(text: str, name_like: bool | None = None) -> list[str]:
+    """What ``text`` contains; ``name_like``: whether NAME_LIKE matches it, if known."""
+    if name_like is None:
+        name_like = bool(NAME_LIKE.search(text))
     return [
         what
-        for what, (needle, full) in PATTERNS.items()
-        if needle.search(text) and full.search(text)
+        for what, (needles, full) in PATTERNS.items()
+        if (name_like if needles is None else any(n.search(text) for n in needles))
+        and full.search(text)
     ]
 
 
@@ -98,13 +112,16 @@ class DirectIdentifiers(OutputCheck):
     def preprocess_cell(self, cell, resources, index):
         for text in cell_texts(cell):
             where = f"the {text.kind}"
-            for what in found(text.text):
+            name_like = bool(NAME_LIKE.search(text.text))
+            for what in found(text.text, name_like):
                 self.flag(resources, index, text.output, "block", f"{where} contains {what}")
             if text.kind == "source" and cell.cell_type == "code":
                 continue  # code names fields; the field rules apply to what is shown
-            fields = self.mentions_fields(text.text)
+            fields = self.mentions_fields(text.lower)
             if fields:
                 self.check_fields(text.text, resources, index, text.output, where)
+            if not fields and not name_like:
+                continue  # no field to read, and nothing shaped like a person's name
             kind = "markdown" if text.kind == "source" else text.kind
             for table in find_tables(kind, text.text):
                 self.check_table(table, resources, index, text.output, where, fields)
@@ -114,9 +131,9 @@ class DirectIdentifiers(OutputCheck):
         for what in found(json.dumps(nb.metadata)):
             self.flag(resources, None, None, "block", f"the notebook metadata contains {what}")
 
-    def mentions_fields(self, text: str) -> bool:
-        """Without one of ``field_words`` the field rules cannot fire (a cheap first test)."""
-        low = text.lower()
+    def mentions_fields(self, low: str) -> bool:
+        """Without one of ``field_words`` (in ``low``, the text in lower case) the field
+        rules cannot fire (a cheap first test)."""
         return any(word in low for word in self.field_words)
 
     def field_pattern(self, fields: str, value: str) -> re.Pattern:

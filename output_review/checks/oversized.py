@@ -3,7 +3,7 @@
 from traitlets import Int
 
 from enclave.output_review.checks.base import OutputCheck
-from enclave.output_review.tables import find_tables
+from enclave.output_review.tables import find_tables, may_exceed_rows
 from enclave.output_review.texts import cell_texts
 
 
@@ -24,7 +24,9 @@ class Oversized(OutputCheck):
             if len(text.text) > self.max_output_chars:
                 what = f"the output has {len(text.text):,} characters"
                 self.flag(resources, index, text.output, "review", what)
-            elif any(t.rows > self.max_table_rows for t in find_tables(text.kind, text.text)):
+            elif may_exceed_rows(text.text, self.max_table_rows) and any(
+                t.rows > self.max_table_rows for t in find_tables(text.kind, text.text)
+            ):
                 what = f"the output has a table of more than {self.max_table_rows:,} rows"
                 self.flag(resources, index, text.output, "review", what)
         return cell, resources

@@ -25,7 +25,7 @@ import re
 from traitlets import Int, Unicode
 
 from enclave.output_review.checks.base import INSTITUTIONS, POLICY, OutputCheck, described
-from enclave.output_review.tables import MISSING, find_tables
+from enclave.output_review.tables import MISSING, find_tables, may_hold_small
 from enclave.output_review.texts import cell_texts
 
 # Whole, non-negative numbers one a line: 5, 5.0, 1,234 (one regex for a whole column).
@@ -91,6 +91,8 @@ class SmallCounts(OutputCheck):
                 continue
             if described(resources, text.output) or self.is_model_summary(text.text):
                 continue
+            if not may_hold_small(text.kind, text.text, self.min_count):
+                continue  # no whole number below the threshold where a cell can be
             kind = "markdown" if text.kind == "source" else text.kind
             for table in find_tables(kind, text.text):
                 self.check_table(table, resources, index, text.output, f"the {text.kind}")

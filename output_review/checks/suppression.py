@@ -11,6 +11,7 @@ suppression) or drop the margins.
 import re
 
 from enclave.output_review.checks.base import STRUCTURES, OutputCheck
+from enclave.output_review.structured import Structure
 from enclave.output_review.tables import find_tables, whole_number
 from enclave.output_review.texts import output_texts
 
@@ -143,18 +144,28 @@ class Suppression(OutputCheck):
 
     def preprocess_cell(self, cell, resources, index):
         structures = resources.get(STRUCTURES, {})
-        kept = resources.setdefault(GRIDS, [])
+        hiding, others = resources.setdefault(GRIDS, ([], []))
         for number, output in enumerate(cell.get("outputs", ())):
+            where = (index, number)
             if number in structures:
-                found = [structure_grid((index, number), structures[number])]
+                source = structures[number]
+                hides = any(c.statistic == "count" and c.value is None for c in source.cells())
             else:
-                found = text_grids((index, number), output)
-            kept.extend(g for g in found if g is not None and (g.hidden() or g.totals_only))
+                source = output
+                hides = any(may_hide(t.kind, t.text) for t in output_texts(output, number))
+            if hides:
+                hiding.extend(g for g in grids_of(where, source) if g.hidden())
+            else:
+                others.append((where, source))  # read only if some table hides a cell
         return cell, resources
 
     def check_notebook(self, nb, resources):
-        grids = resources.pop(GRIDS, [])
-        for grid in grids:
+        hiding, others = resources.pop(GRIDS, ([], []))
+        if not hiding:
+            return
+        totals = [g for where, source in others for g in grids_of(where, source) if g.totals_only]
+        grids = hiding + totals
+        for grid in hiding:
             if not grid.hidden():
                 continue
             rows, columns, source = {}, {}, None
@@ -183,6 +194,32 @@ class Suppression(OutputCheck):
                     "less the counts shown); suppress more cells so no hidden count is the "
                     "only one in its row or column, or remove the totals.",
                 )
+
+
+HIDDEN_NEEDLES = ("NaN", "nan", "<NA>", "*", "suppress", "redact", "—", "–", "&lt;") + tuple(
+    # a lone letter for a confidential cell, as statistics offices print it
+    f"{before}{letter}{after}"
+    for letter in "cxsS"
+    for before, after in ((">", "<"), (" ", "\n"), ("  ", "  "))
+)
+BELOW = re.compile(r"<\s*\d")  # "<10" (escaped in HTML: "&lt;")
+
+
+def may_hide(kind: str, text: str) -> bool:
+    """Whether a text could show a hidden cell: substring searches at memory speed (pandas
+    prints "..." for what it truncated, which hides nothing)."""
+    return (
+        any(needle in text for needle in HIDDEN_NEEDLES)
+        or ".." in text.replace("...", "")
+        or (kind != "text/html" and bool(BELOW.search(text)))
+    )
+
+
+def grids_of(where, source) -> list[Grid]:
+    if isinstance(source, Structure):
+        grid = structure_grid(where, source)
+        return [grid] if grid is not None else []
+    return text_grids(where, source)
 
 
 def structure_grid(where, structure) -> Grid | None:
