@@ -141,6 +141,44 @@ review_releases = sa.Table(
     sa.Column("built", sa.String(32), nullable=False),
 )
 
+review_rounds = sa.Table(  # every round's frozen file and gate result (the request shows the last)
+    "review_rounds",
+    metadata,
+    sa.Column("request_id", sa.ForeignKey("review_requests.id"), primary_key=True),
+    sa.Column("round", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("gate_verdict", sa.String(16), nullable=False),
+    sa.Column("gate_report", sa.Text, nullable=False),
+    sa.Column("institutions", sa.Text, nullable=False),
+    sa.Column("submitted", sa.String(32), nullable=False),
+)
+
+review_output_decisions = sa.Table(  # a reviewer's or steward's word on each output, per round
+    "review_output_decisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.ForeignKey("review_requests.id"), nullable=False),
+    sa.Column("round", sa.Integer, nullable=False),
+    sa.Column("user", sa.String(200), nullable=False),
+    sa.Column("cell", sa.Integer, nullable=False),  # 0-based, as the gate counts
+    sa.Column("output", sa.Integer, nullable=False),
+    sa.Column("decision", sa.String(32), nullable=False),  # approve | request_changes | reject
+    sa.Column("comment", sa.Text, nullable=False),  # for the requester
+    sa.Column("time", sa.String(32), nullable=False),
+)
+sa.Index("ix_review_output_decisions_request", review_output_decisions.c.request_id)
+
+review_seen = sa.Table(  # the state of each request its requester last saw (notices)
+    "review_seen",
+    metadata,
+    sa.Column("user", sa.String(200), primary_key=True),
+    sa.Column("request_id", sa.ForeignKey("review_requests.id"), primary_key=True),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("round", sa.Integer, nullable=False),
+    sa.Column("time", sa.String(32), nullable=False),
+)
+
 # -- PostgreSQL sessions and the server's statement log (enclave.warehouse.statement_log) --------
 pg_sessions = sa.Table(  # which user and project a session's login role currently stands for
     "pg_sessions",

@@ -28,9 +28,23 @@ from enclave.tables import (
     pg_sessions,
     review_comments,
     review_decisions,
+    review_output_decisions,
     review_releases,
     review_requests,
+    review_rounds,
+    review_seen,
 )
+
+# the queue's sort keys (newest first unless said otherwise)
+SORTS = {
+    "created": review_requests.c.created.desc(),
+    "updated": review_requests.c.updated.desc(),
+    "oldest": review_requests.c.created.asc(),
+    "project": review_requests.c.project.asc(),
+    "status": review_requests.c.status.asc(),
+    "author": review_requests.c.author.asc(),
+}
+ROUND_COLUMNS = ("sha256", "size", "gate_verdict", "gate_report", "institutions")
 
 
 def now() -> str:
@@ -97,30 +111,76 @@ class Changes:
                 **values,
             )
         )
+        self._add_round(request_id, 1, values, stamp)
         self._audit.record(self.conn, dataclasses.replace(audit, request=request_id))
         return request_id
 
+    def _add_round(self, request_id: str, round_: int, values: dict, stamp: str) -> None:
+        self.conn.execute(
+            review_rounds.insert().values(
+                request_id=request_id,
+                round=round_,
+                submitted=stamp,
+                **{k: values[k] for k in ROUND_COLUMNS},
+            )
+        )
+
     def move(self, row, status: Status, audit: AuditEvent, **values) -> None:
-        """Set the locked ``row``'s status (and ``values``, e.g. a resubmission's new file)."""
+        """Set the locked ``row``'s status (and ``values``: a resubmission's new round and
+        file, which is kept as that round's)."""
+        stamp = now()
         self.conn.execute(
             review_requests.update()
             .where(review_requests.c.id == row.id)
-            .values(status=status, updated=now(), **values)
+            .values(status=status, updated=stamp, **values)
         )
+        if values.get("round", row.round) != row.round:
+            self._add_round(row.id, values["round"], values, stamp)
         self._audit.record(self.conn, audit)
 
-    def decide(self, row, decision: dict, status: Status, audit: AuditEvent) -> None:
-        """One person's decision on the locked ``row`` in its round, and the status it leads to."""
+    def decide(self, row, decision: dict, status: Status, audit: AuditEvent, outputs=()) -> None:
+        """One person's decision on the locked ``row`` in its round, and the status it leads
+        to; ``outputs``: their word on single outputs (dicts of cell, output, decision,
+        comment)."""
+        stamp = now()
         self.conn.execute(
             review_decisions.insert().values(
                 request_id=row.id,
                 round=row.round,
                 sha256=row.sha256,
-                time=now(),
+                time=stamp,
                 **{**decision, "institutions": json.dumps(decision["institutions"])},
             )
         )
+        if outputs:
+            self.conn.execute(
+                review_output_decisions.insert(),
+                [
+                    {
+                        "request_id": row.id,
+                        "round": row.round,
+                        "user": decision["user"],
+                        "time": stamp,
+                        **o,
+                    }
+                    for o in outputs
+                ],
+            )
         self.move(row, status, audit)
+
+    def mark_seen(self, user: str, row, audit: AuditEvent) -> None:
+        """``user`` (the requester) has seen ``row`` as it is now: its notice is done."""
+        self.conn.execute(
+            review_seen.delete().where(
+                (review_seen.c.user == user) & (review_seen.c.request_id == row.id)
+            )
+        )
+        self.conn.execute(
+            review_seen.insert().values(
+                user=user, request_id=row.id, status=row.status, round=row.round, time=now()
+            )
+        )
+        self._audit.record(self.conn, audit)
 
     def add_comment(self, row, author: str, body: str, visibility: str, audit: AuditEvent) -> int:
         """A comment on ``row``; ``audit`` gets the comment's id in its details."""
@@ -184,25 +244,68 @@ class ReviewData:
             ).first()
         return row, decisions, comments, release
 
-    def requests_with_open_decisions(
-        self, *, status: str | None, author: str | None, keep, open_statuses
+    def decisions(self, request_id: str) -> list:
+        with self.engine.connect() as conn:
+            return _decisions_by_request(conn, [request_id]).get(request_id, [])
+
+    def queue(
+        self, *, status=None, author=None, search="", sort="created", keep, open_statuses
     ) -> tuple[list, dict]:
-        """Requests newest first (of ``author`` only, if given), those ``keep(row)`` accepts,
-        and the decisions of those whose status is in ``open_statuses``."""
-        query = sa.select(review_requests).order_by(review_requests.c.created.desc())
+        """Requests (of ``author`` only, if given) that ``keep(row)`` accepts, with the
+        decisions of those whose status is in ``open_statuses``: filtered by ``status`` and by
+        ``search`` (words each found in the id, notebook, project or requester), in the order
+        of ``sort`` (a key of ``SORTS``; newest first by default)."""
+        query = sa.select(review_requests).order_by(SORTS.get(sort, SORTS["created"]))
         if status:
             query = query.where(review_requests.c.status == status)
         if author is not None:
             query = query.where(review_requests.c.author == author)
+        for word in search.split()[:5]:
+            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            like = f"%{escaped}%"
+            query = query.where(
+                sa.or_(
+                    *(
+                        column.ilike(like, escape="\\")
+                        for column in (
+                            review_requests.c.id,
+                            review_requests.c.notebook,
+                            review_requests.c.project,
+                            review_requests.c.author,
+                        )
+                    )
+                )
+            )
         with self.engine.connect() as conn:
             rows = [r for r in conn.execute(query) if keep(r)]
             open_ids = [r.id for r in rows if r.status in open_statuses]
             decisions = _decisions_by_request(conn, open_ids) if open_ids else {}
         return rows, decisions
 
-    def decisions(self, request_id: str) -> list:
+    def rounds(self, request_id: str) -> list:
+        """Every round of the request, first to last."""
         with self.engine.connect() as conn:
-            return _decisions_by_request(conn, [request_id]).get(request_id, [])
+            return conn.execute(
+                sa.select(review_rounds)
+                .where(review_rounds.c.request_id == request_id)
+                .order_by(review_rounds.c.round)
+            ).all()
+
+    def output_decisions(self, request_id: str) -> list:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(review_output_decisions)
+                .where(review_output_decisions.c.request_id == request_id)
+                .order_by(review_output_decisions.c.id)
+            ).all()
+
+    def seen(self, user: str) -> dict[str, tuple[str, int]]:
+        """request id -> (status, round) as ``user`` last saw it."""
+        with self.engine.connect() as conn:
+            return {
+                r.request_id: (r.status, r.round)
+                for r in conn.execute(sa.select(review_seen).where(review_seen.c.user == user))
+            }
 
     def approved_request_ids(self) -> list[str]:
         with self.engine.connect() as conn:

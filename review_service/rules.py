@@ -112,6 +112,61 @@ def decide(actor: Actor, row, decisions: list, decision: dict, required_reviewer
     return action, move(row, action)
 
 
+MAX_OUTPUT_DECISIONS = 5000  # a notebook with more outputs is decided as a whole beyond that
+# an overall decision must not say less than a word on one output: a rejected output cannot
+# be part of an approval, nor an output that needs changes
+OVERALL_AT_LEAST = {"approve": 0, "request_changes": 1, "reject": 2}
+
+
+def check_output_decisions(overall: str, outputs, shape: list[int]) -> list[dict]:
+    """Per-output decisions (``{"cell", "output", "decision", "comment"}``) checked against
+    the notebook's ``shape`` (outputs per cell) and the overall decision; returns them clean."""
+    if len(outputs) > MAX_OUTPUT_DECISIONS:
+        raise BadSubmission(f"outputs: more than {MAX_OUTPUT_DECISIONS} decisions; send fewer.")
+    clean, seen = [], set()
+    for item in outputs:
+        cell, output, decision = item.get("cell"), item.get("output"), item.get("decision")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (cell, output)):
+            raise BadSubmission("outputs: each needs the cell and output numbers.")
+        if not (0 <= cell < len(shape) and 0 <= output < shape[cell]):
+            raise BadSubmission(
+                f"outputs: the notebook has no output {output + 1} in cell {cell + 1}."
+            )
+        if decision not in DECISIONS:
+            raise BadSubmission(
+                f"outputs: cell {cell + 1}: {str(decision)[:40]!r} is not one of "
+                f"{', '.join(DECISIONS)}."
+            )
+        if (cell, output) in seen:
+            raise BadSubmission(f"outputs: cell {cell + 1} output {output + 1} decided twice.")
+        seen.add((cell, output))
+        comment = check_text("comment", item.get("comment") or "", required=False)
+        if OVERALL_AT_LEAST[decision] > OVERALL_AT_LEAST[overall]:
+            raise BadSubmission(
+                f"decision: you marked cell {cell + 1} output {output + 1} "
+                f"'{decision.replace('_', ' ')}'; the request as a whole cannot be "
+                f"'{overall.replace('_', ' ')}'. Choose request changes or reject."
+            )
+        clean.append({"cell": cell, "output": output, "decision": decision, "comment": comment})
+    return clean
+
+
+def summary_of_outputs(outputs: list[dict]) -> dict[str, int]:
+    """How many outputs got each decision (the audit event's details: no comment text)."""
+    return {d: n for d in DECISIONS if (n := sum(o["decision"] == d for o in outputs))}
+
+
+# statuses the requester reaches by their own hand: no notice for those
+OWN_STATUSES = frozenset({Status.SUBMITTED, Status.WITHDRAWN})
+
+
+def needs_notice(actor: Actor, row, seen: dict) -> bool:
+    """Whether ``row`` changed (by someone else) since its requester last looked at it."""
+    if actor.name != row.author or row.status in OWN_STATUSES:
+        return False
+    return seen.get(row.id) != (row.status, row.round)
+
+
 def check_comment(actor: Actor, row, visibility: str) -> None:
     if visibility not in VISIBILITIES:
         raise BadSubmission("visibility: use 'all' or 'reviewers'.")

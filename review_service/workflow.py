@@ -76,12 +76,23 @@ class ReviewWorkflow:
             "waiting_for_me": rules.waits_for(actor, row, decisions),
         }
 
-    def visible(self, actor: Actor, status: str | None = None) -> list[tuple]:
-        """(request, waiting_for_me) for every request this user may see, newest first."""
-        everyone = actor.is_admin or actor.is_reviewer or actor.stewards
-        rows, decisions = self.data.requests_with_open_decisions(
+    def visible(
+        self,
+        actor: Actor,
+        status: str | None = None,
+        *,
+        search: str = "",
+        sort: str = "created",
+        mine: bool = False,
+    ) -> list[tuple]:
+        """(request, waiting_for_me) for every request this user may see (``mine``: only
+        their own), newest first unless ``sort`` says otherwise (``data_access.SORTS``)."""
+        everyone = (actor.is_admin or actor.is_reviewer or actor.stewards) and not mine
+        rows, decisions = self.data.queue(
             status=status,
             author=None if everyone else actor.name,
+            search=search,
+            sort=sort,
             keep=lambda row: permissions.user_can_view(actor, row),
             open_statuses=OPEN_FOR_DECISION,
         )
@@ -246,12 +257,17 @@ class ReviewWorkflow:
             raise Conflict(f"request {row.id}: {e}") from None
 
     # -- decisions and comments --------------------------------------------------------------
-    def decide(self, actor: Actor, request_id: str, decision: str, comment: str = "") -> str:
-        """Record one reviewer's or steward's decision; return the request's new status."""
+    def decide(
+        self, actor: Actor, request_id: str, decision: str, comment: str = "", outputs=()
+    ) -> str:
+        """Record one reviewer's or steward's decision (with their word on single
+        ``outputs``: dicts of cell, output, decision, comment); return the new status."""
         comment = rules.check_decision(decision, comment)
         with self.data.transaction() as tx:
             row = tx.lock(request_id)
             permissions.check_user_can_decide(actor, row)
+            if outputs:
+                outputs = rules.check_output_decisions(decision, outputs, self.shape(row))
             decided = rules.decision_by(actor, row, decision)
             action, status = rules.decide(
                 actor, row, tx.decisions(row.id), decided, self.settings.required_reviewer_approvals
@@ -266,10 +282,47 @@ class ReviewWorkflow:
                 "institutions": decided["institutions"],
                 "status": status.value,
             }
-            tx.decide(row, decided, status, event(AUDIT_ACTIONS[action], actor.name, row, details))
+            if outputs:
+                details["outputs"] = rules.summary_of_outputs(outputs)
+            audit = event(AUDIT_ACTIONS[action], actor.name, row, details)
+            tx.decide(row, decided, status, audit, outputs)
             if comment:
                 self._comment(tx, actor, row, comment, "all")
         return status.value
+
+    def shape(self, row) -> list[int]:
+        """How many outputs each cell of the request's frozen notebook has."""
+        from enclave.output_review.gate import read_notebook
+
+        self.verify_frozen(row)
+        nb = read_notebook(self.store.path(row.sha256))
+        return [len(cell.get("outputs", ())) for cell in nb.cells]
+
+    def output_decisions(self, actor: Actor, request_id: str) -> list:
+        """Every word on single outputs, every round (their comments are for the requester)."""
+        permissions.check_user_can_view(actor, self.data.request(request_id))
+        return self.data.output_decisions(request_id)
+
+    def rounds(self, actor: Actor, request_id: str) -> list:
+        """Every round's frozen file and gate result, first to last."""
+        permissions.check_user_can_view(actor, self.data.request(request_id))
+        return self.data.rounds(request_id)
+
+    # -- notices to the requester ------------------------------------------------------------
+    def notices(self, actor: Actor) -> list:
+        """The requester's requests that changed (by someone else) since they last looked."""
+        seen = self.data.seen(actor.name)
+        return [r for r, _ in self.visible(actor, mine=True) if rules.needs_notice(actor, r, seen)]
+
+    def mark_seen(self, actor: Actor, request_id: str) -> None:
+        """The requester looked at the request: its notice is done (recorded once per change)."""
+        row = self.data.request(request_id)
+        if not rules.needs_notice(actor, row, self.data.seen(actor.name)):
+            return
+        with self.data.transaction() as tx:
+            row = tx.lock(request_id)
+            details = {"status": row.status, "round": row.round}
+            tx.mark_seen(actor.name, row, event(AuditAction.REQUEST_SEEN, actor.name, row, details))
 
     def comment(self, actor: Actor, request_id: str, body: str, visibility: str = "all") -> None:
         body = rules.check_text("comment", body, required=True)

@@ -38,6 +38,7 @@ class AuditAction(StrEnum):
     RELEASE_BUILD = "release.build"
     GATE_RESULT = "gate.result"
     REQUEST_COMMENT = "request.comment"
+    REQUEST_SEEN = "request.seen"  # its requester has seen a change of state (a notice done)
     RELEASE_DOWNLOAD = "release.download"
 
 

@@ -13,7 +13,25 @@ from enclave.audit import AuditLog
 from enclave.audit.actions import AuditAction, AuditEvent
 from enclave.review_service.data_access import Changes, ReviewData
 from enclave.review_service.states import Status
-from enclave.tables import review_comments, review_decisions, review_releases, review_requests
+from enclave.tables import (
+    review_comments,
+    review_decisions,
+    review_output_decisions,
+    review_releases,
+    review_requests,
+    review_rounds,
+    review_seen,
+)
+
+TABLES = (
+    review_requests,
+    review_decisions,
+    review_comments,
+    review_releases,
+    review_rounds,
+    review_output_decisions,
+    review_seen,
+)
 
 # the calls that only read; every other public call must take an audit event
 READS = {
@@ -22,7 +40,10 @@ READS = {
         "transaction",
         "request",
         "request_with_history",
-        "requests_with_open_decisions",
+        "queue",
+        "rounds",
+        "output_decisions",
+        "seen",
         "decisions",
         "approved_request_ids",
         "sha256_in_use",
@@ -43,8 +64,7 @@ def mutators(cls) -> list[str]:
 def table_rows(engine) -> dict:
     with engine.connect() as conn:
         return {
-            t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
-            for t in (review_requests, review_decisions, review_comments, review_releases)
+            t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar() for t in TABLES
         } | {
             "statuses": sorted(conn.execute(sa.select(review_requests.c.status)).scalars()),
         }
@@ -68,6 +88,10 @@ CASES = {
         {"user": "rev1", "decision": "approve", "as_reviewer": True, "institutions": []},
         Status.IN_REVIEW,
         audit(AuditAction.REQUEST_APPROVE, row.id),
+        [{"cell": 1, "output": 0, "decision": "approve", "comment": "fine"}],
+    ),
+    "mark_seen": lambda tx, data, row: tx.mark_seen(
+        row.author, row, audit(AuditAction.REQUEST_SEEN, row.id)
     ),
     "add_comment": lambda tx, data, row: tx.add_comment(
         row, "rev1", "ok", "all", audit(rid=row.id)
