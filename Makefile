@@ -12,10 +12,12 @@ export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
 setup: $(VENV)/.installed node_modules/.installed
 
-# Debian packages the tests and the hub need (chromium for browser tests, nftables for egress rules).
+# Debian packages the tests and the hub need (chromium for browser tests, nftables for the
+# sessions' network rules, bubblewrap for their sandboxes).
 system-packages:
-	@command -v chromium >/dev/null && command -v nft >/dev/null || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nftables)
+	@command -v chromium >/dev/null && command -v nft >/dev/null && command -v bwrap >/dev/null || \
+	  (apt-get update -qq && \
+	   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nftables bubblewrap)
 
 # The PostgreSQL clusters recorded sessions need (a warehouse primary on 5440 and its hot standby
 # on 5441, both with Debian's pgAudit): created, configured and started if down, idempotently.

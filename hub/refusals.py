@@ -84,6 +84,13 @@ REFUSALS = {
         "Tell the administrators",
         None,
     ),
+    "sandbox": (
+        "Your session's sandbox could not be set up",
+        "Every session runs fenced in a sandbox of its own; this one could not be completed, so "
+        "the session was not started.",
+        "Tell the administrators",
+        None,
+    ),
     "configuration": (
         "Sessions are not set up on this enclave yet",
         "The enclave's session settings are incomplete, so no session can start safely.",

@@ -3,14 +3,16 @@
 Before anything starts, the spawner checks — and refuses with a clear message — that the user is
 a researcher, has accepted the current data-use agreement, chose one of their active projects,
 and has a Unix account. Then it gives the session exactly one project's read-only warehouse
-access, confines the uid's network (nftables), and starts the single-user server with a scrubbed
-environment, resource limits, a memory cgroup for the whole session and a private mount
-namespace (hidepid /proc, private /tmp, the project's own workspace as the home directory). While
+access and starts the single-user server in a sandbox of its own (``isolation/sandbox.py``: every
+namespace a container gets, the project's workspace as the home, a network namespace whose only
+way out is the hub's nftables rules) with a scrubbed environment, resource limits and a memory
+cgroup for the whole session. While
 the session runs, ``poll()`` ends it as soon as a rule of the shared ``SessionPolicy`` (role,
 agreement, project) or the server-side query recording no longer holds.
 """
 
 import asyncio
+import os
 import pwd
 import time
 from pathlib import Path
@@ -18,24 +20,26 @@ from urllib.parse import urlparse
 
 import sqlalchemy as sa
 from jupyterhub.spawner import LocalProcessSpawner
+from jupyterhub.traitlets import ByteSpecification
 from traitlets import Bool, Integer, List, Unicode, default
 
 from enclave.errors import EnclaveError
 from enclave.hub.context import enclave_context
 from enclave.hub.isolation.cgroups import SessionCgroup, hub_memory_cgroup
-from enclave.hub.isolation.egress import EgressRules
 from enclave.hub.isolation.extracts import stage_extract, unstage
 from enclave.hub.isolation.limits import Limits
-from enclave.hub.isolation.namespace import isolate_mounts
+from enclave.hub.isolation.network import NetworkError, SandboxNetwork
 from enclave.hub.isolation.postgres import SessionRoles, StatementImportFailed, ensure_cluster
+from enclave.hub.isolation.sandbox import Sandbox, SandboxError, SandboxSpec
 from enclave.hub.isolation.session_venv import session_config_dir
-from enclave.hub.isolation.workspaces import enter_workspace, prepare_workspace
+from enclave.hub.isolation.workspaces import open_workspace, prepare_workspace
 from enclave.hub.policy import SessionPolicy, refuse
 from enclave.hub.services import wait_for_exit
 from enclave.warehouse.db import WarehouseSettings, is_postgres
 from enclave.warehouse.statement_log import import_statements
 
-_egress_tables: dict[str, EgressRules] = {}
+_networks: dict[str, SandboxNetwork] = {}
+SESSION_PORT = 8888  # the session's server, on its sandbox's own address
 _clusters_ready: set[tuple[str, str]] = set()
 _import_lock = asyncio.Lock()  # one statement-log import at a time in this hub
 
@@ -76,13 +80,23 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
 
     egress_table = Unicode(
         "enclave",
-        help="Name of the nftables ``inet`` table holding the sessions' egress rules.",
+        help="""Name of the nftables ``inet`` table holding the rules for the sessions' network
+        links (what a sandbox may reach: ``hub/isolation/network.py``). Recreated when the hub
+        starts (sessions end with the hub).""",
+    ).tag(config=True)
+
+    sandbox_subnet = Unicode(
+        "10.213.0.0/16",
+        help="""IPv4 range the sessions' veth links are numbered from (a /30 each: the host end
+        is the session's gateway). Must not overlap a network this machine uses; one range for
+        every hub on the machine.""",
     ).tag(config=True)
 
     allowed_egress = List(
         Unicode(),
-        help="""Extra ``address:port`` pairs sessions may open TCP connections to (IPv4). The
-        hub's API and the query-log service are always allowed; everything else is rejected.""",
+        help="""Extra ``address:port`` pairs (IPv4, services on this machine) sessions may open
+        TCP connections to, at ``<their gateway>:port``. The hub's API, the query-log service
+        and (PostgreSQL) the warehouse are always reachable; everything else is rejected.""",
     ).tag(config=True)
 
     query_log_url = Unicode(
@@ -110,25 +124,11 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
 
     max_open_files = Integer(1024, help="RLIMIT_NOFILE per session process.").tag(config=True)
 
-    hide_processes = Bool(
-        True,
-        help="""Mount the session's /proc with ``hidepid=invisible`` (in its private mount
-        namespace), so other users' processes are invisible.""",
-    ).tag(config=True)
-
-    hidden_paths = List(
-        Unicode(),
-        ["/run/postgresql"],
-        help="""Directories covered by an empty read-only tmpfs in the session's private mount
-        namespace. PostgreSQL's socket directory is hidden because its ``local`` lines trust
-        any role.""",
-    ).tag(config=True)
-
-    private_paths = List(
-        Unicode(),
-        ["/tmp", "/var/tmp", "/dev/shm"],  # noqa: S108 (these are what we make private)
-        help="""World-writable directories replaced by a private tmpfs (512 MB) in each session,
-        so researchers cannot pass files to each other or read others' scratch files.""",
+    scratch_size = ByteSpecification(
+        "512M",
+        help="""Size of each of the sandbox's private tmpfs (``/tmp``, ``/var/tmp``,
+        ``/dev/shm``), gone when the session stops. Their pages count against the session's
+        memory cgroup.""",
     ).tag(config=True)
 
     require_memory_cgroup = Bool(
@@ -167,23 +167,68 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         account = self.unix_account()
         cgroup_base = self._memory_cgroup_base()
         self._warehouse_url, warehouse_port = await self._open_warehouse(ctx, project, account)
+        self._sandbox = None
         try:
-            await self._egress().confine(
-                account.pw_uid, self._allowed_destinations(), warehouse_port=warehouse_port
-            )
+            network = await self._network(warehouse_port)
             self._output_dir = self._make_workspace(account, project.name)
             self._cgroup = self._make_cgroup(cgroup_base)
-            self.record_spawn(ctx, project)
-            self.log.info(
-                "Session isolation for %s prepared in %.0f ms",
-                self.user.name,
-                (time.perf_counter() - began) * 1000,
-            )
-            return await super().start()
+            workspace = self._open_workspace(account, project.name)
+            try:
+                self._sandbox = await self._prepare_sandbox(account, workspace, network)
+                self.record_spawn(ctx, project)
+                self.log.info(
+                    "Session isolation for %s prepared in %.0f ms",
+                    self.user.name,
+                    (time.perf_counter() - began) * 1000,
+                )
+                return await self._start_in_sandbox()
+            finally:
+                os.close(workspace)
         except BaseException:  # a refusal, a failure, or a stop that interrupted the spawn
+            if self._sandbox is not None:
+                await self._sandbox.close()
             await self._close_warehouse(self._uses_postgres())  # no access left open
             await self._remove_cgroup()
             raise
+
+    async def _prepare_sandbox(self, account, workspace: int, network) -> Sandbox:
+        extract_dir = str(Path(self.sessions_dir) / account.pw_name)
+        read_only = () if self._uses_postgres() else (extract_dir,)
+        spec = SandboxSpec(
+            account,
+            workspace,
+            self.session_venv,
+            read_only=read_only,
+            scratch_bytes=int(self.scratch_size),
+        )
+        try:
+            return await Sandbox.prepare(
+                spec, network, preexec=self._sandbox_preexec(), log=self.log, label=account.pw_name
+            )
+        except SandboxError as e:
+            raise self._sandbox_refusal(e) from None
+
+    async def _start_in_sandbox(self):
+        """What ``LocalProcessSpawner.start`` does, with the command inside the sandbox."""
+        sandbox = self._sandbox
+        self.ip, self.port = sandbox.address, SESSION_PORT
+        api = urlparse(self.hub.api_url)
+        self.hub_connect_url = sandbox.rewrite(f"{api.scheme}://{api.netloc}")
+        cmd = [*self.cmd, *self.get_args()]
+        try:
+            self.proc = await sandbox.start(cmd, self.get_env())
+        except SandboxError as e:
+            raise self._sandbox_refusal(e) from None
+        self.pid = self.proc.pid
+        return (self.ip, self.port)
+
+    def _sandbox_refusal(self, e: SandboxError):
+        self.log.error("Sandbox of %s: %s", self.user.name, e)
+        return refuse(
+            f"Your session was refused: its sandbox could not be set up ({e}); ask an "
+            "administrator.",
+            reason="sandbox",
+        )
 
     async def _open_warehouse(self, ctx, project, account) -> tuple[str, int | None]:
         """The session's read-only warehouse URL (and the PostgreSQL port, if any)."""
@@ -287,6 +332,8 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
             return None
         return await super().poll()
 
+    _sandbox: Sandbox | None = None
+
     async def stop(self, now=False):
         if self._starting():
             # the hub stopping, or an admin, while start() is still under way: end it first,
@@ -298,6 +345,9 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         try:
             await super().stop(now=now)
         finally:
+            sandbox, self._sandbox = self._sandbox, None
+            if sandbox is not None:
+                await sandbox.close()
             await self._close_warehouse(uses_postgres)
             await self._remove_cgroup()
 
@@ -375,10 +425,20 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
             e.strerror if isinstance(e, OSError) else type(e).__name__,
         )
 
-    def _egress(self) -> EgressRules:
-        if self.egress_table not in _egress_tables:
-            _egress_tables[self.egress_table] = EgressRules(self.egress_table)
-        return _egress_tables[self.egress_table]
+    async def _network(self, warehouse_port: int | None) -> SandboxNetwork:
+        """The hub's sandbox network, letting sessions reach the hub API, the query log and
+        (PostgreSQL) the warehouse."""
+        if self.egress_table not in _networks:
+            _networks[self.egress_table] = SandboxNetwork(self.egress_table, self.sandbox_subnet)
+        network = _networks[self.egress_table]
+        try:
+            for address, port in self._allowed_destinations():
+                await network.allow(address, port)
+            if warehouse_port:
+                await network.allow("127.0.0.1", warehouse_port, warehouse=True)
+        except NetworkError as e:
+            raise self._sandbox_refusal(SandboxError(str(e))) from None
+        return network
 
     def _allowed_destinations(self) -> set[tuple[str, int]]:
         urls = [self.hub.api_url, self.query_log_url]
@@ -390,6 +450,17 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
             address, _, port = pair.rpartition(":")
             allowed.add((address, int(port)))
         return allowed
+
+    def _open_workspace(self, account: pwd.struct_passwd, project: str) -> int:
+        try:
+            return open_workspace(account, project)
+        except OSError as e:
+            self.log.error("Workspace %s of %s: %s", project, account.pw_name, e)
+            raise refuse(
+                f"Your workspace for project {project!r} could not be opened "
+                f"({e.strerror}); ask an administrator.",
+                reason="workspace",
+            ) from None
 
     def _make_workspace(self, account: pwd.struct_passwd, project: str) -> str:
         """The project's workspace (the session's home); returns its output directory."""
@@ -423,13 +494,20 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
     def get_env(self):
         env = super().get_env()
         venv_bin = f"{self.session_venv}/bin"
+        sandbox = self._sandbox
         env.update(
             PATH=f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
             LANG="C.UTF-8",
+            # every Jupyter path root-owned (or, for the runtime files, the sandbox's own /tmp):
+            # nothing under the home directory is served, loaded or started as a kernel
             JUPYTER_CONFIG_DIR=str(session_config_dir(self.session_venv)),
+            JUPYTER_DATA_DIR=f"{self.session_venv}/share/jupyter",
+            JUPYTER_RUNTIME_DIR="/tmp/jupyter-runtime",  # noqa: S108 (the sandbox's private /tmp)
+            JUPYTER_PREFER_ENV_PATH="1",
+            PYTHONNOUSERSITE="1",
             ENCLAVE_PROJECT=self.session_project,
-            ENCLAVE_WAREHOUSE_URL=self._warehouse_url,
-            ENCLAVE_QUERY_LOG_URL=self.query_log_url,
+            ENCLAVE_WAREHOUSE_URL=sandbox.rewrite(self._warehouse_url),
+            ENCLAVE_QUERY_LOG_URL=sandbox.rewrite(self.query_log_url),
             ENCLAVE_OUTPUT_DIR=self._output_dir,
             # one BLAS thread: the address-space limit must not be eaten by thread arenas
             OPENBLAS_NUM_THREADS="1",
@@ -438,24 +516,15 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         )
         return env
 
-    def make_preexec_fn(self, name):
-        drop_privileges = super().make_preexec_fn(name)
+    def _sandbox_preexec(self):
+        """Run as root in the forked child before ``bwrap``: the memory cgroup (so every process
+        of the session is in it, and it is the cgroup namespace's root) and the rlimits."""
         limits = Limits(self.mem_limit or 0, self.max_processes, self.max_open_files)
-        hide, hidden, private = (
-            self.hide_processes,
-            list(self.hidden_paths),
-            list(self.private_paths),
-        )
-
         cgroup = getattr(self, "_cgroup", None)
-        account, project = pwd.getpwnam(name), self.session_project
 
         def preexec():
             if cgroup is not None:
-                cgroup.join()  # before exec: every later process of the session is inside
-            isolate_mounts(hide, hidden, private)
-            enter_workspace(account, project)  # the home shows this project's files only
+                cgroup.join()
             limits.apply()
-            drop_privileges()
 
         return preexec

@@ -1,1 +1,1 @@
-"""Operating-system isolation of research sessions: accounts, egress rules, limits, namespaces."""
+"""Operating-system isolation of research sessions: accounts, the sandbox, its network, limits."""

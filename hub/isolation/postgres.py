@@ -10,9 +10,10 @@ primary and reach the standby by replication; the hub waits for the standby to r
 The clusters trust the administrator's connections, so a session must reach neither with those
 credentials nor any other database:
 
-- the session's mount namespace covers the socket directory (``EnclaveSpawner.hidden_paths``);
-- nftables rewrites the source address of every TCP connection a researcher uid opens to the
-  warehouse port to ``127.0.0.2`` (``SESSION_SOURCE``); the block this module keeps at the top of
+- the session's sandbox has no socket directory (``hub.isolation.sandbox``);
+- the hub's nftables table rewrites the source address of every connection a session's sandbox
+  opens to the warehouse to ``127.0.0.2`` (``SESSION_SOURCE``, ``hub.isolation.network``); the
+  block this module keeps at the top of
   each cluster's ``pg_hba.conf`` rejects that address except for session roles (members of
   ``SESSIONS_GROUP``), and those only with a SCRAM password, only on the standby, and only into
   the warehouse databases listed in ``DATABASES_FILE`` beside it;

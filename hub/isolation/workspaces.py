@@ -4,8 +4,8 @@ Data may be used only for the project it was approved for, so what a researcher 
 working on project B must not be at hand in a project-A session. Each project gets its own
 directory ``~/.enclave-projects/<project>`` (0700, the researcher's; the ``.enclave-projects``
 directory itself is root's, 0711, so the workspaces cannot be renamed or swapped). The
-spawner creates it, with the project's output directory inside; in the session's private mount
-namespace it is bind-mounted over the home directory. The session then sees that project's files
+spawner creates it, with the project's output directory inside; the session's sandbox shows it
+as the home directory (``sandbox.py``). The session then sees that project's files
 as its home and nothing else: the real home and every other project's workspace are covered.
 
 Every directory on the way is opened without following symbolic links: they sit in the
@@ -15,8 +15,6 @@ researcher's home, and root must not be led elsewhere by a link planted there.
 import contextlib
 import os
 import pwd
-
-from enclave.hub.isolation.namespace import bind_mount
 
 WORKSPACES = ".enclave-projects"
 _OPEN = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC  # a link: ELOOP
@@ -56,9 +54,10 @@ def prepare_workspace(account: pwd.struct_passwd, project: str) -> str:
     return os.path.join(account.pw_dir, "projects", project, "outputs")
 
 
-def enter_workspace(account: pwd.struct_passwd, project: str) -> None:
-    """In the session's (already private) mount namespace, as root: show ``project``'s
-    workspace (made by ``prepare_workspace``) as the home directory."""
+def open_workspace(account: pwd.struct_passwd, project: str) -> int:
+    """An open descriptor of ``project``'s workspace (made by ``prepare_workspace``), reached
+    without following links and checked to be the researcher's: the sandbox shows it as the
+    home directory (``bwrap --bind-fd``). The caller closes it."""
     fd = _open_home(account)
     try:
         for name in (WORKSPACES, project):
@@ -67,6 +66,7 @@ def enter_workspace(account: pwd.struct_passwd, project: str) -> None:
             fd = child
         if os.fstat(fd).st_uid != account.pw_uid:
             raise PermissionError(f"the workspace of {project!r} is not {account.pw_name}'s")
-        bind_mount(f"/proc/self/fd/{fd}", account.pw_dir)
-    finally:
+    except BaseException:
         os.close(fd)
+        raise
+    return fd

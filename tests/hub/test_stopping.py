@@ -32,12 +32,12 @@ CONFINE_DELAY = 1.5  # seconds the slow nft holds bob's spawn before his session
 
 
 def slow_nft(directory: Path) -> dict:
-    """A PATH for the hub on which ``nft add element ... allowed`` (a spawn's egress step) waits
+    """A PATH for the hub on which ``nft add element ... links`` (a spawn's network step) waits
     CONFINE_DELAY seconds and leaves a mark in ``directory/confining``."""
     script = directory / "nft"
     script.write_text(
         "#!/bin/sh\n"
-        'case "$*" in *" allowed "*)\n'
+        'case "$*" in *" links "*)\n'
         f'  echo "$*" >> {directory}/confining; sleep {CONFINE_DELAY};;\n'
         "esac\n"
         f'exec {NFT} "$@"\n'
@@ -137,7 +137,7 @@ def test_stopping_mid_spawn_and_mid_restart_leaves_nothing(tmp_path):
         spawning = threading.Thread(target=spawn_quietly, args=(bob,), daemon=True)
         spawning.start()
         deadline = time.monotonic() + 60
-        while not (tmp_path / "confining").exists():  # bob's spawn is in its egress step
+        while not (tmp_path / "confining").exists():  # bob's spawn is in its network step
             assert time.monotonic() < deadline, "bob's spawn never reached nftables"
             time.sleep(0.02)
         os.kill(review_service_pid(hub), signal.SIGKILL)  # the hub restarts it meanwhile
@@ -158,8 +158,9 @@ def test_stopping_mid_spawn_and_mid_restart_leaves_nothing(tmp_path):
 
 
 def test_what_a_dead_hub_left_is_ended_by_the_test_support():
-    """A hub killed outright (it hung, it crashed) stops nothing itself: its proxy, services and
-    sessions would run on under init. ``RunningHub.stop`` ends them all the same."""
+    """A hub killed outright (it hung, it crashed) stops nothing itself: its proxy and services
+    would run on under init (``RunningHub.stop`` ends them all the same), while its sessions end
+    with it (their sandboxes die with their parent, the hub)."""
     projects = {"proj_a": {"members": ["alice"], "institutions": ["CC-101"]}}
     with running_enclave(None, {"alice": ["researchers"]}, projects) as enclave:
         hub, name = enclave.hub, enclave.names["alice"]
@@ -168,14 +169,17 @@ def test_what_a_dead_hub_left_is_ended_by_the_test_support():
         alice.accept_agreement()
         assert alice.spawn("proj_a").status_code in (201, 202)
         alice.wait_ready()
-        started = hub.tree.members()
+        uid = pwd.getpwnam(name).pw_uid
+        assert processes_of({uid}), "alice's session runs"
         os.kill(hub.process.pid, signal.SIGKILL)
         hub.process.wait()
-        time.sleep(0.5)
-        assert set(started) - {hub.process.pid} <= set(hub.tree.members())  # all still running
+        deadline = time.monotonic() + 10
+        while processes_of({uid}) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert processes_of({uid}) == []  # the session ended with its hub
         hub.stop()
         left = " ".join(hub.leftovers)
-        for part in ("configurable-http-proxy", "enclave.review_service", "jupyterhub-singleuser"):
+        for part in ("configurable-http-proxy", "enclave.review_service"):
             assert part in left
         assert hub.tree.members() == []
         assert processes_of({pwd.getpwnam(name).pw_uid}) == []

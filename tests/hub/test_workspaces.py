@@ -1,16 +1,18 @@
-"""Per-project workspaces on a real account: layout, a planted link, and the home bind mount."""
+"""Per-project workspaces on a real account: layout, a planted link, the home in the sandbox."""
 
 import os
 import pwd
 import stat
-import subprocess
-import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
+from devstack.launch import SESSION_VENV
 from devstack.unix_users import unix_users
-from enclave.hub.isolation.workspaces import WORKSPACES, prepare_workspace
+from enclave.hub.isolation.network import SandboxNetwork
+from enclave.hub.isolation.sandbox import Sandbox, SandboxSpec
+from enclave.hub.isolation.workspaces import WORKSPACES, open_workspace, prepare_workspace
 
 
 @pytest.fixture
@@ -52,26 +54,34 @@ def test_a_planted_link_is_never_followed(account, tmp_path):
     assert owner_and_mode(target) == before and not os.listdir(target)
 
 
-def test_session_home_shows_only_its_projects_files(account):
+async def test_session_home_shows_only_its_projects_files(account):
     for project in ("proj_a", "proj_b"):
         prepare_workspace(account, project)
         mine = os.path.join(account.pw_dir, WORKSPACES, project, f"{project}.txt")
         with open(mine, "w") as f:
             f.write(project)
     Path(account.pw_dir, "old-home-file").touch()
-    # a child in a private mount namespace, as the spawner's preexec does it
-    code = (
-        "import os, pwd, sys\n"
-        "from hub.isolation.namespace import isolate_mounts\n"
-        "from hub.isolation.workspaces import enter_workspace\n"
-        f"account = pwd.getpwnam({account.pw_name!r})\n"
-        "isolate_mounts(False)\n"
-        "enter_workspace(account, 'proj_a')\n"
-        "print(sorted(os.listdir(account.pw_dir)))\n"
-    )
-    listing = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert listing.strip() == "['proj_a.txt', 'projects']"
+    lines = []
+    network = SandboxNetwork(f"enclave_test_{os.getpid()}_{uuid.uuid4().hex[:8]}")
+    fd = open_workspace(account, "proj_a")
+    try:
+        spec = SandboxSpec(account, fd, SESSION_VENV)
+        box = await Sandbox.prepare(spec, network, output=lines.append)
+        code = f"import os; print(sorted(os.listdir({account.pw_dir!r})))"
+        await box.start(["/usr/bin/python3", "-c", code], {"PATH": "/usr/bin"})
+        await box.wait()
+        await box.close()
+    finally:
+        os.close(fd)
+        await network.remove_table()
+    assert lines == ["['proj_a.txt', 'projects']"]
     # and the hub's own view is untouched
     assert "old-home-file" in os.listdir(account.pw_dir)
+
+
+def test_a_workspace_swapped_for_another_users_directory_is_refused(account, tmp_path):
+    prepare_workspace(account, "proj_a")
+    workspace = os.path.join(account.pw_dir, WORKSPACES, "proj_a")
+    os.chown(workspace, 0, 0)  # as if something else had been put there
+    with pytest.raises(PermissionError, match="is not"):
+        open_workspace(account, "proj_a")
