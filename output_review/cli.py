@@ -5,9 +5,7 @@ Exit status of ``check``: 0 every output passes, 1 something needs review or is 
 """
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 
@@ -76,16 +74,17 @@ def format_text(report) -> str:
 
 
 def write_atomically(path: str, text: str) -> None:
-    """Readers never see half a file: write beside the target, then rename over it."""
+    """Readers never see half a file: write a scratch file beside the target (removed, or swept
+    by the next write there if we are killed), then rename it over the target."""
+    from enclave.scratch import Scratch, describe, sweep
+
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    swept = sweep(target.parent)
+    if swept:
+        print(f"enclave: {describe(swept)}", file=sys.stderr)
+    with Scratch(target.parent, target.name) as scratch:
+        scratch.path.write_text(text, encoding="utf-8")
+        scratch.replace(target)
 
 
 def output_path(args) -> str:

@@ -10,9 +10,15 @@ EXIT_RUN_FAILED = 3
 
 
 def _context(args):
+    from enclave.reports.runner import sweep_runs
     from enclave.reports.session import context_from
+    from enclave.scratch import describe
 
-    return context_from(args)
+    context = context_from(args)
+    swept = sweep_runs(context)
+    if swept:  # a run killed before it finished: its partial outputs go now
+        print(f"enclave: {describe(swept)}", file=sys.stderr)
+    return context
 
 
 def _check_submit(args) -> None:

@@ -10,8 +10,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from enclave.reports.papermill_local import papermill
 from enclave.reports.session import RunContext
 from enclave.reports.template import KERNEL_NAME, Template
 from enclave.reports.versions import warehouse_version
+from enclave.scratch import Scratch, Swept, sweep
 
 SCRATCH = ".report-runs"  # inside the output area: same filesystem, so the final move is atomic
 
@@ -155,7 +154,8 @@ def run_report(
     clock = time.monotonic()
     scratch_root = context.output_dir / SCRATCH
     scratch_root.mkdir(mode=0o700, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(dir=scratch_root))
+    run_dir = Scratch(scratch_root, "report", folder=True)  # 0700, swept if we are killed
+    scratch = run_dir.path
     partial = scratch / final.name
     try:
         started = datetime.now(UTC)
@@ -196,7 +196,12 @@ def run_report(
         os.replace(partial, final)
         return RunResult(values, "ok", final, report.verdict, seconds=_since(clock))
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        run_dir.remove()
+
+
+def sweep_runs(context: RunContext) -> list[Swept]:
+    """Remove what report runs killed before they finished left in the output area."""
+    return sweep(context.output_dir / SCRATCH)
 
 
 def _since(clock: float) -> float:

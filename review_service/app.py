@@ -21,6 +21,7 @@ from tornado.ioloop import IOLoop
 from enclave.review_service import api, pages
 from enclave.review_service.release import build_package
 from enclave.review_service.store import FrozenStore
+from enclave.scratch import Scratch
 
 log = logging.getLogger("enclave.review")
 
@@ -91,11 +92,9 @@ class ReviewApplication(web.Application):
         self.workflow.verify_frozen(request)
         nb = read_notebook(store.path(request.sha256))
         html = render_html(nb, gate_report_from_record(json.loads(request.gate_report)))
-        tmp = cached.with_suffix(f".{secrets.token_hex(4)}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(html)
-        os.replace(tmp, cached)
+        with Scratch(cached.parent, "review-html") as scratch:
+            scratch.path.write_text(html)
+            scratch.replace(cached)
         return html
 
 
@@ -114,11 +113,21 @@ def log_request(handler) -> None:
 def persistent_secret(store: FrozenStore) -> bytes:
     """The cookie secret survives restarts, so signed-in reviewers stay signed in."""
     path = store.root / "cookie_secret"
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(secrets.token_bytes(32))
+    if not path.exists():  # written whole or not at all: an empty secret would sign anything
+        with Scratch(store.root / "tmp", "cookie-secret") as scratch:
+            scratch.path.write_bytes(secrets.token_bytes(32))
+            scratch.replace(path)
     return path.read_bytes()
+
+
+def sweep_store(workflow) -> None:
+    """At start: remove what a killed service left in its store, and record it."""
+    from enclave.scratch import describe, record_sweep
+
+    swept = workflow.store.sweep()
+    if swept:
+        record_sweep(workflow.engine, swept, actor="review-service", operation="service start")
+        log.warning("%s; recorded in the audit trail", describe(swept))
 
 
 def build_workflow(config):
@@ -157,6 +166,7 @@ def main(argv=None) -> None:
     except EnclaveError as e:  # e.g. a state database that needs `enclave upgrade-db`
         log.critical("%s", e)
         raise SystemExit(1) from None
+    sweep_store(workflow)
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{settings.service_name}/")
     url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
     app = ReviewApplication(workflow, settings, prefix, persistent_secret(workflow.store))

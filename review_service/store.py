@@ -1,14 +1,17 @@
 """Frozen copies, content-addressed by SHA-256, in a directory only the service can read.
 
-An upload is streamed into ``tmp/`` while it is hashed, then renamed to ``objects/<hash>``
-(read-only). The same bytes are stored once. Nothing under the store is ever rewritten: a
-file that no longer hashes to its name has been tampered with, and ``verify`` says so.
+An upload is streamed into a scratch file in ``tmp/`` while it is hashed, then renamed to
+``objects/<hash>`` (read-only). The same bytes are stored once. Nothing under the store is ever
+rewritten: a file that no longer hashes to its name has been tampered with, and ``verify`` says
+so. An upload the service was killed in the middle of stays in ``tmp/`` only until the service
+starts again: ``sweep()`` removes it (``enclave.scratch``), and the service records that.
 """
 
 import hashlib
 import os
-import secrets
 from pathlib import Path
+
+from enclave.scratch import Scratch, Swept, sweep
 
 CHUNK = 1024 * 1024
 
@@ -64,6 +67,10 @@ class FrozenStore:
     def cache_path(self, name: str) -> Path:
         return self.root / "cache" / name
 
+    def sweep(self) -> list[Swept]:
+        """Remove the partial uploads and renderings a killed service left (at start)."""
+        return sweep(self.root / "tmp") + sweep(self.root / "cache")
+
 
 class Upload:
     """Bytes arriving in chunks: hashed on the way in, stored only on ``commit``."""
@@ -72,9 +79,9 @@ class Upload:
         self.store = store
         self.size = 0
         self._hash = hashlib.sha256()
-        self._tmp = store.root / "tmp" / secrets.token_hex(16)
-        fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        self._file = os.fdopen(fd, "wb")
+        self._scratch = Scratch(store.root / "tmp", "upload")
+        self._tmp = self._scratch.path
+        self._file = open(self._tmp, "wb")  # noqa: SIM115 (closed by finish or abort)
 
     @property
     def tmp_path(self) -> Path:
@@ -98,13 +105,13 @@ class Upload:
         sha256 = self.finish()
         target = self.store.path(sha256)
         if target.exists():
-            self._tmp.unlink(missing_ok=True)
+            self._scratch.remove()
             return sha256, False
         os.chmod(self._tmp, 0o400)
-        os.replace(self._tmp, target)
+        self._scratch.replace(target)
         return sha256, True
 
     def abort(self) -> None:
         if not self._file.closed:
             self._file.close()
-        self._tmp.unlink(missing_ok=True)
+        self._scratch.remove()

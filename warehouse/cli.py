@@ -10,6 +10,23 @@ def _limits(args):
     return FileLimits(config=load_config(args.config))
 
 
+def _report_sweep(args, swept) -> None:
+    """Say what an interrupted load had left (removed now); record it where the config says."""
+    import getpass
+    import os
+    import sys
+
+    from enclave.config import load_config
+    from enclave.scratch import report_sweep
+    from enclave.state import EnclaveState
+
+    configured = args.config or os.environ.get("ENCLAVE_CONFIG")
+    state_url = EnclaveState(config=load_config(args.config)).db_url if configured else None
+    actor = os.environ.get("SUDO_USER") or getpass.getuser()
+    line = report_sweep(swept, state_url=state_url, actor=actor, operation="warehouse load")
+    print(f"enclave: {line}", file=sys.stderr)
+
+
 def _url(args) -> str:
     if args.url:
         return args.url
@@ -44,7 +61,13 @@ def _load(args) -> int:
 
     key = read_key(args.key)
     result = load(
-        args.extracts, _url(args), key, args.accept_rejects, args.quarantine, limits=_limits(args)
+        args.extracts,
+        _url(args),
+        key,
+        args.accept_rejects,
+        args.quarantine,
+        limits=_limits(args),
+        on_sweep=lambda swept: _report_sweep(args, swept),
     )
     print(format_summary(result))
     return 0

@@ -19,7 +19,6 @@ researchers; rebuilding keeps owner and group). Grants are recorded in
 """
 
 import json
-import os
 import re
 from pathlib import Path
 from urllib.parse import quote
@@ -28,6 +27,7 @@ from psycopg import sql
 
 from enclave.consortium import INSTITUTIONS
 from enclave.errors import EnclaveError
+from enclave.scratch import Scratch
 from enclave.warehouse.db import SCHEMA, is_postgres, pg_connect, sqlite_path
 from enclave.warehouse.schema import WAREHOUSE_TABLES
 from enclave.warehouse.store_sqlite import ScratchDatabase, create_indexes, create_tables
@@ -88,9 +88,9 @@ def grant_project(url: str, project: str, institutions: list[str]) -> str:
     grants = _sqlite_grants(source)
     grants[project] = institutions
     registry = source.parent / "projects" / GRANTS_FILE
-    tmp = registry.with_name(f".{GRANTS_FILE}.tmp")
-    tmp.write_text(json.dumps(grants, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, registry)
+    with Scratch(registry.parent, GRANTS_FILE) as scratch:
+        scratch.path.write_text(json.dumps(grants, indent=1, sort_keys=True) + "\n")
+        scratch.replace(registry)
     return str(target)
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 from enclave.consortium import INSTITUTIONS
 from enclave.errors import EnclaveError
 from enclave.files import FileLimits, read_regular
+from enclave.scratch import Scratch, Swept, sweep
 from enclave.warehouse.db import is_postgres, pg_connect, shown, sqlite_path
 from enclave.warehouse.link import LinkStats, link, name_keys
 from enclave.warehouse.pseudonymize import pseudonyms
@@ -48,6 +49,7 @@ class LoadResult:
     seconds: float = 0.0
     target: str = ""
     quarantine: Path | None = None
+    swept: list[Swept] = field(default_factory=list)  # what interrupted loads had left
 
     @property
     def rows_read(self) -> int:
@@ -253,13 +255,13 @@ def event_table(ex: Extract) -> pd.DataFrame:
 
 def write_quarantine(path: Path, extracts: list[Extract]) -> None:
     """file, line, reason for every rejected row (never the row's values)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        out = csv.writer(f)
-        out.writerow(["file", "line", "reason"])
-        for ex in extracts:
-            out.writerows((ex.path, line, reason) for line, reason in sorted(ex.rejected))
-    os.replace(tmp, path)
+    with Scratch(path.parent, path.name) as scratch:
+        with open(scratch.path, "w", newline="", encoding="utf-8") as f:
+            out = csv.writer(f)
+            out.writerow(["file", "line", "reason"])
+            for ex in extracts:
+                out.writerows((ex.path, line, reason) for line, reason in sorted(ex.rejected))
+        scratch.replace(path)
 
 
 def _sink(url: str):
@@ -281,11 +283,14 @@ def load(
     quarantine: str | os.PathLike | None = None,
     clear_ids_baseline: bool = False,
     limits: FileLimits | None = None,
+    on_sweep=None,
 ) -> LoadResult:
     """Load the extracts into the warehouse at ``url``; all or nothing.
 
     ``key=None`` with ``clear_ids_baseline=True`` skips linkage and pseudonymization and
     stores local ids in clear: only the privacy-cost benchmark does that, never real data.
+    Before anything, the scratch interrupted loads left is removed; ``on_sweep(swept)`` hears
+    of it (to report and record it) before the load goes on.
     """
     from enclave.warehouse.writer import BackgroundWriter
 
@@ -299,6 +304,9 @@ def load(
     entries, bar = _in_order(root, limits)
     result = LoadResult([], target=shown(str(url)))
     result.quarantine = quarantine_path(root, quarantine)
+    result.swept = sink.sweep() + sweep(result.quarantine.parent)
+    if result.swept and on_sweep:
+        on_sweep(result.swept)
     key_of = {}
     with bar, BackgroundWriter(sink) as writer:
 

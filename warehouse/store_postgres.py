@@ -71,6 +71,10 @@ class PostgresSink:
         self.url = url
         self.conn = None
 
+    def sweep(self) -> list:
+        """Nothing to sweep: an interrupted load's transaction is discarded by the server."""
+        return []
+
     def open(self) -> None:
         self.conn = pg_connect(self.url)
         self.cur = self.conn.cursor()

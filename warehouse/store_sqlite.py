@@ -9,11 +9,11 @@ rename); indexes come after the bulk insert; the finished file is synced before 
 
 import os
 import sqlite3
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from enclave.scratch import Scratch, Swept, sweep
 from enclave.warehouse.schema import INDEXED_COLUMNS, WAREHOUSE_TABLES
 
 
@@ -31,16 +31,16 @@ def create_indexes(conn: sqlite3.Connection, names=tuple(WAREHOUSE_TABLES)) -> N
 
 
 class ScratchDatabase:
-    """A SQLite file built beside ``target`` in one transaction, then renamed over it."""
+    """A SQLite file built beside ``target`` in one transaction, then renamed over it.
+
+    The scratch file (``enclave.scratch``: 0600, locked while it is built) is swept by the next
+    build in that folder if this process is killed."""
 
     def __init__(self, target: Path, mode: int = 0o640, attach: str | None = None):
         """``attach``: a ``file:`` URI attached as ``src`` (ATTACH cannot run in a transaction)."""
-        target.parent.mkdir(parents=True, exist_ok=True)
         self.target, self.mode = target, mode
-        fd, self.path = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-        )
-        os.close(fd)
+        self.scratch = Scratch(target.parent, target.name)
+        self.path = str(self.scratch.path)
         try:
             self.conn = sqlite3.connect(
                 self.path, isolation_level=None, uri=True, check_same_thread=False
@@ -63,12 +63,12 @@ class ScratchDatabase:
             os.chown(self.path, old.st_uid, old.st_gid)
         with open(self.path, "rb") as f:
             os.fsync(f.fileno())
-        os.replace(self.path, self.target)
+        self.scratch.replace(self.target)
 
     def discard(self) -> None:
         if getattr(self, "conn", None) is not None:
-            self.conn.close()
-        Path(self.path).unlink(missing_ok=True)
+            self.conn.close()  # before the scratch's lock goes: closing it drops SQLite's locks
+        self.scratch.remove()
 
 
 class SqliteSink:
@@ -78,6 +78,10 @@ class SqliteSink:
         self.target = target
         self.scratch = None
         self.unindexed = list(WAREHOUSE_TABLES)
+
+    def sweep(self) -> list[Swept]:
+        """Scratch that interrupted loads left beside the warehouse and its project extracts."""
+        return sweep(self.target.parent) + sweep(self.target.parent / "projects")
 
     def open(self) -> None:
         self.scratch = ScratchDatabase(self.target)

@@ -17,6 +17,8 @@ from enum import StrEnum
 class AuditAction(StrEnum):
     # the state database (enclave.state)
     STATE_UPGRADE = "state.upgrade"
+    # scratch an interrupted operation left, removed when the next one starts (enclave.scratch)
+    SCRATCH_SWEEP = "scratch.sweep"
     # approved projects (enclave.projects)
     PROJECT_CREATE = "project.create"
     PROJECT_ADD_MEMBER = "project.add-member"
