@@ -20,7 +20,7 @@ from tornado.ioloop import IOLoop
 from enclave.bodies import Body, parse_body
 from enclave.review_service.errors import BadSubmission, ReviewError, TooLarge
 from enclave.review_service.handlers import BaseHandler
-from enclave.review_service.rules import LIMITS
+from enclave.review_service.rules import LIMITS, MAX_OUTPUT_DECISIONS
 from enclave.review_service.workflow import Submission
 
 METADATA_LIMIT = 128 * 1024  # bytes: 20,000 characters of UTF-8 text and their JSON escapes
@@ -39,9 +39,19 @@ class SubmissionMetadata(Body):
     resubmit: str | None = Field(None, max_length=100)
 
 
+class OutputDecisionBody(Body):
+    """A reviewer's or steward's word on one output (0-based cell and output, as the gate)."""
+
+    cell: int = Field(ge=0)
+    output: int = Field(ge=0)
+    decision: str = Field(max_length=40)
+    comment: str = Field("", max_length=LIMITS["comment"])
+
+
 class DecisionBody(Body):
     decision: str = Field(max_length=40)
     comment: str = Field("", max_length=LIMITS["comment"])
+    outputs: list[OutputDecisionBody] = Field([], max_length=MAX_OUTPUT_DECISIONS)
 
 
 class CommentBody(Body):
@@ -307,7 +317,10 @@ class RequestHandler(APIHandler):
 class DecisionHandler(APIHandler):
     async def post(self, request_id):
         body = self.body_as(DecisionBody)
-        status = self.workflow.decide(self.actor, request_id, body.decision, body.comment)
+        outputs = [o.model_dump() for o in body.outputs]
+        status = await self.in_thread(
+            self.workflow.decide, self.actor, request_id, body.decision, body.comment, outputs
+        )
         if status == "approved":
             status = await self.application.build_release(request_id) or status
         self.write_json({"id": request_id, "status": status})
@@ -342,3 +355,19 @@ class QueryLogHandler(APIHandler):
 class WaitingHandler(APIHandler):
     def get(self):
         self.write_json({"waiting": self.workflow.waiting_count(self.actor)})
+
+
+class NoticesHandler(APIHandler):
+    """The caller's requests that changed since they last opened them (Lab and the hub home
+    show these); each with the page to open."""
+
+    def get(self):
+        prefix = self.settings["review_prefix"]
+        self.write_json(
+            {
+                "notices": [
+                    {**request_summary(row, False), "url": f"{prefix}requests/{row.id}"}
+                    for row in self.workflow.notices(self.actor)
+                ]
+            }
+        )

@@ -6,11 +6,15 @@ database, the frozen store and the rules. All state lives in the database and th
 a restart loses nothing; approved requests whose package was not built yet are built at start.
 """
 
+import functools
+import hashlib
 import json
 import logging
 import os
 import secrets
 import signal
+from collections import OrderedDict
+from pathlib import Path
 from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuthCallbackHandler
@@ -24,18 +28,50 @@ from enclave.review_service.store import FrozenStore
 from enclave.scratch import Scratch
 
 log = logging.getLogger("enclave.review")
+NOTEBOOKS_KEPT = 4  # parsed frozen notebooks kept for the pages (each is read once per view)
+# what the pages say about the enclave: the hub's EnclavePages settings (hub/start_page.py)
+SITE_DEFAULTS = {
+    "site_name": "Consortium research enclave",
+    "contact_name": "the enclave's administrators",
+    "contact_email": "",
+}
+
+
+@functools.cache
+def renderer_version() -> str:
+    """A digest of the renderer and its template: a cached rendering made by another version
+    (say, before tables were sanitized properly) is never served."""
+    from enclave.output_review import render
+    from enclave.templates import template_dir
+
+    digest = hashlib.sha256(Path(render.__file__).read_bytes())
+    for path in sorted(template_dir("review").rglob("*")):
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def site_settings(config) -> dict:
+    """The hub's page settings from the one configuration (read by name: the review service
+    sits below the hub and does not import it)."""
+    section = config.get("EnclavePages", {})
+    return {key: section.get(key, default) for key, default in SITE_DEFAULTS.items()}
 
 
 class ReviewApplication(web.Application):
-    def __init__(self, workflow, settings, prefix: str, cookie_secret: bytes):
+    def __init__(self, workflow, settings, prefix: str, cookie_secret: bytes, site=None):
         self.workflow = workflow
+        self._notebooks: OrderedDict = OrderedDict()
         p = prefix if prefix.endswith("/") else prefix + "/"
         rid = r"(r-[0-9a-f]{10})"
         routes = [
             (p, pages.QueuePage),
             (p + r"oauth_callback", HubOAuthCallbackHandler),
             (p + rf"requests/{rid}", pages.RequestPage),
+            (p + r"mine", pages.MyRequestsPage),
+            (p + r"steward", pages.StewardPage),
             (p + rf"requests/{rid}/notebook", pages.RenderedNotebook),
+            (p + rf"requests/{rid}/changes", pages.RoundChanges),
             (p + rf"requests/{rid}/decision", pages.DecisionForm),
             (p + rf"requests/{rid}/comment", pages.CommentForm),
             (p + rf"requests/{rid}/withdraw", pages.WithdrawForm),
@@ -48,6 +84,7 @@ class ReviewApplication(web.Application):
             (p + rf"api/requests/{rid}/withdraw", api.WithdrawHandler),
             (p + r"api/queries", api.QueryLogHandler),
             (p + r"api/waiting", api.WaitingHandler),
+            (p + r"api/notices", api.NoticesHandler),
         ]
         super().__init__(
             routes,
@@ -56,6 +93,7 @@ class ReviewApplication(web.Application):
             review_settings=settings,
             review_prefix=p,
             review_jinja=pages.make_jinja_env(),
+            review_site={**SITE_DEFAULTS, **(site or {})},
             login_url=url_path_join(p, "oauth_callback"),  # HubOAuth redirects from there
             log_function=log_request,
         )
@@ -77,21 +115,46 @@ class ReviewApplication(web.Application):
         path = self.workflow.store.path(request.sha256)
         return build_package(request, progress, path.read_bytes(), read_notebook(path))
 
+    async def notebook(self, request):
+        """The frozen notebook of ``request`` (a request or round row), parsed once and kept
+        for the next pages (a few, by SHA-256)."""
+        nb = self._notebooks.get(request.sha256)
+        if nb is None:
+            nb = await IOLoop.current().run_in_executor(None, self._read_frozen, request)
+            self._notebooks[request.sha256] = nb
+            while len(self._notebooks) > NOTEBOOKS_KEPT:
+                self._notebooks.popitem(last=False)
+        self._notebooks.move_to_end(request.sha256)
+        return nb
+
+    def _read_frozen(self, request):
+        from enclave.output_review.gate import read_notebook
+
+        self.workflow.verify_frozen(request)
+        return read_notebook(self.workflow.store.path(request.sha256))
+
+    @staticmethod
+    def gate_report(request):
+        from enclave.review_service.release import gate_report_from_record
+
+        return gate_report_from_record(json.loads(request.gate_report))
+
+    def reexecution_view(self, request):
+        """What a trusted re-execution says of ``request`` for its page (issue 12 fills it:
+        ``{"state", "position", "marks": {(cell, output): mark}}``); None until then."""
+        return None
+
     async def render_for_review(self, request) -> str:
         return await IOLoop.current().run_in_executor(None, self._render_for_review, request)
 
     def _render_for_review(self, request) -> str:
-        from enclave.output_review.gate import read_notebook
         from enclave.output_review.render import render_html
-        from enclave.review_service.release import gate_report_from_record
 
         store = self.workflow.store
-        cached = store.cache_path(f"{request.sha256}.review.html")
+        cached = store.cache_path(f"{request.sha256}.{renderer_version()}.review.html")
         if cached.is_file():
             return cached.read_text()
-        self.workflow.verify_frozen(request)
-        nb = read_notebook(store.path(request.sha256))
-        html = render_html(nb, gate_report_from_record(json.loads(request.gate_report)))
+        html = render_html(self._read_frozen(request), self.gate_report(request))
         with Scratch(cached.parent, "review-html") as scratch:
             scratch.path.write_text(html)
             scratch.replace(cached)
@@ -162,14 +225,17 @@ def main(argv=None) -> None:
 
     logging.basicConfig(level=logging.INFO, format="[review %(levelname)s] %(message)s")
     try:
-        workflow, settings = build_workflow(load_config())
+        config = load_config()
+        workflow, settings = build_workflow(config)
     except EnclaveError as e:  # e.g. a state database that needs `enclave upgrade-db`
         log.critical("%s", e)
         raise SystemExit(1) from None
     sweep_store(workflow)
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{settings.service_name}/")
     url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
-    app = ReviewApplication(workflow, settings, prefix, persistent_secret(workflow.store))
+    app = ReviewApplication(
+        workflow, settings, prefix, persistent_secret(workflow.store), site_settings(config)
+    )
     app.listen(
         url.port,
         address=url.hostname,

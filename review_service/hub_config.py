@@ -41,7 +41,7 @@ def hub_config_file() -> str:
 
 
 def configure(c, *, hub_dir: Path, institutions=None) -> None:
-    from enclave.review_service.hub_home import WaitingCount
+    from enclave.review_service.hub_home import Notices, WaitingCount
 
     hub_dir = Path(hub_dir)
     if "store_dir" not in c.ReviewService:
@@ -79,7 +79,12 @@ def configure(c, *, hub_dir: Path, institutions=None) -> None:
         *(existing if isinstance(existing, list) else []),
         str(TEMPLATES),  # lets templates/service/hub/home.html extend "hub/home.html"
     ]
-    c.JupyterHub.template_vars.update({"review_waiting": WaitingCount(c.EnclaveState.db_url)})
+    c.JupyterHub.template_vars.update(
+        {
+            "review_waiting": WaitingCount(c.EnclaveState.db_url),
+            "review_notices": Notices(c.EnclaveState.db_url),
+        }
+    )
 
 
 def default_institutions():

@@ -1,8 +1,9 @@
-"""Item 8: the hub's home page tells reviewers and stewards how many requests wait for them.
+"""The hub's home page tells reviewers and stewards how many requests wait for them, and
+researchers which of their requests changed since they last looked.
 
 The hub calls ``c.JupyterHub.template_vars`` values that are callables with the current user;
-``WaitingCount`` answers from the state database (the hub can read it: it owns it), and the
-template ``templates/service/hub/home.html`` shows the number with a link to the queue.
+``WaitingCount`` and ``Notices`` answer from the state database (the hub can read it: it owns
+it), and the template ``templates/service/hub/home.html`` shows them with links.
 """
 
 import logging
@@ -12,7 +13,9 @@ from enclave.review_service.identity import Actor
 log = logging.getLogger(__name__)
 
 
-class WaitingCount:
+class HubHomeView:
+    """What the review service tells a user on the hub's home page (a template variable)."""
+
     def __init__(self, db_url: str, steward_prefix: str = "stewards-"):
         self.db_url = db_url
         self.steward_prefix = steward_prefix
@@ -38,6 +41,8 @@ class WaitingCount:
             steward_prefix=self.steward_prefix,
         )
 
+
+class WaitingCount(HubHomeView):
     def __call__(self, user) -> int | None:
         """Requests waiting for ``user``'s decision; None where there is nothing to show."""
         if user is None:
@@ -50,3 +55,18 @@ class WaitingCount:
         except Exception as e:  # the home page must still load; the queue shows the truth
             log.warning("review waiting count unavailable (%s)", type(e).__name__)
             return None
+
+
+class Notices(HubHomeView):
+    def __call__(self, user) -> list:
+        """``user``'s requests changed by someone else since they last opened them."""
+        if user is None:
+            return []
+        actor = self.actor(user)
+        if not actor.can_submit:
+            return []
+        try:
+            return self.workflow().notices(actor)
+        except Exception as e:  # the home page must still load; "My requests" shows the truth
+            log.warning("review notices unavailable (%s)", type(e).__name__)
+            return []

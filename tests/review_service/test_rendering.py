@@ -9,12 +9,8 @@ import json
 from html.parser import HTMLParser
 from types import SimpleNamespace
 
-import nbformat
-import numpy as np
-import pandas as pd
 import pytest
-import statsmodels.api as sm
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from review_notebooks import table_notebook
 
 from enclave.output_review.findings import Finding, GateReport
 from enclave.output_review.render import render_html, sanitize_html
@@ -48,53 +44,6 @@ class Page(HTMLParser):
         self.text.append(data)
         if self._th is not None:
             self._th.append(data)
-
-
-def frame() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "sector": ["cc", "univ", "k12"] * 20,
-            "gpa": np.linspace(2, 4, 60),
-            "term": ["2021FA", "2022SP"] * 30,
-        }
-    )
-
-
-def html_output(html: str, count: int) -> dict:
-    return new_output(
-        "execute_result", data={"text/html": html, "text/plain": "table"}, execution_count=count
-    )
-
-
-def table_notebook() -> dict:
-    df = frame()
-    grouped = df.groupby("sector").agg(mean_gpa=("gpa", "mean"), students=("gpa", "size"))
-    wide = df.groupby(["sector", "term"]).gpa.mean().unstack()
-    model = sm.OLS(np.arange(60.0) + np.sin(np.arange(60.0)), sm.add_constant(df["gpa"])).fit()
-    styled = grouped.style.background_gradient().to_html()
-    hostile = (
-        "<table><caption>hand-made</caption><tr><th>year</th><td>2021</td></tr></table>"
-        "<script>document.title='ran'</script><img src=x onerror=\"document.title='ran'\">"
-        "<a href=\"javascript:document.title='ran'\">link</a><iframe src='https://x.test/'>"
-        "</iframe><form action='https://x.test/'><input name=q></form>"
-        "<img src='https://x.test/beacon.png'><style>body{background:url(https://x.test/)}</style>"
-        "<div style='background-image:url(https://x.test/a); color: red'>styled</div>"
-    )
-    cells = [
-        new_markdown_cell("# Completion\n\n| term | share |\n|---|---|\n| 2021FA | 0.4 |"),
-        new_code_cell(
-            "grouped", execution_count=17, outputs=[html_output(grouped._repr_html_(), 17)]
-        ),
-        new_code_cell("wide", execution_count=18, outputs=[html_output(wide._repr_html_(), 18)]),
-        new_code_cell(
-            "model.summary()",
-            execution_count=19,
-            outputs=[html_output(model.summary()._repr_html_(), 19)],
-        ),
-        new_code_cell("styled", execution_count=20, outputs=[html_output(styled, 20)]),
-        new_code_cell("HTML(hostile)", execution_count=21, outputs=[html_output(hostile, 21)]),
-    ]
-    return nbformat.from_dict(new_notebook(cells=cells))
 
 
 REPORT = GateReport(
