@@ -139,6 +139,17 @@ class Layout:
         elif ("name", name) not in self.coordinates:
             self.coordinates["name", name] = values
 
+    @staticmethod
+    def level_of(frame: pd.DataFrame, slot) -> tuple:
+        if slot[0] == "row":
+            return frame.index, slot[1]
+        if slot[0] == "column":
+            return frame.columns, slot[1]
+        names = list(frame.index.names)
+        if slot[1] in names:
+            return frame.index, names.index(slot[1])
+        return frame.columns, list(frame.columns.names).index(slot[1])
+
     def keys(self, frame: pd.DataFrame, wanted: list):
         """Arrays of coordinates in the order of ``wanted``, or None if one is missing."""
         out, free = [], list(self.unnamed)
@@ -146,10 +157,12 @@ class Layout:
             if slot in self.coordinates:
                 out.append(self.coordinates[slot])
                 continue
-            if slot[0] == "name" or not free:
+            if not free:
                 return None
-            axis = frame.index if slot[0] == "row" else frame.columns
-            known = set(level_values(axis, slot[1]))
+            # an unnamed level (or a named one renamed away, rename_axis(None)): the level of
+            # the displayed object whose labels it shares most
+            axis, level = self.level_of(frame, slot)
+            known = set(level_values(axis, level))
             best = max(free, key=lambda u: len(known.intersection(u[0])))
             if not known.intersection(best[0]):
                 return None
@@ -393,15 +406,63 @@ def payload(obj) -> dict | None:
     return None
 
 
+class Printed:
+    """pandas objects printed while a cell runs (``print(df)``: text only on stdout): their
+    structured forms, published after the cell as display data naming the printed text by
+    its digest. Only results with provenance are kept (the rest have nothing to add)."""
+
+    def __init__(self):
+        self.payloads: list[dict] = []
+        self.formatting = False  # inside the display formatter: its repr is no print
+
+    def record(self, obj, text: str) -> None:
+        if self.formatting or provenance_of(obj) is None:
+            return
+        try:
+            structure = frame_payload(obj)
+        except Exception as e:
+            log.debug(
+                "no structured form for a printed %s: %s", type(obj).__name__, type(e).__name__
+            )
+            return
+        structure["printed"] = {"stdout": digest(text), "length": len(text)}
+        if not any(p["printed"] == structure["printed"] for p in self.payloads):
+            self.payloads.append(structure)
+
+    def publish(self, shell) -> None:
+        payloads, self.payloads = self.payloads, []
+        for structure in payloads:
+            # an empty text/plain: nothing shows in the notebook, the gate reads the rest
+            shell.display_pub.publish(data={"text/plain": "", MIMETYPE: structure}, metadata={})
+
+
+PRINTED = Printed()
+
+
+def recording_repr(original):
+    def __repr__(self):
+        text = original(self)
+        PRINTED.record(self, text)
+        return text
+
+    __repr__.__enclave_original__ = original
+    return __repr__
+
+
 def install(shell) -> None:
-    """Add the structured form to everything the shell displays (``Out[]`` and ``display``)."""
+    """Add the structured form to everything the shell displays (``Out[]`` and ``display``)
+    and to what it prints of pandas results (``print(df)``)."""
     formatter = shell.display_formatter
     original = formatter.format
     if getattr(original, "__enclave_original__", None):
         return
 
     def format(obj, include=None, exclude=None):  # noqa: A001 (IPython's name)
-        data, metadata = original(obj, include=include, exclude=exclude)
+        PRINTED.formatting = True
+        try:
+            data, metadata = original(obj, include=include, exclude=exclude)
+        finally:
+            PRINTED.formatting = False
         if (include and MIMETYPE not in include) or (exclude and MIMETYPE in exclude):
             return data, metadata
         try:
@@ -418,3 +479,7 @@ def install(shell) -> None:
 
     format.__enclave_original__ = original
     formatter.format = format
+    for cls in (pd.DataFrame, pd.Series):
+        if not hasattr(cls.__repr__, "__enclave_original__"):
+            cls.__repr__ = recording_repr(cls.__repr__)
+    shell.events.register("post_run_cell", lambda result: PRINTED.publish(shell))

@@ -17,6 +17,7 @@ from enclave.output_review.checks.base import (
     FINDINGS,
     INSTITUTIONS,
     POLICY,
+    PRINTED,
     STRUCTURES,
     OutputCheck,
 )
@@ -111,6 +112,7 @@ class Gate(LoggingConfigurable):
         resources = {FINDINGS: [], POLICY: self.policy, INSTITUTIONS: institutions}
         try:
             for index, cell in enumerate(nb["cells"]):
+                resources[PRINTED] = {}
                 resources[STRUCTURES] = self.structures(cell, index, resources)
                 for check in self.checks:
                     self.guarded(
@@ -149,7 +151,12 @@ class Gate(LoggingConfigurable):
                     )
                 )
                 continue
-            if structure is not None:
+            if structure is None:
+                continue
+            if structure.printed_in is not None:  # describes part of a stream output
+                stream, start, end = structure.printed_in
+                resources[PRINTED].setdefault(stream, []).append(structure)
+            else:
                 found[number] = structure
         return found
 

@@ -68,6 +68,7 @@ class Structure:
     """A validated structure: labels, values and, per cell, what the kernel recorded."""
 
     payload: dict
+    printed_in: tuple | None = None  # (stream output, start, end) of a printed result
     _cells: list | None = None
 
     @property
@@ -181,6 +182,8 @@ def read(cell, output) -> Structure | None:
         raise Untrusted("structured data in a cell that was never run was added by hand")
     payload = data[MIMETYPE]
     validate(payload)
+    if "printed" in payload:
+        return printed_structure(cell, payload)
     digests = payload.get("digest")
     if not isinstance(digests, dict) or not digests:
         raise Untrusted("the structured data names no text it was made with")
@@ -192,6 +195,28 @@ def read(cell, output) -> Structure | None:
     if "text/plain" in data and not numbers_shown(payload, text_of(data["text/plain"])):
         raise Untrusted("the structured data shows numbers the visible output does not")
     return Structure(payload)
+
+
+def printed_structure(cell, payload) -> "Structure":
+    """A pandas result the cell printed: its text must be on the cell's stdout, whole, at the
+    start of a line; the structure then describes that part of the stream."""
+    printed = payload["printed"]
+    expected, length = printed.get("stdout"), printed.get("length")
+    if not isinstance(expected, str) or not whole(length) or length <= 0:
+        raise Untrusted("the structured data of a printed result is malformed")
+    for number, output in enumerate(cell.get("outputs", ())):
+        if output.get("output_type") != "stream" or output.get("name") != "stdout":
+            continue
+        text = text_of(output.get("text"))
+        start = 0
+        while start >= 0 and start + length <= len(text):
+            part = text[start : start + length]
+            if digest(part) == expected:
+                if not numbers_shown(payload, part):
+                    raise Untrusted("the structured data shows numbers the printed text does not")
+                return Structure(payload, printed_in=(number, start, start + length))
+            start = text.find("\n", start) + 1 or -1
+    raise Untrusted("the printed text the structured data was made with is not in the cell")
 
 
 def text_of(value) -> str:

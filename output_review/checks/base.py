@@ -18,7 +18,23 @@ from enclave.output_review.findings import Finding
 FINDINGS = "enclave_findings"
 STRUCTURES = "enclave_structures"  # output index -> trusted Structure, for the current cell
 POLICY = "enclave_policy"  # a policy.PolicyResolver
+PRINTED = "enclave_printed"  # stream output index -> [Structure] of what the cell printed
 INSTITUTIONS = "enclave_institutions"  # the notebook's lineage, when the caller knows it
+
+
+def uncovered(resources, text) -> str:
+    """``text`` (a Text) less the parts the kernel described (printed pandas results): the
+    text heuristics for tables read only the rest."""
+    printed = resources.get(PRINTED, {}).get(text.output) if text.kind == "stdout" else None
+    spans = sorted(s.printed_in[1:] for s in printed or () if s.fully_described)
+    if not spans:
+        return text.text
+    parts, at = [], 0
+    for start, end in spans:
+        parts.append(text.text[at:start])
+        at = max(at, end)
+    parts.append(text.text[at:])
+    return "\n".join(parts)
 
 
 def described(resources, output) -> bool:

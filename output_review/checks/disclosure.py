@@ -10,7 +10,13 @@ residual degrees of freedom are read from the text.
 
 import re
 
-from enclave.output_review.checks.base import INSTITUTIONS, POLICY, STRUCTURES, OutputCheck
+from enclave.output_review.checks.base import (
+    INSTITUTIONS,
+    POLICY,
+    PRINTED,
+    STRUCTURES,
+    OutputCheck,
+)
 from enclave.output_review.texts import cell_texts
 
 COUNTS = ("count",)
@@ -56,6 +62,9 @@ class StatisticalDisclosure(OutputCheck):
         structures = resources.get(STRUCTURES, {})
         for number, structure in structures.items():
             self.check_structure(structure, resources, index, number)
+        for number, printed in resources.get(PRINTED, {}).items():
+            for structure in printed:  # reported on the stream it was printed to
+                self.check_structure(structure, resources, index, number)
         for text in cell_texts(cell):
             if text.output is None or text.output in structures:
                 continue

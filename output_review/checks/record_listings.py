@@ -5,7 +5,7 @@ is one, and a long one printed as text is the whole of a data set."""
 
 from traitlets import Int, Unicode
 
-from enclave.output_review.checks.base import OutputCheck, described
+from enclave.output_review.checks.base import OutputCheck, described, uncovered
 from enclave.output_review.person_names import is_person_name
 from enclave.output_review.tables import MISSING, find_tables, may_list_rows
 from enclave.output_review.texts import cell_texts
@@ -58,9 +58,10 @@ class RecordListings(OutputCheck):
         for text in cell_texts(cell):
             if text.output is None or described(resources, text.output):
                 continue
-            if not may_list_rows(text.kind, text.text):
+            body = uncovered(resources, text)
+            if not may_list_rows(text.kind, body):
                 continue  # no row numbers: rows labelled by groups, or no table
-            for table in find_tables(text.kind, text.text):
+            for table in find_tables(text.kind, body):
                 self.check_table(table, resources, index, text.output, f"the {text.kind}")
         return cell, resources
 

@@ -24,7 +24,13 @@ import re
 
 from traitlets import Int, Unicode
 
-from enclave.output_review.checks.base import INSTITUTIONS, POLICY, OutputCheck, described
+from enclave.output_review.checks.base import (
+    INSTITUTIONS,
+    POLICY,
+    OutputCheck,
+    described,
+    uncovered,
+)
 from enclave.output_review.tables import MISSING, find_tables, may_hold_small
 from enclave.output_review.texts import cell_texts
 
@@ -91,10 +97,11 @@ class SmallCounts(OutputCheck):
                 continue
             if described(resources, text.output) or self.is_model_summary(text.text):
                 continue
-            if not may_hold_small(text.kind, text.text, self.min_count):
+            body = uncovered(resources, text)
+            if not may_hold_small(text.kind, body, self.min_count):
                 continue  # no whole number below the threshold where a cell can be
             kind = "markdown" if text.kind == "source" else text.kind
-            for table in find_tables(kind, text.text):
+            for table in find_tables(kind, body):
                 self.check_table(table, resources, index, text.output, f"the {text.kind}")
         return cell, resources
 

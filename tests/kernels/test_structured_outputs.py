@@ -129,16 +129,19 @@ def test_a_real_kernel_attaches_structured_outputs(kernel_env, tmp_path):
         "x = sm.add_constant(df['units'].iloc[:11].astype(float))\n"
         "sm.OLS(np.arange(11.0), x).fit().summary()",
         "print(df.groupby('institution').size())",
+        "print(df.groupby(['institution', 'term']).size())",
     ]
     nb = new_notebook(cells=[new_code_cell(c) for c in cells])
-    NotebookClient(nb, kernel_name="enclave-python", timeout=120).execute(env=kernel_env)
+    client = NotebookClient(nb, kernel_name="enclave-python", timeout=120, coalesce_streams=True)
+    client.execute(env=kernel_env)
     path = tmp_path / "run.ipynb"
     nbformat.write(nb, path)
     shown = read_notebook(path)
     structures = [
         o["data"][MIMETYPE] for c in shown.cells for o in c.outputs if MIMETYPE in o.get("data", {})
     ]
-    counts, means, model = structures
+    counts, means, model, *printed = structures
+    assert len(printed) == 2 and all("printed" in p for p in printed)
     assert counts["institutions"] == ["CC-101", "CC-102"]
     assert {s for row in counts["cells"]["statistic"] for s in row} == {"count"}
     # a term a college did not teach has no cell (NaN, no statistic)
@@ -146,9 +149,18 @@ def test_a_real_kernel_attaches_structured_outputs(kernel_env, tmp_path):
     assert "mean" in {s for row in means["cells"]["statistic"] for s in row}
     assert model["kind"] == "model" and model["model"]["df_resid"] == 9.0
     report = Gate().screen(shown)
-    found = {(f.cell, f.rule) for f in report.findings}
-    assert (3, "residual-dof") in found  # 11 rows, 2 parameters
-    assert "structured-data" not in {rule for _, rule in found}
+    found = {(f.cell, f.output, f.rule) for f in report.findings}
+    assert (3, 0, "residual-dof") in found  # 11 rows, 2 parameters
+    assert "structured-data" not in {rule for *_, rule in found}
+    # a printed result: its structured form follows the cell's stdout, naming the text
+    stream, printed = shown.cells[5].outputs
+    assert stream.output_type == "stream" and printed.data["text/plain"] == ""
+    assert printed.data[MIMETYPE]["printed"]["length"] == len(stream.text) - 1
+    assert (5, 0, "small-counts") in found  # reported on the stream it was printed to
+    # the printed text edited afterwards: the structure is distrusted, the text is read
+    shown.cells[5].outputs[0]["text"] = stream.text.replace("CC-101", "CC-10l")
+    edited = Gate().screen(shown)
+    assert any(f.cell == 5 and f.rule == "structured-data" for f in edited.findings)
 
 
 @pytest.mark.parametrize(
