@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import sqlalchemy as sa
 
-from enclave.kernels.errors import QueryRefused, WarehouseError
+from enclave.kernels.errors import QueryRefused, WarehouseError, explain_query_error
 from enclave.kernels.masked import Masked
 from enclave.kernels.recording import recorder_from_environment
 from enclave.warehouse import lineage
@@ -171,8 +171,11 @@ class Warehouse:
         except sa.exc.StatementError as e:
             if isinstance(e.orig, sa.exc.SQLAlchemyError):  # about the statement, e.g. a :name
                 raise WarehouseError(f"query: {str(e.orig).splitlines()[0]}") from None
-            # only the driver's error class: its message may quote values ("invalid input
-            # syntax for type integer: ...")
+            explained = explain_query_error(e.orig, sql) if e.orig is not None else None
+            if explained:  # names only what the statement itself says
+                raise WarehouseError(explained) from None
+            # otherwise only the driver's error class: its message may quote values ("invalid
+            # input syntax for type integer: ...")
             kind = type(e.orig).__name__ if e.orig is not None else type(e).__name__
             raise WarehouseError(
                 f"query failed ({kind}); check the SQL's syntax, and its tables and columns "

@@ -65,3 +65,53 @@ def test_kernel_session_has_a_recorded_warehouse(enclave_kernel, query_log):
     assert record["notebook"] == "/home/rita/completion.ipynb"
     assert record["project"] == "cconly"
     assert record["institutions"] == ["CC-101"]
+
+
+def test_shell_commands_work_from_a_cell_although_the_login_shell_is_nologin(tmp_path):
+    """Session accounts' login shell is nologin (`!cmd` said "This account is currently not
+    available"); the kernel spec names bash, so `!enclave review check` runs from a cell."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    install.install(prefix=sys.prefix)
+    nb = new_notebook(
+        cells=[
+            new_code_cell(
+                "df",
+                execution_count=5,
+                outputs=[
+                    new_output(
+                        "execute_result",
+                        data={"text/plain": "stu_0123456789abcdefghjkmnpqrs"},
+                        execution_count=5,
+                    )
+                ],
+            )
+        ]
+    )
+    nbformat.write(nb, tmp_path / "small.ipynb")
+    env = {
+        **os.environ,
+        "SHELL": "/usr/sbin/nologin",
+        "PATH": f"{os.path.dirname(sys.executable)}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+    }
+    km = KernelManager(kernel_name="enclave-python", transport="ipc")
+    km.start_kernel(env=env)
+    client = km.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        streams = []
+        reply = client.execute_interactive(
+            f"!enclave review check {tmp_path / 'small.ipynb'}",
+            timeout=120,
+            output_hook=lambda m: streams.append(m["content"].get("text", "")),
+        )
+        assert reply["content"]["status"] == "ok"
+    finally:
+        client.stop_channels()
+        km.shutdown_kernel(now=True)
+    text = "".join(streams)
+    assert "not available" not in text
+    assert "small.ipynb: BLOCK" in text  # a student key
+    assert "cell 1 [5]" in text  # the cell as JupyterLab shows it

@@ -120,6 +120,31 @@ def test_unknown_bind_parameter_is_a_clear_error(sqlite_warehouse, query_log):
         wh.query("SELECT * FROM students WHERE birth_year = :y")
 
 
+@pytest.mark.parametrize(
+    "sql, says",
+    [
+        ("SELECT gpa_typo FROM students", "no column 'gpa_typo' in the tables it reads"),
+        ("SELECT s.nope FROM students s", "no column 's.nope'"),
+        ("SELECT * FROM studnets", "no table 'studnets' in this project's warehouse"),
+        ("SELEC * FROM students", "syntax breaks near 'SELEC'"),
+    ],
+)
+def test_unknown_columns_and_tables_are_named_in_one_line(sqlite_warehouse, query_log, sql, says):
+    wh = session(sqlite_warehouse["all"], query_log[0])
+    with pytest.raises(WarehouseError) as e:
+        wh.query(sql)
+    assert says in str(e.value) and "\n" not in str(e.value)
+    assert query_log[1]() == []
+
+
+def test_an_error_naming_something_the_sql_does_not_say_is_not_quoted():
+    from enclave.kernels.errors import explain_query_error
+
+    # PostgreSQL's wording for a value: never echoed, whatever it looks like
+    assert explain_query_error('column "stu_0123" does not exist', "SELECT 1") is None
+    assert explain_query_error('invalid input syntax for type integer: "stu_1"', "x") is None
+
+
 # -- fails closed ---------------------------------------------------------------------------
 
 
@@ -302,6 +327,14 @@ def test_a_failed_query_names_the_error_class_never_the_values_it_quotes(pg_proj
     assert "InvalidTextRepresentation" in str(e.value)
     assert "stu_" not in str(e.value) and "integer" not in str(e.value)
     assert query_log[1]() == []
+
+
+def test_postgres_unknown_column_is_named_in_one_line(pg_project, query_log):
+    wh = session(pg_project, query_log[0])
+    with pytest.raises(WarehouseError, match="no column 'gpa_typo' in the tables it reads"):
+        wh.query("SELECT gpa_typo FROM students")
+    with pytest.raises(WarehouseError, match="no table 'studnets'"):
+        wh.query("SELECT * FROM studnets")
 
 
 def test_postgres_functions_that_run_sql_count_as_reading_everything(pg_project, query_log):
