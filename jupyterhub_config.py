@@ -67,6 +67,8 @@ c.EnclaveSpawner.max_processes = 256
 c.EnclaveSpawner.max_open_files = 1024
 c.JupyterHub.allow_named_servers = False  # one session, one project, at a time
 c.JupyterHub.redirect_to_server = False
+# SQLite sessions read through a query process that records every statement here first
+c.QueryProcess.log_file = str(HUB_DIR / "query-log.jsonl")
 
 # --- services ----------------------------------------------------------------------------------
 from enclave.hub import culler, services  # noqa: E402

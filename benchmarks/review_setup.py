@@ -17,7 +17,7 @@ from devstack.login import api_token, login  # noqa: E402
 PEOPLE = {"rita": ["researchers"], "rev1": ["reviewers"]}
 PROJECTS = {"bench": {"members": ["rita"], "institutions": ["CC-101", "UNI-201"]}}
 SERVICE_CONFIG = """
-c.EnclaveSpawner.query_log_url = c.JupyterHub.bind_url.rstrip("/") + "/services/review/api/queries"
+c.EnclaveSpawner.review_url = c.JupyterHub.bind_url.rstrip("/") + "/services/review/"
 """
 
 

@@ -66,9 +66,9 @@ class EnclaveKubeSpawner(SessionPolicy, KubeSpawner):
         roles). Never given to a session.""",
     ).tag(config=True)
 
-    query_log_url = Unicode(
-        "http://proxy-public/services/review/api/queries",
-        help="The review service's query endpoint, as sessions reach it ($ENCLAVE_QUERY_LOG_URL).",
+    review_url = Unicode(
+        "http://proxy-public/services/review/",
+        help="The review service, as sessions reach it ($ENCLAVE_REVIEW_URL).",
     ).tag(config=True)
 
     workspace_pvc_template = Unicode(
@@ -165,7 +165,7 @@ class EnclaveKubeSpawner(SessionPolicy, KubeSpawner):
         env.update(
             ENCLAVE_PROJECT=self.session_project,
             ENCLAVE_WAREHOUSE_URL=getattr(self, "_warehouse_url", None),
-            ENCLAVE_QUERY_LOG_URL=self.query_log_url,
+            ENCLAVE_REVIEW_URL=self.review_url,
             ENCLAVE_OUTPUT_DIR=self.output_dir,
         )
         return env

@@ -26,16 +26,18 @@ from traitlets import Bool, Integer, List, Unicode, default
 from enclave.errors import EnclaveError
 from enclave.hub.context import enclave_context
 from enclave.hub.isolation.cgroups import SessionCgroup, hub_memory_cgroup
-from enclave.hub.isolation.extracts import stage_extract, unstage
 from enclave.hub.isolation.limits import Limits
 from enclave.hub.isolation.network import NetworkError, SandboxNetwork
 from enclave.hub.isolation.postgres import SessionRoles, StatementImportFailed, ensure_cluster
 from enclave.hub.isolation.sandbox import Sandbox, SandboxError, SandboxSpec
+from enclave.hub.isolation.session_dirs import SOCKET, remove_session_dir, session_dir
 from enclave.hub.isolation.session_venv import session_config_dir
 from enclave.hub.isolation.workspaces import open_workspace, prepare_workspace
 from enclave.hub.policy import SessionPolicy, refuse
 from enclave.hub.services import wait_for_exit
 from enclave.warehouse.db import WarehouseSettings, is_postgres
+from enclave.warehouse.query_log import import_queries
+from enclave.warehouse.query_process import QueryProcess, QueryProcessError
 from enclave.warehouse.statement_log import import_statements
 
 _networks: dict[str, SandboxNetwork] = {}
@@ -74,8 +76,9 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
 
     sessions_dir = Unicode(
         "/var/lib/enclave/sessions",
-        help="""Directory (0711 root) holding each running session's copy of its project's
-        SQLite extract, readable by that researcher only. Outside the hub's 0700 directory.""",
+        help="""Directory (0711 root) holding each running SQLite session's warehouse socket
+        (its query process), reachable by that researcher only. Outside the hub's 0700
+        directory.""",
     ).tag(config=True)
 
     egress_table = Unicode(
@@ -99,16 +102,16 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         and (PostgreSQL) the warehouse are always reachable; everything else is rejected.""",
     ).tag(config=True)
 
-    query_log_url = Unicode(
-        help="""URL the kernel POSTs each query's lineage record to
-        (``$ENCLAVE_QUERY_LOG_URL``): the review service's query endpoint. Defaults to
-        ``<JupyterHub.bind_url>/services/review/api/queries``.""",
+    review_url = Unicode(
+        help="""The review service as sessions reach it (``$ENCLAVE_REVIEW_URL``: ``enclave
+        review submit``, the Lab button, report submissions). Defaults to
+        ``<JupyterHub.bind_url>/services/review/``.""",
     ).tag(config=True)
 
-    @default("query_log_url")
-    def _query_log_url_default(self):
+    @default("review_url")
+    def _review_url_default(self):
         bind_url = self.config.JupyterHub.get("bind_url", "http://127.0.0.1:8000")
-        return bind_url.rstrip("/") + "/services/review/api/queries"
+        return bind_url.rstrip("/") + "/services/review/"
 
     max_import_failures = Integer(
         3,
@@ -192,8 +195,9 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
             raise
 
     async def _prepare_sandbox(self, account, workspace: int, network) -> Sandbox:
-        extract_dir = str(Path(self.sessions_dir) / account.pw_name)
-        read_only = () if self._uses_postgres() else (extract_dir,)
+        # SQLite: the directory of the session's query-process socket (never the extract)
+        socket_dir = str(Path(self.sessions_dir) / account.pw_name)
+        read_only = () if self._uses_postgres() else (socket_dir,)
         spec = SandboxSpec(
             account,
             workspace,
@@ -240,8 +244,7 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
                     "administrator to re-run the approval.",
                     reason="warehouse",
                 )
-            copy = stage_extract(Path(access), Path(self.sessions_dir), account, project.name)
-            return f"sqlite:///{copy}", None
+            return await self._start_query_process(access, account, project.name), None
         admin_url = self._warehouse_admin_url()
         self._check_statement_log()
         try:
@@ -272,6 +275,35 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
             ) from None
         self._import_failures = 0  # open() has just imported the log
         return login.url, sa.engine.make_url(login.url).port
+
+    _query_process = None
+
+    async def _start_query_process(self, extract: str, account, project: str) -> str:
+        """The session's SQLite query process (outside the session, recording every read);
+        returns the URL the kernel reaches it at."""
+        socket = session_dir(Path(self.sessions_dir), account) / SOCKET
+        settings = QueryProcess(config=self.config)
+        if "python" not in self.config.QueryProcess:  # readable by the query account
+            settings.python = f"{self.session_venv}/bin/python"
+        try:
+            # started from the hub's main thread: it dies with the hub, not with a worker
+            running = settings.start(
+                extract, str(socket), peer=account, user=self.user.name, project=project
+            )
+            await asyncio.to_thread(running.wait_ready)
+        except QueryProcessError as e:
+            self.log.error("Query process of %s: %s", self.user.name, e)
+            raise refuse(
+                f"Your session was refused: its warehouse access could not be set up ({e}); "
+                "ask an administrator.",
+                reason="warehouse",
+            ) from None
+        self._query_process = running
+        return running.url
+
+    @property
+    def query_log_file(self) -> str:
+        return QueryProcess(config=self.config).log_file
 
     @property
     def postgres_log_file(self) -> str:
@@ -382,8 +414,14 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         return cgroup
 
     async def _close_warehouse(self, uses_postgres: bool) -> None:
-        """Remove the session's extract copy, or lock its role and import its statements."""
-        unstage(Path(self.sessions_dir), self.user.name)
+        """End the session's query process and import its records, or lock its PostgreSQL
+        role and import its statements."""
+        running, self._query_process = self._query_process, None
+        if running is not None:
+            await asyncio.to_thread(running.stop)
+        remove_session_dir(Path(self.sessions_dir), self.user.name)
+        if not uses_postgres:
+            await self._import_queries()
         if uses_postgres:
             self.log.info("Locking the PostgreSQL session role of %s", self.user.name)
             ctx = enclave_context(self.config)
@@ -396,7 +434,31 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         imported into the audit trail."""
         if self._uses_postgres() and not await self._import_statements(ctx):
             return "its statements can no longer be recorded"
+        if getattr(self, "_warehouse_url", None) and not self._uses_postgres():
+            if self._query_process is None or not self._query_process.alive():
+                return "its warehouse query process ended"
+            if not await self._import_queries():
+                return "its queries can no longer be imported into the audit trail"
         return await super().reason_to_end(ctx)
+
+    async def _import_queries(self) -> bool:
+        """Import the query log's new records; False (logged) when that failed
+        ``max_import_failures`` times in a row."""
+        try:
+            async with _import_lock:
+                await asyncio.to_thread(
+                    import_queries,
+                    self.query_log_file,
+                    enclave_context(self.config).projects.engine,
+                )
+        except Exception as e:  # a failed import never passes silently
+            self.log.error(
+                "Cannot import the query log %s: %s", self.query_log_file, type(e).__name__
+            )
+            self._import_failures += 1
+            return self._import_failures < self.max_import_failures
+        self._import_failures = 0
+        return True
 
     def _uses_postgres(self) -> bool:
         return (getattr(self, "_warehouse_url", None) or "sqlite").startswith("postgresql")
@@ -441,7 +503,7 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         return network
 
     def _allowed_destinations(self) -> set[tuple[str, int]]:
-        urls = [self.hub.api_url, self.query_log_url]
+        urls = [self.hub.api_url, self.review_url]
         allowed = set()
         for url in urls:
             parsed = urlparse(url)
@@ -478,13 +540,16 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         state = super().get_state()
         if getattr(self, "_warehouse_url", None):
             # what stop() and poll() need after a hub restart (never the password)
-            state["enclave_postgres"] = not self._warehouse_url.startswith("sqlite")
+            state["enclave_postgres"] = is_postgres(self._warehouse_url)
         return state
 
     def load_state(self, state):
         super().load_state(state)
-        if state.get("enclave_postgres"):
-            self._warehouse_url = "postgresql://"
+        if "enclave_postgres" in state:
+            # a SQLite session's query process died with the previous hub: poll() ends it
+            self._warehouse_url = (
+                "postgresql://" if state["enclave_postgres"] else "enclave-query://"
+            )
 
     def clear_state(self):
         super().clear_state()
@@ -507,7 +572,7 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
             PYTHONNOUSERSITE="1",
             ENCLAVE_PROJECT=self.session_project,
             ENCLAVE_WAREHOUSE_URL=sandbox.rewrite(self._warehouse_url),
-            ENCLAVE_QUERY_LOG_URL=sandbox.rewrite(self.query_log_url),
+            ENCLAVE_REVIEW_URL=sandbox.rewrite(self.review_url),
             ENCLAVE_OUTPUT_DIR=self._output_dir,
             # one BLAS thread: the address-space limit must not be eaten by thread arenas
             OPENBLAS_NUM_THREADS="1",

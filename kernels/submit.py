@@ -1,8 +1,7 @@
 """Submitting from a research session: the notebook goes to the review service via the hub.
 
-The session knows the service only through the hub's proxy (``$ENCLAVE_QUERY_LOG_URL`` is the
-service's query endpoint behind the hub; ``$ENCLAVE_REVIEW_URL`` may name the service root
-directly) and authenticates with the session's own ``$JUPYTERHUB_API_TOKEN``. One
+The session knows the service only through the hub's proxy (``$ENCLAVE_REVIEW_URL``, set by
+the spawner) and authenticates with the session's own ``$JUPYTERHUB_API_TOKEN``. One
 ``multipart/form-data`` request carries the submission: a ``metadata`` part (JSON: the
 notebook's name, the project, purpose, summary, exception note, the request it replaces) and
 the ``notebook`` part, streamed from the file, never loaded whole. Standard library only: the
@@ -28,15 +27,11 @@ IPYNB = "application/x-ipynb+json"
 
 def service_url(environ: Mapping[str, str] | None = None) -> str:
     environ = os.environ if environ is None else environ
-    explicit = environ.get("ENCLAVE_REVIEW_URL")
-    if explicit:
-        return explicit.rstrip("/") + "/"
-    query_log = environ.get("ENCLAVE_QUERY_LOG_URL", "")
-    if query_log.endswith("/api/queries"):
-        return query_log[: -len("api/queries")]
+    url = environ.get("ENCLAVE_REVIEW_URL")
+    if url:
+        return url.rstrip("/") + "/"
     raise EnclaveError(
-        "ENCLAVE_REVIEW_URL: not set, and ENCLAVE_QUERY_LOG_URL does not name the review "
-        "service; submit from a research session started by the hub."
+        "ENCLAVE_REVIEW_URL: not set; submit from a research session started by the hub."
     )
 
 

@@ -160,7 +160,7 @@ def run_report(
     try:
         started = datetime.now(UTC)
         try:
-            with _environment(context.kernel_environment(final)):
+            with _environment(context.kernel_environment()):
                 nb = papermill.execute_notebook(
                     str(template.path),
                     str(partial),

@@ -13,16 +13,9 @@ from traitlets import Int, TraitError
 from traitlets.config import Configurable
 
 from enclave.config import load_config
-from enclave.kernels.recording import TIMEOUT_VARIABLE, QueryRecording
 from enclave.reports.errors import BadInput
-from enclave.warehouse.db import is_postgres, sqlite_path
-
-QUERY_LOG_VARIABLES = (
-    "ENCLAVE_QUERY_LOG_URL",
-    "JUPYTERHUB_API_TOKEN",
-    "ENCLAVE_QUERY_LOG_FILE",
-    TIMEOUT_VARIABLE,
-)
+from enclave.warehouse.db import is_postgres
+from enclave.warehouse.query_protocol import socket_path
 
 
 class ReportRunner(Configurable):
@@ -41,11 +34,10 @@ class RunContext:
     project: str
     warehouse_url: str
     output_dir: Path
-    query_log: dict[str, str | None]  # where the kernel records queries (see below)
     gate_config: str | None = None  # traitlets config file for the gate (jupyterhub_config.py)
     cell_timeout: int = 1800  # seconds one cell may run (ReportRunner.cell_timeout)
 
-    def kernel_environment(self, notebook: Path) -> dict[str, str | None]:
+    def kernel_environment(self) -> dict[str, str | None]:
         """What the report's kernel reads (see kernels/client.py); None means unset.
 
         Given whole, not inherited: a batch worker's environment may be older than the run's.
@@ -53,8 +45,6 @@ class RunContext:
         return {
             "ENCLAVE_PROJECT": self.project,
             "ENCLAVE_WAREHOUSE_URL": self.warehouse_url,
-            "ENCLAVE_NOTEBOOK": str(notebook),
-            **self.query_log,
         }
 
 
@@ -75,8 +65,12 @@ def context_from(args, environ: Mapping[str, str] | None = None) -> RunContext:
             "--warehouse-url: no warehouse access; run inside a project session (it sets "
             "ENCLAVE_WAREHOUSE_URL) or give the project's read-only URL."
         )
-    if not is_postgres(url):  # the kernel runs elsewhere (a scratch directory): pin the file
-        url = str(sqlite_path(url).resolve())
+    if not (is_postgres(url) or socket_path(url)):
+        raise BadInput(
+            "--warehouse-url: give the session's warehouse (an enclave-query:// socket or a "
+            "PostgreSQL role URL); a SQLite warehouse is read only through its query process, "
+            "which a project session provides."
+        )
     output = args.output_dir or environ.get("ENCLAVE_OUTPUT_DIR")
     if not output:
         raise BadInput(
@@ -86,17 +80,8 @@ def context_from(args, environ: Mapping[str, str] | None = None) -> RunContext:
     config = load_config(args.config)
     try:
         cell_timeout = ReportRunner(config=config).cell_timeout
-        recording = QueryRecording(config=config)
     except TraitError as e:
         raise BadInput(f"{args.config or '$ENCLAVE_CONFIG'}: {e}") from None
-    query_log = {name: environ.get(name) for name in QUERY_LOG_VARIABLES}
-    if "post_timeout" in config.QueryRecording:  # else the session's value, if it has one
-        query_log.update(recording.environment())
-    if not (query_log["ENCLAVE_QUERY_LOG_URL"] or query_log["ENCLAVE_QUERY_LOG_FILE"]):
-        raise BadInput(
-            "ENCLAVE_QUERY_LOG_URL: not set, so the report's queries could not be recorded "
-            "and would be refused; run inside a project session or set ENCLAVE_QUERY_LOG_FILE."
-        )
     output_dir = Path(output).resolve()
     if not output_dir.is_dir():
         raise BadInput(f"{output_dir}: the output area does not exist; create it first.")
@@ -104,4 +89,4 @@ def context_from(args, environ: Mapping[str, str] | None = None) -> RunContext:
         if args.cell_timeout < 1:
             raise BadInput("--cell-timeout: give a number of seconds of 1 or more.")
         cell_timeout = args.cell_timeout
-    return RunContext(project, url, output_dir, query_log, args.config, cell_timeout)
+    return RunContext(project, url, output_dir, args.config, cell_timeout)

@@ -10,10 +10,20 @@ import hashlib
 
 import sqlalchemy as sa
 
-from enclave.warehouse.db import SCHEMA, connect_readonly, is_postgres, sqlite_path
+from enclave.warehouse.db import SCHEMA, connect_readonly, file_version, is_postgres, sqlite_path
+from enclave.warehouse.query_protocol import socket_path
 
 
 def warehouse_version(url: str) -> str:
+    path = socket_path(url)
+    if path is not None:  # the session's query process holds the extract: it says
+        from enclave.kernels.client import QueryProcessBackend
+
+        backend = QueryProcessBackend(path)
+        try:
+            return backend.version()
+        finally:
+            backend.close()
     if is_postgres(url):
         engine = connect_readonly(url)
         try:
@@ -29,7 +39,5 @@ def warehouse_version(url: str) -> str:
         finally:
             engine.dispose()
         identity = ";".join(f"{r.relname}:{r.oid}:{r.relfilenode}" for r in rows)
-    else:
-        stat = sqlite_path(url).resolve().stat()
-        identity = f"{stat.st_dev}:{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
-    return hashlib.sha256(identity.encode()).hexdigest()[:16]
+        return hashlib.sha256(identity.encode()).hexdigest()[:16]
+    return file_version(sqlite_path(url).resolve())

@@ -59,17 +59,6 @@ class CommentBody(Body):
     visibility: str = Field("all", max_length=40)
 
 
-class QueryRecord(Body):
-    """One query's lineage, as the session's kernel records it (``kernels/client.py``)."""
-
-    project: str = Field(max_length=100)
-    notebook: str | None = Field(None, max_length=1000)
-    sql: str = Field(max_length=100_000)
-    rows: int = Field(ge=0)
-    institutions: list[str] = Field(max_length=1000)
-    time: str = Field("", max_length=64)
-
-
 def request_summary(row, waiting: bool) -> dict:
     return {
         "id": row.id,
@@ -338,18 +327,6 @@ class WithdrawHandler(APIHandler):
         self.write_json(
             {"id": request_id, "status": self.workflow.withdraw(self.actor, request_id)}
         )
-
-
-class QueryLogHandler(APIHandler):
-    """The kernel's query lineage: one record per query, as a ``warehouse.query`` event."""
-
-    def post(self):
-        if len(self.request.body) > 256 * 1024:
-            raise TooLarge("query record: larger than 256 KiB.")
-        record = self.body_as(QueryRecord).model_dump()
-        record["notebook"] = record["notebook"] or ""
-        self.workflow.record_query(self.actor, record)
-        self.write_json({"recorded": True}, status=201)
 
 
 class WaitingHandler(APIHandler):

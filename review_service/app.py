@@ -82,7 +82,6 @@ class ReviewApplication(web.Application):
             (p + rf"api/requests/{rid}/decision", api.DecisionHandler),
             (p + rf"api/requests/{rid}/comments", api.CommentHandler),
             (p + rf"api/requests/{rid}/withdraw", api.WithdrawHandler),
-            (p + r"api/queries", api.QueryLogHandler),
             (p + r"api/waiting", api.WaitingHandler),
             (p + r"api/notices", api.NoticesHandler),
         ]
@@ -200,6 +199,7 @@ def build_workflow(config):
     from enclave.review_service.workflow import ReviewWorkflow
     from enclave.state import EnclaveState, make_engine
     from enclave.warehouse.db import WarehouseSettings
+    from enclave.warehouse.query_process import QueryProcess
 
     settings = ReviewService(config=config)
     from enclave.audit import keying
@@ -215,6 +215,7 @@ def build_workflow(config):
         ProjectRegistry(engine),
         Gate(config=config),
         statement_log=WarehouseSettings(config=config).audit_log,
+        query_log=QueryProcess(config=config).log_file,
     )
     return workflow, settings
 

@@ -180,37 +180,3 @@ def waits_for(actor: Actor, row, decisions) -> bool:
     if row.status not in OPEN_FOR_DECISION or not permissions.user_can_decide(actor, row):
         return False
     return not any(d.user == actor.name and d.round == row.round for d in decisions)
-
-
-def query_record(record, *, known, approved) -> dict:
-    """The details of a kernel's ``warehouse.query`` record, checked: the session's project's
-    institutions only (``approved``), among the consortium's (``known``)."""
-    if not isinstance(record, dict):
-        raise BadSubmission("query record: expected a JSON object.")
-    notebook = record.get("notebook") or ""
-    sql = record.get("sql")
-    rows = record.get("rows")
-    institutions = record.get("institutions")
-    if not isinstance(notebook, str) or len(notebook) > 1000:
-        raise BadSubmission("notebook: expected the notebook's path as text.")
-    if not isinstance(sql, str) or not sql.strip() or len(sql) > 100_000:
-        raise BadSubmission("sql: expected the query's SQL text (at most 100,000 chars).")
-    if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
-        raise BadSubmission("rows: expected the number of rows returned.")
-    if not isinstance(institutions, list) or not all(i in known for i in institutions):
-        raise BadSubmission(
-            f"institutions: expected a list of institution codes among {', '.join(known)}."
-        )
-    outside = sorted(set(institutions) - set(approved))
-    if outside:
-        raise BadSubmission(
-            f"institutions: {', '.join(outside)} not approved for project "
-            f"{record.get('project')!r}; a session reads only its project's institutions."
-        )
-    return {
-        "notebook": notebook,
-        "sql": sql,
-        "rows": rows,
-        "institutions": sorted(set(institutions)),
-        "time": str(record.get("time", ""))[:40],
-    }

@@ -1,68 +1,50 @@
 """Whose stewards must sign off: derived from what the notebook read and what it shows.
 
-1. Lineage: institutions in the kernel's ``warehouse.query`` records of this user and project
-   whose notebook is the submitted one (the kernel records every query it runs).
-2. Where no lineage exists: every institution approved for the project (conservative).
-3. The server's word over the session's: on PostgreSQL, pgAudit records every read of the
-   user's session role on the hot standby, with the relations the server read, whatever the
-   protocol (imported by the hub: ``source: pgaudit``).
-   a. Every project institution whose rows a warehouse relation named in one of this user's
-      records in this project can hold (``k12_*``, ``cc_*``, ``univ_*`` by sector; ``students``,
-      ``institutions`` and any other table every sector). The server cannot tell notebooks
-      apart, so this counts for every submission of the project.
-   b. When the log could not be brought up to date at submission: every institution approved
-      for the project. (Records of the retired text-log importer, ``source: postgresql-log``,
-      name no relations: each counts as reading every table.)
+Every record used here was written outside the researcher's kernel: by the SQLite query process
+(``source: query-process``) or by pgAudit on the PostgreSQL standby (``source: pgaudit``).
+Nothing the session says about its own queries counts.
+
+1. Lineage: institutions read by the re-execution of the submitted notebook (its own query
+   process's records, or pgAudit's records of its own role): what the released outputs were
+   computed from.
+2. Without a re-execution (released by a reviewer's exception): every institution approved for
+   the project (conservative).
+3. Every project institution whose rows a warehouse relation named in one of this user's
+   server-side records in this project can hold (``k12_*``, ``cc_*``, ``univ_*`` by sector;
+   ``students``, ``institutions`` and any other table every sector): data read interactively
+   can reach a notebook as literals typed into its source. When the records could not be
+   brought up to date at submission: every institution approved for the project (fail closed).
+   (Records of the retired text-log importer, ``source: postgresql-log``, name no relations:
+   each counts as reading every table.)
 4. Always: institutions whose code or name appears in an output table, because a report that
    names or ranks a member needs that member's sign-off even without lineage.
-
-Kernel records are the session's own account: they can add stewards, and narrow them only on
-SQLite (where the session's extract holds nothing but the project's institutions). The service
-refuses records naming institutions the project is not approved for.
 """
 
 import json
-import posixpath
 import re
 from collections.abc import Callable, Iterable
 
 from enclave.consortium import INSTITUTIONS
 from enclave.warehouse.db import SCHEMA
+from enclave.warehouse.query_log import SOURCE as QUERY_PROCESS
 from enclave.warehouse.statement_log import SOURCE as SERVER_LOG
 
 TABLE_HTML = re.compile(r"<table\b.*?</table>", re.IGNORECASE | re.DOTALL)
 TEXT_LOG = "postgresql-log"  # ``details.source`` of the retired text-log importer's events
-SERVER_SOURCES = (SERVER_LOG, TEXT_LOG)
+SERVER_SOURCES = (SERVER_LOG, QUERY_PROCESS, TEXT_LOG)
 SECTORS = ("k12", "cc", "univ")  # a table named <sector>_* holds only that sector's rows
 ANY_TABLE = "every table"  # a record that names no relations
 
-LINEAGE = "read by a recorded query of this notebook"
-NO_LINEAGE = "approved for the project; no recorded query of this notebook"
+LINEAGE = "read by the re-execution of this notebook"
+NO_RERUN = "approved for the project; released without re-execution"
 NAMED = "named in an output table"
 LOG_UNREADABLE = (
-    "approved for the project; the PostgreSQL audit log could not be read at submission"
+    "approved for the project; the warehouse's record of reads could not be read at submission"
 )
 
 
 def server_read_reason(tables: Iterable[str]) -> str:
-    return "pgAudit records this user's reads in the project of " + ", ".join(sorted(tables))
-
-
-def lineage_institutions(audit_events: Iterable, notebook: str) -> set[str]:
-    """Institutions read by queries recorded for ``notebook`` (matched by file name).
-
-    Matching by base name may join two notebooks of the same name: that can only add
-    stewards, never drop one.
-    """
-    wanted = posixpath.basename(notebook)
-    found: set[str] = set()
-    for event in audit_events:
-        if event.details.get("source") in SERVER_SOURCES:
-            continue
-        recorded = str(event.details.get("notebook") or "")
-        if posixpath.basename(recorded) == wanted:
-            found.update(event.details.get("institutions") or ())
-    return found
+    return "the warehouse records this user's reads in the project of " + ", ".join(sorted(tables))
 
 
 def tables_read_server_side(audit_events: Iterable) -> set[str]:
@@ -73,7 +55,7 @@ def tables_read_server_side(audit_events: Iterable) -> set[str]:
         source = event.details.get("source")
         if source == TEXT_LOG:
             tables.add(ANY_TABLE)
-        elif source == SERVER_LOG:
+        elif source in (SERVER_LOG, QUERY_PROCESS):
             for relation in event.details.get("relations") or ():
                 schema, _, name = relation.rpartition(".")
                 if schema == SCHEMA:
@@ -129,7 +111,7 @@ def named_in_tables(nb, institutions: dict[str, str]) -> set[str]:
 def required_institutions(
     *,
     nb,
-    notebook: str,
+    run_lineage: Iterable[str] | None,
     query_events: Iterable,
     project_institutions: Callable[[], Iterable[str]],
     institutions: dict[str, str],
@@ -137,20 +119,21 @@ def required_institutions(
 ) -> dict[str, list[str]]:
     """Institution code -> the reasons its steward is needed, in code order.
 
-    ``server_log_read``: False when the server's audit log could not be imported first.
+    ``run_lineage``: the institutions the re-execution's recorded reads touched (None: not
+    re-executed); ``query_events``: this user's server-side ``warehouse.query`` events in the
+    project; ``server_log_read``: False when those could not be brought up to date first.
     """
-    query_events = list(query_events)
+    query_events = [e for e in query_events if e.details.get("source") in SERVER_SOURCES]
     reasons: dict[str, list[str]] = {}
 
     def need(codes: Iterable[str], reason: str) -> None:
         for code in codes:
             reasons.setdefault(code, []).append(reason)
 
-    lineage = lineage_institutions(query_events, notebook)
-    if lineage:
-        need(lineage, LINEAGE)
+    if run_lineage is None:
+        need(project_institutions(), NO_RERUN)
     else:
-        need(project_institutions(), NO_LINEAGE)
+        need(run_lineage, LINEAGE)
     read = tables_read_server_side(query_events)
     for code in project_institutions():
         tables = [t for t in read if t == ANY_TABLE or holds_rows_of(t, code)]

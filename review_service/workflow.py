@@ -46,14 +46,17 @@ class ReviewWorkflow:
         projects,
         gate,
         statement_log: str | None = None,
+        query_log: str | None = None,
     ):
         """``engine``: the state database; ``projects``: the hub's ProjectRegistry; ``gate``:
         an ``output_review.gate.Gate``; ``statement_log``: the standby's pgAudit log
-        (``WarehouseSettings.audit_log``)."""
+        (``WarehouseSettings.audit_log``); ``query_log``: the SQLite query processes' log
+        (``QueryProcess.log_file``)."""
         self.engine = engine
         self.data = ReviewData(engine)
         self.audit = self.data.audit
         self.statement_log = statement_log
+        self.query_log = query_log
         self.store = store
         self.settings = settings
         self.projects = projects
@@ -130,7 +133,7 @@ class ReviewWorkflow:
             required, reasons = stewards.as_json(
                 stewards.required_institutions(
                     nb=nb,
-                    notebook=notebook,
+                    run_lineage=None,
                     query_events=self.data.query_events(actor.name, project.name),
                     project_institutions=lambda: project.institutions,
                     institutions=self.settings.institutions,
@@ -216,10 +219,18 @@ class ReviewWorkflow:
         }
 
     def _import_statement_log(self, user: str) -> bool:
-        """Import the server's statements not yet imported (the hub does so only when it polls)
-        for a user who has had a PostgreSQL session; False when that fails (fail closed)."""
+        """Import the reads the warehouse recorded and the hub has not imported yet (it does so
+        only when it polls): the SQLite query processes' log, and for a user who has had a
+        PostgreSQL session the standby's pgAudit log; False when that fails (fail closed)."""
+        from enclave.warehouse.query_log import import_queries
         from enclave.warehouse.statement_log import import_statements
 
+        if self.query_log:
+            try:
+                import_queries(self.query_log, self.engine)
+            except Exception as e:  # any failure asks every steward instead of fewer
+                log.error("cannot import the query log: %s", type(e).__name__)
+                return False
         try:
             if not self.data.had_postgres_session(user):
                 return True  # never a PostgreSQL session: no server log to read
@@ -398,17 +409,3 @@ class ReviewWorkflow:
                 raise Conflict(f"request {row.id}: the release package: {e}") from None
             tx.record(event(AuditAction.RELEASE_DOWNLOAD, actor.name, row, {"sha256": sha256}))
         return str(self.store.path(sha256)), f"{row.id}-release.zip"
-
-    # -- query lineage (from the kernel) -----------------------------------------------------
-    def record_query(self, actor: Actor, record: dict) -> None:
-        """Store a kernel's query record as a ``warehouse.query`` audit event."""
-        if not isinstance(record, dict):
-            raise BadSubmission("query record: expected a JSON object.")
-        project = record.get("project")
-        if not isinstance(project, str):
-            raise BadSubmission("project: required (the session's ENCLAVE_PROJECT).")
-        approved = self._check_project(actor, project).institutions
-        details = rules.query_record(record, known=self.settings.institutions, approved=approved)
-        self.data.record(
-            AuditEvent(AuditAction.WAREHOUSE_QUERY, actor.name, project=project, details=details)
-        )

@@ -5,6 +5,7 @@ A URL is a SQLite path (``warehouse.sqlite``), a ``sqlite:///`` URL, or a
 SQLite in the file's main schema. Queries name tables without a schema on both.
 """
 
+import hashlib
 import os
 import sqlite3
 from pathlib import Path
@@ -48,6 +49,13 @@ class WarehouseSettings(Configurable):
         warehouse are refused while it cannot be read, and a running one is stopped when it
         becomes unreadable or imports keep failing: no read goes unrecorded.""",
     ).tag(config=True)
+
+
+def file_version(path) -> str:
+    """A SQLite warehouse's version: changes whenever the file is rebuilt or replaced."""
+    stat = os.stat(path)
+    identity = f"{stat.st_dev}:{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
+    return hashlib.sha256(identity.encode()).hexdigest()[:16]
 
 
 def is_postgres(url: str) -> bool:

@@ -29,6 +29,37 @@ class QueryRefused(WarehouseError):
     """The query tries something a read-only research session may not do."""
 
 
+# What the database says about a statement it cannot run, for the messages that name only what
+# the researcher typed (a column, a table, where the syntax breaks): SQLite's and PostgreSQL's
+# wordings. Anything else is named by its error class alone: messages such as PostgreSQL's
+# `invalid input syntax for type integer: "..."` quote values from the data.
+_EXPLAINED = [
+    (re.compile(r"no such column: ([\w.]{1,128})$"), "column"),
+    (re.compile(r'column "([\w.]{1,128})" does not exist'), "column"),
+    (re.compile(r"no such table: ([\w.]{1,128})$"), "table"),
+    (re.compile(r'relation "([\w.]{1,128})" does not exist'), "table"),
+    (re.compile(r'near "([^"\n]{1,40})": syntax error$'), "syntax"),
+    (re.compile(r'syntax error at or near "([^"\n]{1,40})"'), "syntax"),
+]
+_HINTS = {
+    "column": "no column {name!r} in the tables it reads; list a table's columns with "
+    "warehouse.describe(table).",
+    "table": "no table {name!r} in this project's warehouse; list them with warehouse.tables().",
+    "syntax": "the SQL's syntax breaks near {name!r}; check the statement there.",
+}
+
+
+def explain_query_error(error, sql: str) -> str | None:
+    """``query: ...`` naming the unknown column or table (or where the syntax breaks) when the
+    database's message names one the statement itself contains; None otherwise."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    for pattern, kind in _EXPLAINED:
+        match = pattern.search(first)
+        if match and match.group(1).lower() in sql.lower():
+            return "query: " + _HINTS[kind].format(name=match.group(1))
+    return None
+
+
 # opcodes that open a table's or an index's b-tree for reading
 SQLITE_OPEN_READ = {"OpenRead", "ReopenIdx"}
 # PostgreSQL built-ins that execute SQL given as text (or a whole table, schema or database)
@@ -45,10 +76,10 @@ _SQLITE_ALLOWED = {
 }
 
 
-@contextmanager
-def sqlite_read_only(dbapi_connection: sqlite3.Connection):
-    """Deny everything but reading to statements compiled inside the block."""
-    denied: list[int] = []
+def sqlite_authorizer(denied: list[int]):
+    """An authorizer callback allowing only reading; what it denies is appended to ``denied``.
+
+    (Setting an authorizer also expires cached statements, so each one is checked again.)"""
 
     def authorize(action, *_args):
         if action in _SQLITE_ALLOWED:
@@ -56,8 +87,14 @@ def sqlite_read_only(dbapi_connection: sqlite3.Connection):
         denied.append(action)
         return sqlite3.SQLITE_DENY
 
-    # setting an authorizer also expires cached statements, so each one is checked again
-    dbapi_connection.set_authorizer(authorize)
+    return authorize
+
+
+@contextmanager
+def sqlite_read_only(dbapi_connection: sqlite3.Connection):
+    """Deny everything but reading to statements compiled inside the block."""
+    denied: list[int] = []
+    dbapi_connection.set_authorizer(sqlite_authorizer(denied))
     try:
         yield
     except sa.exc.DatabaseError as e:

@@ -193,14 +193,14 @@ def test_the_warehouse_egress_rule_selects_the_warehouse_pods(kube_config):
 
 
 def test_sessions_reach_the_review_service_through_the_chart_proxy(kube_config):
-    """The kernel's query records and submissions go to the review service behind the chart's
-    proxy (a hub service on the hub's loopback is out of a session pod's reach)."""
+    """Submissions go to the review service behind the chart's proxy (a hub service on the
+    hub's loopback is out of a session pod's reach)."""
     from urllib.parse import urlparse
 
     from enclave.hub.kube import EnclaveKubeSpawner
 
-    url = kube_config.EnclaveKubeSpawner.get("query_log_url") or (
-        EnclaveKubeSpawner.query_log_url.default_value
+    url = kube_config.EnclaveKubeSpawner.get("review_url") or (
+        EnclaveKubeSpawner.review_url.default_value
     )
     assert urlparse(url).hostname == "proxy-public"
-    assert url.endswith("/services/review/api/queries")
+    assert url.endswith("/services/review/")

@@ -7,6 +7,8 @@ workspaces.
 """
 
 import os
+import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -180,10 +182,19 @@ def test_query_returns_dataframe_and_is_recorded(enclave, alice, session):
         "print(type(df).__name__, sorted(df.institution))",
     )
     assert out == "DataFrame ['CC-101', 'K12-001']"
-    (event,) = AuditLog(make_engine(enclave.state_url)).events(
-        user=alice.name, action="warehouse.query"
-    )
-    assert event.project == "proj_a" and "FROM students" in event.details["sql"]
+    # the query process's record, imported by the hub at its next poll
+    events = []
+    for _ in range(100):
+        events = AuditLog(make_engine(enclave.state_url)).events(
+            user=alice.name, action="warehouse.query"
+        )
+        if events:
+            break
+        time.sleep(0.2)
+    (event,) = events
+    assert event.details["source"] == "query-process"
+    assert event.project == "proj_a" and "FROM students" in event.details["statements"][0]
+    assert event.details["relations"] == ["warehouse.students"]
     assert sorted(event.details["institutions"]) == ["CC-101", "K12-001"]
 
 
@@ -198,7 +209,7 @@ def test_runs_as_own_unix_account_with_scrubbed_environment(enclave, alice, sess
 
     user, home_mode, env = json.loads(out)
     assert user == alice.name and home_mode == "0o700"
-    assert {"ENCLAVE_PROJECT", "ENCLAVE_WAREHOUSE_URL", "ENCLAVE_QUERY_LOG_URL"} <= set(env)
+    assert {"ENCLAVE_PROJECT", "ENCLAVE_WAREHOUSE_URL", "ENCLAVE_REVIEW_URL"} <= set(env)
     assert not [k for k in env if k.startswith(("OAUTH", "ENCLAVE_OIDC", "ENCLAVE_HUB"))]
 
 
@@ -245,6 +256,8 @@ def alice_home_name(session) -> str:
         "jupyterhub.sqlite",
         "enclave.sqlite",
         "warehouse/projects/proj_b.sqlite",
+        "warehouse/projects/proj_a.sqlite",  # the session's own project: it has no path either
+        "query-log.jsonl",
     ],
 )
 def test_cannot_read_key_raw_extracts_hub_database_or_other_extracts(enclave, session, relative):
@@ -254,11 +267,19 @@ def test_cannot_read_key_raw_extracts_hub_database_or_other_extracts(enclave, se
     assert out["error"][0] == "FileNotFoundError"  # the hub's directory is not in the sandbox
 
 
-def test_other_projects_session_copy_is_absent(enclave, alice, session):
+def test_the_session_has_a_socket_to_its_query_process_and_no_extract(enclave, alice, session):
     out = run(
         session, f"import os; print(sorted(os.listdir({str(enclave.sessions_dir / alice.name)!r})))"
     )
-    assert out == "['proj_a.sqlite']"
+    assert out == "['warehouse.sock']"
+    out = run(session, "import os; print(os.environ['ENCLAVE_WAREHOUSE_URL'])")
+    assert out == f"enclave-query://{enclave.sessions_dir / alice.name / 'warehouse.sock'}"
+    # the query process holds the extract; /proc shows no process of another uid to a session
+    out = run(session, "import os; print(sorted(p for p in os.listdir('/proc') if p.isdigit()))")
+    query_pids = subprocess.run(
+        ["pgrep", "-u", "enclave-query"], capture_output=True, text=True
+    ).stdout.split()
+    assert query_pids and not set(query_pids) & set(eval(out))
 
 
 def test_cannot_write_to_the_warehouse(session):
@@ -266,20 +287,18 @@ def test_cannot_write_to_the_warehouse(session):
     assert out["error"] is not None
     out = session.execute(
         "import sqlite3, os\n"
-        "path = os.environ['ENCLAVE_WAREHOUSE_URL'].removeprefix('sqlite:///')\n"
-        "sqlite3.connect(path).execute('DELETE FROM students')"
+        "path = os.environ['ENCLAVE_WAREHOUSE_URL'].removeprefix('enclave-query://')\n"
+        "sqlite3.connect(path).execute('SELECT * FROM students')"
     )
-    assert out["error"][0] == "OperationalError" and "readonly" in out["error"][1]
+    assert out["error"][0] == "OperationalError"  # a socket is no database file
 
 
 def test_rows_of_unapproved_institutions_are_not_there(session):
     out = run(
         session,
-        "import sqlite3, os\n"
-        "path = os.environ['ENCLAVE_WAREHOUSE_URL'].removeprefix('sqlite:///')\n"
-        "con = sqlite3.connect(f'file:{path}?mode=ro', uri=True)\n"
         "tables = ('students', 'univ_enrollments', 'k12_enrollments')\n"
-        "rows = {r[0] for t in tables for r in con.execute(f'SELECT institution FROM {t}')}\n"
+        "rows = {i for t in tables for i in warehouse.query(f'SELECT institution FROM {t}')"
+        ".institution}\n"
         "print(sorted(rows))",
     )
     assert out == "['CC-101', 'K12-001']"

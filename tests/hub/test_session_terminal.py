@@ -4,7 +4,7 @@ The terminal must be no more than the kernel already is: the researcher's uid, t
 scrubbed environment (so `enclave` is on PATH and reaches the review service through the hub),
 the same sandbox (its own processes only, private /tmp, the project workspace as home) and the
 same network. One enclave and one terminal for the module; the review service
-receives the session's queries and submissions.
+receives the session's submissions.
 """
 
 import json
@@ -27,9 +27,9 @@ pytestmark = pytest.mark.e2e  # a real hub, provider and sessions: slow
 
 PEOPLE = {"alice": ["researchers"], "rev": ["reviewers"]}
 PROJECTS = {"proj_t": {"members": ["alice"], "institutions": ["CC-101", "CC-102"]}}
-# sessions reach the review service (queries, submissions) through the hub's proxy
+# sessions reach the review service (submissions) through the hub's proxy
 SERVICE_CONFIG = """
-c.EnclaveSpawner.query_log_url = c.JupyterHub.bind_url.rstrip("/") + "/services/review/api/queries"
+c.EnclaveSpawner.review_url = c.JupyterHub.bind_url.rstrip("/") + "/services/review/"
 """
 ANSI = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|\][^\x07]*\x07|[()][A-Z0-9])")
 

@@ -32,13 +32,13 @@ def make_spawner(audit_log=None, reader_url="postgresql://postgres@127.0.0.1:544
 @pytest.mark.parametrize(
     ("url", "port"),
     [
-        ("https://review.example/services/review/api/queries", 443),
-        ("http://review.example/services/review/api/queries", 80),
+        ("https://review.example/services/review/", 443),
+        ("http://review.example/services/review/", 80),
         ("https://review.example:8443/q", 8443),
     ],
 )
 def test_egress_port_defaults_follow_the_scheme(url, port):
-    allowed = make_spawner(query_log_url=url)._allowed_destinations()
+    allowed = make_spawner(review_url=url)._allowed_destinations()
     assert ("review.example", port) in allowed and ("127.0.0.1", 8081) in allowed
 
 
@@ -92,10 +92,22 @@ def ctx(tmp_path):
     )
 
 
-def session(project="study", warehouse="sqlite:///x", log=None) -> EnclaveSpawner:
+def session(project="study", warehouse="enclave-query:///x", log=None, alive=True):
     spawner = make_spawner(audit_log=str(log or "/nonexistent"))
     spawner.session_project, spawner._warehouse_url = project, warehouse
+    spawner.config.QueryProcess.log_file = "/nonexistent/query-log.jsonl"  # nothing to import
+    if not warehouse.startswith("postgresql"):  # a running SQLite session's query process
+        spawner._query_process = SimpleNamespace(alive=lambda: alive)
     return spawner
+
+
+async def test_sqlite_session_ends_when_its_query_process_is_gone(ctx):
+    assert "query process ended" in await session(alive=False).reason_to_end(ctx)
+    # after a hub restart the query process is gone with the hub: the session ends too
+    restarted = make_spawner()
+    restarted.session_project = "study"
+    restarted.load_state({"enclave_postgres": False})
+    assert "query process ended" in await restarted.reason_to_end(ctx)
 
 
 async def test_a_session_may_go_on_while_everything_holds(ctx):

@@ -1,5 +1,5 @@
 """The "Enclave (Python)" kernel spec: installable into any environment; a real kernel started
-from it has a working, recorded `warehouse`."""
+from it has a working `warehouse` through its query process, every query recorded."""
 
 import json
 import os
@@ -21,14 +21,12 @@ def test_install_into_another_prefix(tmp_path):
 
 
 @pytest.fixture
-def enclave_kernel(sqlite_warehouse, query_log):
+def enclave_kernel(sqlite_warehouse, query_process):
     install.install(prefix=sys.prefix)
     env = {
         **os.environ,
-        "ENCLAVE_WAREHOUSE_URL": sqlite_warehouse["cc101"],
+        "ENCLAVE_WAREHOUSE_URL": query_process(sqlite_warehouse["cc101"], project="cconly"),
         "ENCLAVE_PROJECT": "cconly",
-        "ENCLAVE_QUERY_LOG_FILE": str(query_log[0]),
-        "JPY_SESSION_NAME": "/home/rita/completion.ipynb",
     }
     km = KernelManager(kernel_name="enclave-python", transport="ipc")
     km.start_kernel(env=env)
@@ -62,8 +60,8 @@ def test_kernel_session_has_a_recorded_warehouse(enclave_kernel, query_log):
     )
     assert shown == "('DataFrame', ['CC-101'])"
     (record,) = query_log[1]()
-    assert record["notebook"] == "/home/rita/completion.ipynb"
     assert record["project"] == "cconly"
+    assert record["relations"] == ["warehouse.cc_enrollments"]
     assert record["institutions"] == ["CC-101"]
 
 

@@ -1,16 +1,20 @@
-"""The session's `warehouse` object: results, lineage, read-only refusals, fail-closed recording."""
+"""The session's `warehouse` object through a real query process: rows, the record written
+before each statement runs, read-only refusals, failing closed; and PostgreSQL's project role."""
 
-import http.server
+import contextlib
 import json
-import socket
-import threading
+import os
+import pwd
+import subprocess
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from enclave.kernels.client import Warehouse
-from enclave.kernels.errors import QueryNotRecorded, QueryRefused, WarehouseError
+from enclave.kernels.errors import QueryRefused, WarehouseError
+from enclave.warehouse.query_process import QueryProcess
 from tests.kernels.enclave_test_warehouse import grant, load
 
 _opened: list[Warehouse] = []
@@ -28,19 +32,15 @@ def _close_warehouses():
         _opened.pop().close()
 
 
-def session(url, log_path, project="p1"):
-    env = {
-        "ENCLAVE_WAREHOUSE_URL": url,
-        "ENCLAVE_PROJECT": project,
-        "ENCLAVE_QUERY_LOG_FILE": str(log_path),
-        "JPY_SESSION_NAME": "/home/rita/study.ipynb",
-    }
+def session(url, project="p1"):
+    env = {"ENCLAVE_WAREHOUSE_URL": url, "ENCLAVE_PROJECT": project}
     return connect({k: v for k, v in env.items() if v is not None})
 
 
-def test_query_returns_a_dataframe_and_records_lineage(sqlite_warehouse, query_log):
-    path, records = query_log
-    wh = session(sqlite_warehouse["all"], path)
+def test_query_returns_a_dataframe_recorded_before_it_ran(
+    sqlite_warehouse, query_process, query_log
+):
+    wh = session(query_process(sqlite_warehouse["all"], project="allinst"))
     df = wh.query(
         "SELECT gender, COUNT(*) AS n FROM students WHERE birth_year >= :y GROUP BY gender",
         {"y": 1990},
@@ -48,39 +48,71 @@ def test_query_returns_a_dataframe_and_records_lineage(sqlite_warehouse, query_l
     assert isinstance(df, pd.DataFrame)
     assert list(df.columns) == ["gender", "n"]
     assert df.n.sum() > 0
-    (record,) = records()
-    assert set(record) == {"project", "notebook", "sql", "rows", "institutions", "time"}
-    assert record["project"] == "p1"
-    assert record["notebook"] == "/home/rita/study.ipynb"
-    assert record["rows"] == len(df)
+    (record,) = query_log[1]()
+    assert set(record) == {
+        "user", "project", "session", "statement", "time", "sql", "relations", "institutions"
+    }  # fmt: skip
+    assert (record["user"], record["project"]) == ("rita", "allinst")
     assert "birth_year >= :y" in record["sql"]
+    assert "1990" not in json.dumps(record)  # parameter values are never recorded
+    assert record["relations"] == ["warehouse.students"]
     # students holds a row per student per institution: every institution was read
     assert record["institutions"] == ["CC-101", "CC-102", "K12-001", "K12-002", "UNI-201"]
 
 
-def test_lineage_is_the_tables_read_not_the_whole_warehouse(sqlite_warehouse, query_log):
-    path, records = query_log
-    wh = session(sqlite_warehouse["all"], path)
+def test_rows_and_types_are_those_of_sqlite(sqlite_warehouse, query_process):
+    import sqlite3
+
+    wh = session(query_process(sqlite_warehouse["all"]))
+    sql = "SELECT * FROM cc_enrollments ORDER BY student_key, term"
+    df = wh.query(sql)
+    with sqlite3.connect(f"file:{sqlite_warehouse['all']}?mode=ro", uri=True) as direct:
+        cursor = direct.execute(sql)
+        expected = pd.DataFrame.from_records(
+            cursor.fetchall(), columns=[d[0] for d in cursor.description]
+        )
+    assert len(df) == len(expected) > 0
+    pd.testing.assert_frame_equal(df, expected, check_dtype=False)
+    assert str(df.academic_year.dtype) == "int64"
+
+
+def test_a_column_of_mixed_types_arrives_as_text_and_nulls_as_missing(
+    sqlite_warehouse, query_process
+):
+    wh = session(query_process(sqlite_warehouse["all"]))
+    df = wh.query("SELECT 1 AS a, NULL AS b UNION ALL SELECT 'x', NULL UNION ALL SELECT 2.5, 3")
+    assert df.a.tolist() == ["1", "x", "2.5"]
+    assert df.b.isna().tolist() == [True, True, False]
+    assert wh.query("SELECT * FROM students WHERE 0").empty
+
+
+def test_lineage_is_the_tables_read_not_the_whole_warehouse(
+    sqlite_warehouse, query_process, query_log
+):
+    wh = session(query_process(sqlite_warehouse["all"]))
     wh.query("SELECT COUNT(*) FROM cc_course_outcomes")
     wh.query(
         "WITH t AS (SELECT student_key FROM univ_degrees) "
         "SELECT COUNT(*) FROM t JOIN k12_graduations g USING (student_key)"
     )
-    first, second = records()
+    first, second = query_log[1]()
     assert first["institutions"] == ["CC-101", "CC-102"]
+    assert second["relations"] == ["warehouse.k12_graduations", "warehouse.univ_degrees"]
     assert second["institutions"] == ["K12-001", "K12-002", "UNI-201"]
+    assert (first["statement"], second["statement"]) == (1, 2)
 
 
-def test_lineage_only_names_the_projects_approved_institutions(sqlite_warehouse, query_log):
-    path, records = query_log
-    wh = session(sqlite_warehouse["cc101"], path)
+def test_lineage_only_names_the_projects_approved_institutions(
+    sqlite_warehouse, query_process, query_log
+):
+    wh = session(query_process(sqlite_warehouse["cc101"]))
     df = wh.query("SELECT DISTINCT institution FROM students")
     assert df.institution.tolist() == ["CC-101"]
-    assert records()[0]["institutions"] == ["CC-101"]
+    assert query_log[1]()[0]["institutions"] == ["CC-101"]
 
 
-def test_tables_and_describe(sqlite_warehouse, query_log):
-    wh = session(sqlite_warehouse["all"], query_log[0])
+def test_tables_and_describe(sqlite_warehouse, query_process):
+    wh = session(query_process(sqlite_warehouse["all"]))
     assert {"students", "cc_course_outcomes", "univ_degrees", "k12_graduations"} <= set(wh.tables())
     columns = wh.describe("students")
     assert columns.column.tolist()[:2] == ["student_key", "institution"]
@@ -104,20 +136,28 @@ def test_tables_and_describe(sqlite_warehouse, query_log):
         "SELECT COUNT(*) AS n FROM json_each('[1, 2]')",
     ],
 )
-def test_sqlite_session_may_only_read(sqlite_warehouse, query_log, sql):
-    path, records = query_log
-    wh = session(sqlite_warehouse["all"], path)
+def test_sqlite_session_may_only_read(sqlite_warehouse, query_process, query_log, sql):
+    wh = session(query_process(sqlite_warehouse["all"]))
     before = wh.query("SELECT COUNT(*) AS n FROM students").n[0]
     with pytest.raises(WarehouseError):
         wh.query(sql)
     assert wh.query("SELECT COUNT(*) AS n FROM students").n[0] == before
-    assert [r["sql"] for r in records()] == ["SELECT COUNT(*) AS n FROM students"] * 2
+    assert [r["sql"] for r in query_log[1]()] == ["SELECT COUNT(*) AS n FROM students"] * 2
 
 
-def test_unknown_bind_parameter_is_a_clear_error(sqlite_warehouse, query_log):
-    wh = session(sqlite_warehouse["all"], query_log[0])
-    with pytest.raises(WarehouseError, match="bind parameter 'y'"):
+def test_extensions_cannot_be_loaded(sqlite_warehouse, query_process):
+    wh = session(query_process(sqlite_warehouse["all"]))
+    with pytest.raises(WarehouseError, match="OperationalError"):
+        wh.query("SELECT load_extension('/tmp/evil.so') AS x")
+    assert wh.query("SELECT 1 AS x").x[0] == 1
+
+
+def test_unknown_bind_parameter_is_a_clear_error(sqlite_warehouse, query_process):
+    wh = session(query_process(sqlite_warehouse["all"]))
+    with pytest.raises(WarehouseError, match="no value for parameter\\(s\\) :y"):
         wh.query("SELECT * FROM students WHERE birth_year = :y")
+    assert len(wh.query("SELECT * FROM students WHERE birth_year >= :y", {"y": 1900})) > 0
+    assert len(wh.query("SELECT '10\\:30' AS t")) == 1  # an escaped colon is no parameter
 
 
 @pytest.mark.parametrize(
@@ -129,12 +169,14 @@ def test_unknown_bind_parameter_is_a_clear_error(sqlite_warehouse, query_log):
         ("SELEC * FROM students", "syntax breaks near 'SELEC'"),
     ],
 )
-def test_unknown_columns_and_tables_are_named_in_one_line(sqlite_warehouse, query_log, sql, says):
-    wh = session(sqlite_warehouse["all"], query_log[0])
+def test_unknown_columns_and_tables_are_named_in_one_line(
+    sqlite_warehouse, query_process, query_log, sql, says
+):
+    wh = session(query_process(sqlite_warehouse["all"]))
     with pytest.raises(WarehouseError) as e:
         wh.query(sql)
     assert says in str(e.value) and "\n" not in str(e.value)
-    assert query_log[1]() == []
+    assert query_log[1]() == []  # it never ran: nothing was read
 
 
 def test_an_error_naming_something_the_sql_does_not_say_is_not_quoted():
@@ -145,152 +187,116 @@ def test_an_error_naming_something_the_sql_does_not_say_is_not_quoted():
     assert explain_query_error('invalid input syntax for type integer: "stu_1"', "x") is None
 
 
+def test_a_failed_query_names_the_error_class_only(sqlite_warehouse, query_process, query_log):
+    wh = session(query_process(sqlite_warehouse["all"]))
+    with pytest.raises(WarehouseError, match="IntegrityError|OperationalError") as e:
+        wh.query("SELECT abs(-9223372036854775807 - 1) AS x FROM students")
+    assert "9223372036854775807" not in str(e.value)
+
+
+def test_a_long_statement_is_interrupted(sqlite_warehouse, query_process):
+    wh = session(query_process(sqlite_warehouse["all"], statement_timeout=0.5))
+    started = time.monotonic()
+    with pytest.raises(QueryRefused, match="statement time limit"):
+        wh.query(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT COUNT(*) FROM n"
+        )
+    assert time.monotonic() - started < 10
+    assert wh.query("SELECT 1 AS x").x[0] == 1  # the process goes on serving
+
+
 # -- fails closed ---------------------------------------------------------------------------
 
 
-def test_no_query_log_refuses_the_query(sqlite_warehouse):
-    wh = connect({"ENCLAVE_WAREHOUSE_URL": sqlite_warehouse["all"], "ENCLAVE_PROJECT": "p1"})
-    with pytest.raises(QueryNotRecorded, match="ENCLAVE_QUERY_LOG_FILE"):
-        wh.query("SELECT COUNT(*) FROM students")
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A 64 KiB tmpfs of the test's own, to fill up."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], check=True)
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
-def test_unwritable_query_log_refuses_the_query(sqlite_warehouse, tmp_path):
-    wh = session(sqlite_warehouse["all"], tmp_path / "missing-dir" / "q.jsonl")
-    with pytest.raises(QueryNotRecorded, match="cannot be written"):
-        wh.query("SELECT COUNT(*) FROM students")
+def test_no_record_no_rows(sqlite_warehouse, tmp_path, small_filesystem):
+    """The log cannot take the record (its file system is full): the statement is not run
+    and the kernel gets no rows, only the reason."""
+    log = small_filesystem / "queries.jsonl"
+    process = QueryProcess().start(
+        sqlite_warehouse["all"],
+        str(tmp_path / "q.sock"),
+        peer=pwd.getpwuid(os.getuid()),
+        user="rita",
+        project="p1",
+        log_file=str(log),
+    )
+    try:
+        process.wait_ready()
+        wh = session(process.url)
+        assert wh.query("SELECT 1 AS x").x[0] == 1
+        with open(small_filesystem / "filler", "wb") as f, contextlib.suppress(OSError):
+            f.write(b"x" * 128 * 1024)
+        with pytest.raises(QueryRefused, match="could not be recorded for audit"):
+            # a record longer than a page: it cannot fit in what the log's last page has left
+            wh.query("SELECT COUNT(*) AS n FROM students -- " + "x" * 8192)
+        (small_filesystem / "filler").unlink()
+        assert wh.query("SELECT COUNT(*) AS n FROM students").n[0] > 0
+    finally:
+        process.stop()
+    assert [json.loads(line)["statement"] for line in log.read_text().splitlines()] == [1, 3]
 
 
-def test_no_project_refuses_the_query(sqlite_warehouse, query_log):
-    wh = session(sqlite_warehouse["all"], query_log[0], project=None)
+def test_another_uid_cannot_use_the_socket(sqlite_warehouse, query_process, tmp_path):
+    url = query_process(sqlite_warehouse["all"])
+    path = url.removeprefix("enclave-query://")
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # as nobody: the socket file refuses it, and so would the process
+        os.close(read)
+        os.setgid(65534)
+        os.setuid(65534)
+        try:
+            Warehouse(url, "p1").query("SELECT 1 AS x")
+            os.write(write, b"answered")
+        except WarehouseError as e:
+            os.write(write, str(e).encode()[:200])
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    said = os.read(read, 300).decode()
+    os.close(read)
+    assert "cannot be reached" in said
+
+
+def test_the_process_cannot_open_the_extract_itself(sqlite_warehouse, query_process):
+    query_process(sqlite_warehouse["all"])
+    pid = query_process.running[-1].process.pid
+    status = Path(f"/proc/{pid}/status").read_text()
+    uid = int(next(s for s in status.splitlines() if s.startswith("Uid:")).split()[1])
+    assert uid == pwd.getpwnam("enclave-query").pw_uid
+    assert "NoNewPrivs:\t1" in status
+    mode = os.stat(sqlite_warehouse["all"]).st_mode
+    assert not mode & 0o004  # not world-readable, and not the query account's
+    assert os.stat(sqlite_warehouse["all"]).st_uid == 0
+
+
+def test_no_project_refuses_the_query(sqlite_warehouse, query_process):
+    wh = session(query_process(sqlite_warehouse["all"]), project=None)
     with pytest.raises(QueryRefused, match="ENCLAVE_PROJECT"):
         wh.query("SELECT 1")
-    assert query_log[1]() == []
 
 
-def test_no_warehouse_access_is_explained_on_use(query_log):
-    wh = session(None, query_log[0])
+def test_no_warehouse_access_is_explained_on_use():
+    wh = session(None)
     with pytest.raises(WarehouseError, match="ENCLAVE_WAREHOUSE_URL is not set"):
         wh.query("SELECT 1")
 
 
-class _LogService(http.server.BaseHTTPRequestHandler):
-    status = 201
-    delay = 0.0  # seconds before answering
-    received: list = []
-
-    def do_POST(self):
-        time.sleep(self.delay)
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.append((self.path, self.headers["Authorization"], json.loads(body)))
-        self.send_response(self.status)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def log_service():
-    """A real HTTP endpoint on loopback standing in for the review service's query API."""
-    _LogService.received = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _LogService)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-def _service_session(url, server, token="tok-123", **extra):
-    base = f"http://127.0.0.1:{server.server_port}/services/review/api/queries"
-    return connect(
-        {
-            "ENCLAVE_WAREHOUSE_URL": url,
-            "ENCLAVE_PROJECT": "p1",
-            "ENCLAVE_QUERY_LOG_URL": base,
-            "JUPYTERHUB_API_TOKEN": token,
-            "JPY_SESSION_NAME": "study.ipynb",
-            **extra,
-        }
-    )
-
-
-def test_hub_session_posts_the_record_with_the_users_token(sqlite_warehouse, log_service):
-    df = _service_session(sqlite_warehouse["cc101"], log_service).query(
-        "SELECT COUNT(*) AS n FROM cc_awards"
-    )
-    assert len(df) == 1
-    ((path, auth, record),) = _LogService.received
-    assert path == "/services/review/api/queries"
-    assert auth == "token tok-123"
-    assert record["institutions"] == ["CC-101"]
-    assert record["notebook"] == "study.ipynb"
-
-
-def test_service_refusal_withholds_the_result(sqlite_warehouse, log_service, monkeypatch):
-    monkeypatch.setattr(_LogService, "status", 500)
-    with pytest.raises(QueryNotRecorded, match="HTTP 500"):
-        _service_session(sqlite_warehouse["all"], log_service).query("SELECT 1 AS x")
-
-
-def test_a_slow_service_refuses_the_query_after_the_configured_timeout(
-    sqlite_warehouse, log_service, monkeypatch
-):
-    monkeypatch.setattr(_LogService, "delay", 1.5)
-    wh = _service_session(sqlite_warehouse["all"], log_service, ENCLAVE_QUERY_LOG_TIMEOUT="0.3")
-    start = time.monotonic()
-    with pytest.raises(QueryNotRecorded, match="timed out"):
-        wh.query("SELECT 1 AS x")
-    assert time.monotonic() - start < 1.4
-
-
-def test_the_timeout_comes_from_the_recording_settings():
-    from traitlets.config import Config
-
-    from enclave.kernels.recording import QueryRecording
-
-    config = Config()
-    config.QueryRecording.post_timeout = 2.5
-    assert QueryRecording(config=config).environment() == {"ENCLAVE_QUERY_LOG_TIMEOUT": "2.5"}
-
-
-@pytest.mark.parametrize("value", ["soon", "0", "-1", "nan", "inf"])
-def test_an_unusable_timeout_refuses_the_query(sqlite_warehouse, log_service, value):
-    wh = _service_session(sqlite_warehouse["all"], log_service, ENCLAVE_QUERY_LOG_TIMEOUT=value)
-    with pytest.raises(QueryNotRecorded, match="ENCLAVE_QUERY_LOG_TIMEOUT must be"):
-        wh.query("SELECT 1 AS x")
-    assert _LogService.received == []
-
-
-def test_unreachable_service_refuses_the_query(sqlite_warehouse):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again: nothing listens there
-    wh = connect(
-        {
-            "ENCLAVE_WAREHOUSE_URL": sqlite_warehouse["all"],
-            "ENCLAVE_PROJECT": "p1",
-            "ENCLAVE_QUERY_LOG_URL": f"http://127.0.0.1:{port}/q",
-            "JUPYTERHUB_API_TOKEN": "t",
-        }
-    )
-    with pytest.raises(QueryNotRecorded, match="cannot be reached"):
-        wh.query("SELECT 1 AS x")
-
-
-@pytest.mark.parametrize(
-    "env, reason",
-    [
-        ({"ENCLAVE_QUERY_LOG_URL": "http://127.0.0.1:1/q"}, "JUPYTERHUB_API_TOKEN is not"),
-        (
-            {"ENCLAVE_QUERY_LOG_URL": "file:///tmp/q", "JUPYTERHUB_API_TOKEN": "t"},
-            "http\\(s\\) URL",
-        ),
-    ],
-)
-def test_misconfigured_service_refuses_the_query(sqlite_warehouse, env, reason):
-    base = {"ENCLAVE_WAREHOUSE_URL": sqlite_warehouse["all"], "ENCLAVE_PROJECT": "p1"}
-    with pytest.raises(QueryNotRecorded, match=reason):
-        connect({**base, **env}).query("SELECT 1 AS x")
+def test_a_sqlite_file_is_not_a_session_warehouse(sqlite_warehouse):
+    wh = session(sqlite_warehouse["all"])
+    with pytest.raises(WarehouseError, match="through its query process"):
+        wh.query("SELECT 1")
 
 
 # -- PostgreSQL: the project role ------------------------------------------------------------
@@ -303,9 +309,9 @@ def pg_project(pg_url, sqlite_warehouse):
     return grant(pg_url, "ccstudy", "CC-101")
 
 
-def test_postgres_project_role_reads_its_slice_with_lineage(pg_project, query_log):
-    path, records = query_log
-    wh = session(pg_project, path)
+def test_postgres_project_role_reads_its_slice(pg_project):
+    """(What it read is recorded by the server: pgAudit on the standby, tests/hub.)"""
+    wh = session(pg_project)
     assert "students" in wh.tables()
     df = wh.query(
         "SELECT s.institution, COUNT(*) AS n FROM students s "
@@ -314,37 +320,23 @@ def test_postgres_project_role_reads_its_slice_with_lineage(pg_project, query_lo
         {"y": 2000},
     )
     assert df.institution.tolist() == ["CC-101"]
-    (record,) = records()
-    assert record["institutions"] == ["CC-101"]
-    assert record["rows"] == 1
 
 
-def test_a_failed_query_names_the_error_class_never_the_values_it_quotes(pg_project, query_log):
+def test_a_failed_query_names_the_error_class_never_the_values_it_quotes(pg_project):
     """PostgreSQL quotes the offending value: `invalid input syntax for type integer: "stu_..."`."""
-    wh = session(pg_project, query_log[0])
+    wh = session(pg_project)
     with pytest.raises(WarehouseError) as e:
         wh.query("SELECT CAST(student_key AS integer) FROM students")
     assert "InvalidTextRepresentation" in str(e.value)
     assert "stu_" not in str(e.value) and "integer" not in str(e.value)
-    assert query_log[1]() == []
 
 
-def test_postgres_unknown_column_is_named_in_one_line(pg_project, query_log):
-    wh = session(pg_project, query_log[0])
+def test_postgres_unknown_column_is_named_in_one_line(pg_project):
+    wh = session(pg_project)
     with pytest.raises(WarehouseError, match="no column 'gpa_typo' in the tables it reads"):
         wh.query("SELECT gpa_typo FROM students")
     with pytest.raises(WarehouseError, match="no table 'studnets'"):
         wh.query("SELECT * FROM studnets")
-
-
-def test_postgres_functions_that_run_sql_count_as_reading_everything(pg_project, query_log):
-    path, records = query_log
-    wh = session(pg_project, path)
-    df = wh.query(
-        "SELECT query_to_xml('SELECT COUNT(*) FROM warehouse.cc_awards', true, false, '')"
-    )
-    assert len(df) == 1
-    assert records()[0]["institutions"] == ["CC-101"]  # everything this role can see
 
 
 @pytest.mark.parametrize(
@@ -356,10 +348,8 @@ def test_postgres_functions_that_run_sql_count_as_reading_everything(pg_project,
         "SET default_transaction_read_only = off",
     ],
 )
-def test_postgres_session_may_only_read(pg_project, query_log, sql):
-    path, records = query_log
-    wh = session(pg_project, path)
+def test_postgres_session_may_only_read(pg_project, sql):
+    wh = session(pg_project)
     with pytest.raises(WarehouseError):
         wh.query(sql)
-    assert records() == []
     assert wh.query("SELECT COUNT(*) AS n FROM students").n[0] > 0

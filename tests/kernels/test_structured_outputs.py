@@ -108,13 +108,12 @@ def test_structured_form_is_the_same_in_two_runs():
 
 
 @pytest.fixture
-def kernel_env(sqlite_warehouse, query_log):
+def kernel_env(sqlite_warehouse, query_process):
     install.install(prefix=sys.prefix)
     return {
         **os.environ,
-        "ENCLAVE_WAREHOUSE_URL": sqlite_warehouse["all"],
+        "ENCLAVE_WAREHOUSE_URL": query_process(sqlite_warehouse["all"], project="allinst"),
         "ENCLAVE_PROJECT": "allinst",
-        "ENCLAVE_QUERY_LOG_FILE": str(query_log[0]),
     }
 
 

@@ -1,12 +1,15 @@
 """A real synthetic warehouse, a project context and small test templates for report runs."""
 
 import json
+import os
+import pwd
 import sys
 
 import nbformat
 import pytest
 
 from enclave.kernels.install import install
+from enclave.warehouse.query_process import QueryProcess
 from tests.kernels.enclave_test_warehouse import ALL, build_sqlite, grant
 
 
@@ -25,24 +28,33 @@ def project_extract(tmp_path_factory):
 
 @pytest.fixture
 def session_env(project_extract, tmp_path, monkeypatch):
-    """What a hub session sets for `enclave report`: project, warehouse, output area, query log."""
+    """What a hub session sets for `enclave report`: project, warehouse (its own query process,
+    recording every statement into ``queries()``), output area."""
     output = tmp_path / "output"
     output.mkdir()
     log = tmp_path / "queries.jsonl"
+    process = QueryProcess().start(
+        project_extract,
+        str(tmp_path / "warehouse.sock"),
+        peer=pwd.getpwuid(os.getuid()),
+        user="rita",
+        project="study",
+        log_file=str(log),
+    )
+    process.wait_ready()
     env = {
         "ENCLAVE_PROJECT": "study",
-        "ENCLAVE_WAREHOUSE_URL": project_extract,
+        "ENCLAVE_WAREHOUSE_URL": process.url,
         "ENCLAVE_OUTPUT_DIR": str(output),
-        "ENCLAVE_QUERY_LOG_FILE": str(log),
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("ENCLAVE_QUERY_LOG_URL", raising=False)
 
     def queries():
         return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
-    return {"output": output, "queries": queries}
+    yield {"output": output, "queries": queries}
+    process.stop()
 
 
 @pytest.fixture

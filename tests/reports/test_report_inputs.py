@@ -146,21 +146,18 @@ def _context(argv):
     return context_from(build_parser().parse_args(["report", "run", "pipeline", *argv]))
 
 
-def test_the_kernels_post_timeout_comes_from_the_config(session_env, tmp_path, monkeypatch):
-    monkeypatch.setenv("ENCLAVE_QUERY_LOG_TIMEOUT", "20")  # what the hub gave the session
-    assert _context([]).kernel_environment(tmp_path)["ENCLAVE_QUERY_LOG_TIMEOUT"] == "20"
+def test_the_cell_timeout_comes_from_the_config(session_env, tmp_path):
     config = tmp_path / "enclave_config.py"
-    config.write_text("c.QueryRecording.post_timeout = 3\nc.ReportRunner.cell_timeout = 60\n")
-    context = _context(["--config", str(config)])
-    assert context.kernel_environment(tmp_path)["ENCLAVE_QUERY_LOG_TIMEOUT"] == "3.0"
-    assert context.cell_timeout == 60
+    config.write_text("c.ReportRunner.cell_timeout = 60\n")
+    assert _context(["--config", str(config)]).cell_timeout == 60
     assert _context(["--config", str(config), "--cell-timeout", "5"]).cell_timeout == 5
 
 
-def test_no_query_log_is_refused_before_running(capsys, session_env, monkeypatch):
-    monkeypatch.delenv("ENCLAVE_QUERY_LOG_FILE")
+def test_a_sqlite_file_is_refused_before_running(capsys, session_env, monkeypatch):
+    """A kernel reads SQLite only through a query process, which records every statement."""
+    monkeypatch.setenv("ENCLAVE_WAREHOUSE_URL", "/srv/warehouse/projects/study.sqlite")
     err = refused(capsys, ["report", "run", "pipeline"])
-    assert "could not be recorded" in err
+    assert "through its query process" in err
     assert filed(session_env["output"]) == []
 
 

@@ -32,8 +32,7 @@ def test_default_run_of_each_template_passes_the_gate(capsys, session_env, name)
     )  # plain JSON values
     assert nb.metadata.papermill.output_path == str(path)
     queries = session_env["queries"]()
-    assert queries and all(q["notebook"] == str(path) for q in queries)
-    assert all(q["project"] == "study" and q["institutions"] for q in queries)
+    assert queries and all(q["project"] == "study" and q["institutions"] for q in queries)
     # the template's own table output made it into the notebook
     assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
 
@@ -71,8 +70,7 @@ def test_a_report_runs_on_a_postgres_project_role(
     assert main(["report", "run", "course_success", "-p", "group_by", "ethnicity"]) == 0
     (path,) = filed(session_env["output"])
     assert nbformat.read(path, as_version=4).metadata.enclave.report.gate.verdict == "pass"
-    (query,) = session_env["queries"]()
-    assert query["institutions"] == ["CC-101"]
+    assert session_env["queries"]() == []  # (recorded by the server: pgAudit, tests/hub)
 
 
 def test_a_kernel_that_dies_mid_run_files_nothing(capsys, session_env, make_template):

@@ -24,9 +24,9 @@ PEOPLE = {
 PROJECTS = {
     "demo": {"members": ["rita", "bob", "rosa"], "institutions": ["CC-101", "UNI-201"]},
 }
-# sessions record queries with the review service (the hub fixture's default is a test receiver)
+# sessions reach the review service through the hub's proxy
 SERVICE_CONFIG = """
-c.EnclaveSpawner.query_log_url = c.JupyterHub.bind_url.rstrip("/") + "/services/review/api/queries"
+c.EnclaveSpawner.review_url = c.JupyterHub.bind_url.rstrip("/") + "/services/review/"
 """
 
 

@@ -83,14 +83,15 @@ def test_enclave_review_submit_from_the_session(enclave, session):
     info = rev1.api("GET", f"api/requests/{rid}").json()
     assert info["author"] == rita.name and info["notebook"] == "study.ipynb"
     assert info["summary"] == "Two term counts" and info["gate"]["verdict"] == "pass"
-    # the kernel's query went to the review service through the hub, as rita
+    # the kernel's query was recorded by its query process, imported at submission, as rita's
     from enclave.audit import AuditLog
     from enclave.state import make_engine
 
     queries = AuditLog(make_engine(enclave.state_url)).events(
         user=rita.name, action="warehouse.query"
     )
-    assert queries and "cc_enrollments" in queries[-1].details["sql"]
+    assert queries and queries[-1].details["source"] == "query-process"
+    assert "cc_enrollments" in queries[-1].details["statements"][0]
 
 
 def test_submit_button_in_jupyterlab(enclave, session):

@@ -1,5 +1,6 @@
-"""Which institutions must sign off: lineage, project fallback, the relations pgAudit recorded
-as read, names in output tables."""
+"""Which institutions must sign off: the re-execution's lineage, the project without one, the
+relations the warehouse recorded as read (pgAudit, the SQLite query process), names in output
+tables."""
 
 from types import SimpleNamespace
 
@@ -10,8 +11,7 @@ from enclave.review_service.stewards import (
     LINEAGE,
     LOG_UNREADABLE,
     NAMED,
-    NO_LINEAGE,
-    lineage_institutions,
+    NO_RERUN,
     named_in_tables,
     required_institutions,
     server_read_reason,
@@ -26,10 +26,6 @@ NAMES = {
 }
 
 
-def query(notebook, institutions):
-    return SimpleNamespace(details={"notebook": notebook, "institutions": institutions})
-
-
 def nb_with(*outputs, markdown=None):
     cells = [new_code_cell("x", outputs=list(outputs))]
     if markdown:
@@ -42,41 +38,44 @@ def html_table(text):
     return new_output("execute_result", data={"text/html": html})
 
 
-def test_lineage_is_matched_by_notebook_file_name():
-    events = [
-        query("work/analysis.ipynb", ["CC-101"]),
-        query("other.ipynb", ["K12-001"]),
-        query("analysis.ipynb", ["UNI-201"]),
-    ]
-    assert lineage_institutions(events, "analysis.ipynb") == {"CC-101", "UNI-201"}
-
-
-def test_project_institutions_apply_only_without_lineage():
+def test_project_institutions_apply_only_without_a_re_execution():
     nb = nb_with()
-    with_lineage = required_institutions(
+    rerun = required_institutions(
         nb=nb,
-        notebook="a.ipynb",
-        query_events=[query("a.ipynb", ["CC-101"])],
-        project_institutions=lambda: ["CC-101", "CC-102"],
-        institutions=NAMES,
-    )
-    assert with_lineage == {"CC-101": [LINEAGE]}
-    without = required_institutions(
-        nb=nb,
-        notebook="a.ipynb",
+        run_lineage={"CC-101"},
         query_events=[],
         project_institutions=lambda: ["CC-101", "CC-102"],
         institutions=NAMES,
     )
-    assert without == {"CC-101": [NO_LINEAGE], "CC-102": [NO_LINEAGE]}
+    assert rerun == {"CC-101": [LINEAGE]}
+    without = required_institutions(
+        nb=nb,
+        run_lineage=None,
+        query_events=[],
+        project_institutions=lambda: ["CC-101", "CC-102"],
+        institutions=NAMES,
+    )
+    assert without == {"CC-101": [NO_RERUN], "CC-102": [NO_RERUN]}
+
+
+def test_a_re_execution_that_read_nothing_needs_only_the_named_stewards():
+    nb = nb_with(html_table("Pacific Coast State University"))
+    reasons = required_institutions(
+        nb=nb,
+        run_lineage=set(),
+        query_events=[],
+        project_institutions=lambda: ["CC-101"],
+        institutions=NAMES,
+    )
+    assert reasons == {"UNI-201": [NAMED]}
 
 
 def test_institutions_named_in_tables_need_their_stewards_even_with_lineage():
     nb = nb_with(html_table("Pacific Coast State University"))
     reasons = required_institutions(
         nb=nb,
-        notebook="a.ipynb",
-        query_events=[query("a.ipynb", ["CC-101"])],
+        run_lineage={"CC-101"},
+        query_events=[],
         project_institutions=lambda: [],
         institutions=NAMES,
     )
@@ -114,20 +113,21 @@ def server(*relations, source="pgaudit"):
     return SimpleNamespace(details=details)
 
 
-def kernel_record(institutions=("CC-101",)):
+def forged(institutions=("CC-101",)):
+    """What a session's kernel used to POST about itself: it counts for nothing now."""
     details = {
         "notebook": "a.ipynb",
-        "sql": "SELECT count(*) FROM cc_enrollments",
+        "sql": "SELECT count(*) FROM univ_degrees",
         "rows": 1,
         "institutions": list(institutions),
     }
     return SimpleNamespace(details=details)
 
 
-def stewards_for(events, **kwargs):
+def stewards_for(events, run_lineage=("CC-101",), **kwargs):
     return required_institutions(
         nb=nb_with(),
-        notebook="a.ipynb",
+        run_lineage=run_lineage,
         query_events=events,
         project_institutions=lambda: PROJECT,
         institutions=NAMES,
@@ -136,14 +136,14 @@ def stewards_for(events, **kwargs):
 
 
 def test_the_relations_the_server_read_name_the_stewards():
-    events = [kernel_record(), server("warehouse.cc_enrollments")]
+    events = [forged(), server("warehouse.cc_enrollments")]
     assert tables_read_server_side(events) == {"cc_enrollments"}
     assert stewards_for(events) == {"CC-101": [LINEAGE, CC_READ]}
 
 
-def test_a_read_of_another_sector_asks_its_steward_whatever_the_kernel_recorded():
-    """The session's record claims CC-101 only; the server saw a univ_ table read."""
-    events = [kernel_record(), server("warehouse.cc_enrollments"), server("warehouse.univ_degrees")]
+def test_a_read_of_another_sector_asks_its_steward_whatever_the_kernel_said():
+    """A record the session made up claims CC-101 only; the server saw a univ_ table read."""
+    events = [forged(), server("warehouse.cc_enrollments"), server("warehouse.univ_degrees")]
     assert stewards_for(events) == {
         "CC-101": [LINEAGE, CC_READ],
         "UNI-201": [server_read_reason(["univ_degrees"])],
@@ -152,7 +152,7 @@ def test_a_read_of_another_sector_asks_its_steward_whatever_the_kernel_recorded(
 
 def test_tables_of_every_sector_ask_every_project_steward():
     both = server_read_reason(["students"])
-    assert stewards_for([kernel_record(), server("warehouse.students")]) == {
+    assert stewards_for([forged(), server("warehouse.students")]) == {
         "CC-101": [LINEAGE, both],
         "UNI-201": [both],
     }
@@ -165,12 +165,19 @@ def test_relations_outside_the_warehouse_schema_are_not_warehouse_tables():
 
 
 def test_records_of_the_retired_text_log_count_as_reading_every_table():
-    events = [kernel_record(), server(source="postgresql-log")]
+    events = [forged(), server(source="postgresql-log")]
     assert tables_read_server_side(events) == {ANY_TABLE}
     assert set(stewards_for(events)) == {"CC-101", "UNI-201"}
 
 
-def test_server_records_are_never_lineage_and_an_unread_log_asks_every_steward():
-    assert lineage_institutions([server("warehouse.cc_enrollments")], "a.ipynb") == set()
-    reasons = stewards_for([kernel_record()], server_log_read=False)
+def test_the_query_process_records_count_like_pgaudit_and_forged_ones_not_at_all():
+    events = [server("warehouse.univ_degrees", source="query-process"), forged(["K12-001"])]
+    assert tables_read_server_side(events) == {"univ_degrees"}
+    assert stewards_for(events, run_lineage=()) == {
+        "UNI-201": [server_read_reason(["univ_degrees"])]
+    }
+
+
+def test_an_unread_log_asks_every_steward():
+    reasons = stewards_for([forged()], server_log_read=False)
     assert reasons == {"CC-101": [LINEAGE, LOG_UNREADABLE], "UNI-201": [LOG_UNREADABLE]}

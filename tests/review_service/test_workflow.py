@@ -24,9 +24,9 @@ from enclave.review_service.errors import (
 from enclave.review_service.identity import SCOPE_REVIEW, SCOPE_SUBMIT, Actor
 from enclave.review_service.release import build_package
 from enclave.review_service.stewards import (
-    LINEAGE,
     LOG_UNREADABLE,
     NAMED,
+    NO_RERUN,
     server_read_reason,
 )
 from enclave.tables import review_decisions, review_requests
@@ -212,46 +212,23 @@ def test_purpose_is_required_and_project_membership_checked(workflow):
     assert_nothing_stored(workflow)
 
 
-def test_lineage_and_named_institutions_decide_the_stewards(workflow):
-    record = {
-        "project": "demo",
-        "notebook": "work/analysis.ipynb",
-        "sql": "select count(*) from warehouse.cc_enrollments",
-        "rows": 1,
-        "institutions": ["CC-101"],
-        "time": "2026-01-01T00:00:00+00:00",
-    }
-    workflow.record_query(RITA, record)
-    assert submit(workflow, RITA)["institutions"] == ["CC-101"]
-    # a table ranking K12-002 needs K12-002's steward although no query read it
+def test_before_re_execution_the_project_and_named_institutions_decide_the_stewards(workflow):
+    assert submit(workflow, RITA)["institutions"] == ["CC-101", "UNI-201"]
+    # a table ranking K12-002 needs K12-002's steward although the project never read it
     ranking = notebooks.naming(["K12-002", "CC-101"])
     result = submit(workflow, RITA, ranking)
-    assert result["institutions"] == ["CC-101", "K12-002"]
+    assert result["institutions"] == ["CC-101", "K12-002", "UNI-201"]
     reasons = json.loads(workflow.get(RITA, result["id"])["request"].institutions_source)
     assert reasons == {
-        "CC-101": [LINEAGE, NAMED],
+        "CC-101": [NO_RERUN, NAMED],
         "K12-002": [NAMED],
+        "UNI-201": [NO_RERUN],
     }
 
 
-@pytest.mark.parametrize(
-    "field,value,message",
-    [
-        ("institutions", ["XX-999"], "institutions: expected a list"),
-        # a known institution the project is not approved for: the session cannot have read it
-        ("institutions", ["CC-101", "K12-001"], "K12-001 not approved for project 'demo'"),
-        ("rows", "many", "rows: expected"),
-        ("sql", "", "sql: expected"),
-        ("project", "other", "no such project"),
-    ],
-)
-def test_malformed_query_records_are_refused(workflow, field, value, message):
-    record = {"project": "demo", "notebook": "a.ipynb", "sql": "select 1", "rows": 1}
-    record["institutions"] = ["CC-101"]
-    record[field] = value
-    with pytest.raises((BadSubmission, PermissionDenied), match=message):
-        workflow.record_query(RITA, record)
-    assert AuditLog(workflow.engine).events(action="warehouse.query") == []
+def test_the_workflow_takes_no_query_records_from_sessions(workflow):
+    """The kernel's own account of its queries is gone: only the warehouse's records count."""
+    assert not hasattr(workflow, "record_query")
 
 
 def test_changes_requested_then_resubmitted_starts_a_new_round(workflow):
@@ -368,21 +345,20 @@ def test_a_release_whose_audit_event_fails_leaves_no_package(workflow, monkeypat
 def test_submission_imports_the_audit_log_and_the_relations_it_names_decide(
     workflows, db_url, tmp_path
 ):
-    """A CC-101 kernel record, then UNI-201 read directly: submission (not the hub's next
-    poll) imports the log, and the steward of what the server read is needed, with the reason."""
+    """A CC-101 read, then UNI-201 read directly: submission (not the hub's next poll) imports
+    the log, and the steward of what the server read is needed, with the reason."""
     from enclave.tables import pg_sessions
 
     wf = workflows(db_url, tmp_path / "store")
     create_project(wf.engine)
     with wf.engine.begin() as conn:
         conn.execute(pg_sessions.insert().values(role="db_sess_rita", user="rita", project="demo"))
-    sql = "select count(*) from warehouse.cc_enrollments where term = :term"
-    record = {"project": "demo", "notebook": "analysis.ipynb", "sql": sql, "rows": 1}
-    wf.record_query(RITA, {**record, "institutions": ["CC-101"]})
+    sql = "select count(*) from warehouse.cc_enrollments where term = $1"
     log = tmp_path / "postgresql.json"
-    log.write_text(pgaudit.read(sql.replace(":term", "$1"), ["warehouse.cc_enrollments"]))
+    log.write_text(pgaudit.read(sql, ["warehouse.cc_enrollments"]))
     wf.statement_log = str(log)
-    assert submit(wf, RITA)["institutions"] == ["CC-101"]
+    reasons = json.loads(wf.get(RITA, submit(wf, RITA)["id"])["request"].institutions_source)
+    assert reasons["UNI-201"] == [NO_RERUN]
 
     with log.open("a") as f:
         f.write(pgaudit.read("SELECT * FROM univ_degrees", ["warehouse.univ_degrees"], 2))
@@ -390,8 +366,35 @@ def test_submission_imports_the_audit_log_and_the_relations_it_names_decide(
     assert result["institutions"] == ["CC-101", "UNI-201"]
     reasons = json.loads(wf.get(RITA, result["id"])["request"].institutions_source)
     univ_read = server_read_reason(["univ_degrees"])
-    assert reasons["UNI-201"] == [univ_read]
+    assert reasons["UNI-201"] == [NO_RERUN, univ_read]
 
     log.unlink()  # the log cannot be read: fail closed
     reasons = json.loads(wf.get(RITA, submit(wf, RITA)["id"])["request"].institutions_source)
-    assert reasons["UNI-201"] == [univ_read, LOG_UNREADABLE]
+    assert reasons["UNI-201"] == [NO_RERUN, univ_read, LOG_UNREADABLE]
+
+
+def test_submission_imports_the_query_processes_log(workflows, sqlite_url, tmp_path):
+    """SQLite: the records the session's query process wrote (not the session) name the
+    tables read; a line anyone else wrote makes the import fail, so every steward is asked."""
+    wf = workflows(sqlite_url, tmp_path / "store")
+    create_project(wf.engine)
+    log = tmp_path / "query-log.jsonl"
+    record = {
+        "user": "rita", "project": "demo", "session": "s1", "statement": 1,
+        "time": "2026-12-01T00:00:00.000+00:00", "sql": "SELECT * FROM univ_degrees",
+        "relations": ["warehouse.univ_degrees"], "institutions": ["UNI-201"],
+    }  # fmt: skip
+    log.write_text(json.dumps(record) + "\n")
+    wf.query_log = str(log)
+    reasons = json.loads(wf.get(RITA, submit(wf, RITA)["id"])["request"].institutions_source)
+    assert reasons["UNI-201"] == [NO_RERUN, server_read_reason(["univ_degrees"])]
+    assert "CC-101" in reasons  # (the project's, without re-execution)
+    (event,) = AuditLog(wf.engine).events(action="warehouse.query")
+    assert event.details["source"] == "query-process" and event.actor == "rita"
+    submit(wf, RITA)
+    assert len(AuditLog(wf.engine).events(action="warehouse.query")) == 1  # imported once
+
+    with log.open("a") as f:
+        f.write('{"user": "rita", "project": "demo"}\n')
+    reasons = json.loads(wf.get(RITA, submit(wf, RITA)["id"])["request"].institutions_source)
+    assert LOG_UNREADABLE in reasons["CC-101"]
