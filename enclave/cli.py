@@ -7,11 +7,12 @@ imports the parts above it; handlers import their heavy dependencies lazily so t
 """
 
 import argparse
+import logging
 import sys
 from importlib.metadata import entry_points
 
 from enclave import __version__
-from enclave.errors import EnclaveError
+from enclave.errors import EnclaveError, explain
 
 COMMANDS_ENTRY_POINT = "enclave.commands"
 
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _quiet_libraries(args.debug)
     try:
         return int(args.func(args) or 0)
     except EnclaveError as e:
@@ -66,12 +68,26 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:
         if args.debug:
             raise
+        fault = explain(e)  # a full disk, a lost database: the machine's state, not a bug
+        if fault is not None:
+            print(f"enclave: error: {fault}", file=sys.stderr)
+            return fault.exit_code
         # never echo values: only the exception type and where to look
         print(
             f"enclave: internal error ({type(e).__name__}); rerun with --debug for details.",
             file=sys.stderr,
         )
         return 70
+
+
+def _quiet_libraries(debug: bool) -> None:
+    """A command's stderr is its own one-line messages: libraries' log lines (psycopg's "error
+    ignored terminating <psycopg.Copy [BAD]>" after a lost connection) go only with --debug."""
+    root = logging.getLogger()
+    if debug:
+        logging.basicConfig(level=logging.DEBUG)
+    elif not root.handlers:
+        root.addHandler(logging.NullHandler())
 
 
 if __name__ == "__main__":

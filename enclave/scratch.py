@@ -50,7 +50,6 @@ class Scratch:
 
     def __init__(self, directory: str | os.PathLike, label: str, *, folder: bool = False):
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         prefix = f"{PREFIX}{label}-"
         with _directory_lock(directory):
             if folder:

@@ -76,15 +76,17 @@ def format_text(report) -> str:
 def write_atomically(path: str, text: str) -> None:
     """Readers never see half a file: write a scratch file beside the target (removed, or swept
     by the next write there if we are killed), then rename it over the target."""
+    from enclave.errors import naming
     from enclave.scratch import Scratch, describe, sweep
 
     target = Path(path)
-    swept = sweep(target.parent)
-    if swept:
-        print(f"enclave: {describe(swept)}", file=sys.stderr)
-    with Scratch(target.parent, target.name) as scratch:
-        scratch.path.write_text(text, encoding="utf-8")
-        scratch.replace(target)
+    with naming(str(target)):  # a full disk, a read-only folder: one line naming the output
+        swept = sweep(target.parent)
+        if swept:
+            print(f"enclave: {describe(swept)}", file=sys.stderr)
+        with Scratch(target.parent, target.name) as scratch:
+            scratch.path.write_text(text, encoding="utf-8")
+            scratch.replace(target)
 
 
 def output_path(args) -> str:

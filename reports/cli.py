@@ -3,6 +3,7 @@
 import sys
 
 from enclave.cli import command_group
+from enclave.errors import naming
 from enclave.reports.errors import BadInput
 
 EXIT_NEEDS_REVIEW = 1  # the run worked; the gate says review or block
@@ -39,7 +40,8 @@ def _run(args) -> int:
     values = check_values(template.name, template.parameters, given, as_text=True)
     _check_submit(args)
     context = _context(args)
-    result = run_report(template, values, context)
+    with naming(str(context.output_dir)):  # a full disk, a read-only output area: one line
+        result = run_report(template, values, context)
     if result.status == "failed":
         # the error's name only: its message may quote data values
         where = f" in cell {result.cell}" if result.cell is not None else ""
@@ -67,7 +69,8 @@ def _batch(args) -> int:
     combinations = load_grid(args.grid, template)
     _check_submit(args)
     context = _context(args)
-    results = run_batch(template, combinations, context, args.workers)
+    with naming(str(context.output_dir)):
+        results = run_batch(template, combinations, context, args.workers)
     print(summary_table(results))
     if any(r.status == "failed" for r in results):
         return EXIT_RUN_FAILED

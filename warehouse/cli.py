@@ -1,6 +1,6 @@
 """``enclave warehouse generate|keygen|load|grant|risk``."""
 
-from enclave.errors import EnclaveError
+from enclave.errors import EnclaveError, naming
 
 
 def _limits(args):
@@ -89,10 +89,13 @@ def _check(args) -> int:
 
 
 def _grant(args) -> int:
+    from enclave.warehouse.db import shown
     from enclave.warehouse.grant import grant_project
 
     institutions = [i.strip() for i in args.institutions.split(",") if i.strip()]
-    where = grant_project(_url(args), args.project, institutions)
+    url = _url(args)
+    with naming(shown(url)):
+        where = grant_project(url, args.project, institutions)
     print(
         f"project {args.project}: read access to {', '.join(sorted(set(institutions)))} via {where}"
     )
@@ -100,11 +103,15 @@ def _grant(args) -> int:
 
 
 def _risk(args) -> int:
+    from enclave.warehouse.db import shown
     from enclave.warehouse.risk import format_risk, risk_report
 
     if args.k < 2:
         raise EnclaveError("--k: k-anonymity needs k of at least 2.")
-    print(format_risk(risk_report(_url(args), args.k), args.k))
+    url = _url(args)
+    with naming(shown(url)):
+        report = risk_report(url, args.k)
+    print(format_risk(report, args.k))
     return 0
 
 

@@ -15,10 +15,10 @@ import sqlalchemy as sa
 from traitlets import Unicode
 from traitlets.config import Configurable
 
-from enclave.errors import EnclaveError
+from enclave.errors import DATABASE_ERROR, EnclaveError
 
 SCHEMA = "warehouse"
-CONNECT_ERROR = 4  # exit status when the database cannot be reached
+CONNECT_ERROR = DATABASE_ERROR  # exit status when the database cannot be reached
 
 
 class WarehouseSettings(Configurable):

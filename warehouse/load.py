@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from enclave.consortium import INSTITUTIONS
-from enclave.errors import EnclaveError
+from enclave.errors import EnclaveError, naming
 from enclave.files import FileLimits, read_regular
 from enclave.scratch import Scratch, Swept, sweep
 from enclave.warehouse.db import is_postgres, pg_connect, shown, sqlite_path
@@ -255,7 +255,7 @@ def event_table(ex: Extract) -> pd.DataFrame:
 
 def write_quarantine(path: Path, extracts: list[Extract]) -> None:
     """file, line, reason for every rejected row (never the row's values)."""
-    with Scratch(path.parent, path.name) as scratch:
+    with naming(str(path)), Scratch(path.parent, path.name) as scratch:
         with open(scratch.path, "w", newline="", encoding="utf-8") as f:
             out = csv.writer(f)
             out.writerow(["file", "line", "reason"])
@@ -292,8 +292,6 @@ def load(
     Before anything, the scratch interrupted loads left is removed; ``on_sweep(swept)`` hears
     of it (to report and record it) before the load goes on.
     """
-    from enclave.warehouse.writer import BackgroundWriter
-
     if key is None and not clear_ids_baseline:
         raise ValueError("load() needs a pseudonymization key")
 
@@ -304,9 +302,35 @@ def load(
     entries, bar = _in_order(root, limits)
     result = LoadResult([], target=shown(str(url)))
     result.quarantine = quarantine_path(root, quarantine)
-    result.swept = sink.sweep() + sweep(result.quarantine.parent)
-    if result.swept and on_sweep:
-        on_sweep(result.swept)
+    if not result.quarantine.parent.is_dir():  # found now, not after the whole load
+        raise EnclaveError(
+            f"{result.quarantine}: the folder {result.quarantine.parent} does not exist; create "
+            "it, or give --quarantine a path in a folder that exists.",
+            FILE_ERROR,
+        )
+    with naming(result.target, "Nothing was loaded."):
+        result.swept = sink.sweep() + sweep(result.quarantine.parent)
+        if result.swept and on_sweep:
+            on_sweep(result.swept)
+        _load_into(sink, root, entries, bar, key, limits, result, accept_rejects)
+    if not is_postgres(url):  # each project's extract follows the new warehouse
+        from enclave.warehouse.grant import refresh_extracts
+
+        with naming(
+            result.target,
+            "The warehouse was loaded, but not every project extract was "
+            "rebuilt: load again once that is fixed.",
+        ):
+            refresh_extracts(sqlite_path(url))
+    result.tables = {name: result.tables.get(name, 0) for name in WAREHOUSE_TABLES}
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _load_into(sink, root, entries, bar, key, limits, result, accept_rejects) -> None:
+    """Validate, link and pseudonymize file by file, the writer publishing at the end."""
+    from enclave.warehouse.writer import BackgroundWriter
+
     key_of = {}
     with bar, BackgroundWriter(sink) as writer:
 
@@ -331,13 +355,6 @@ def load(
         write_quarantine(result.quarantine, result.extracts)
         _refuse_rejects(result, accept_rejects)
         writer.finish()
-    if not is_postgres(url):  # each project's extract follows the new warehouse
-        from enclave.warehouse.grant import refresh_extracts
-
-        refresh_extracts(sqlite_path(url))
-    result.tables = {name: result.tables.get(name, 0) for name in WAREHOUSE_TABLES}
-    result.seconds = time.perf_counter() - started
-    return result
 
 
 def _refuse_rejects(result: LoadResult, accept_rejects: bool) -> None:

@@ -39,6 +39,7 @@ class ScratchDatabase:
     def __init__(self, target: Path, mode: int = 0o640, attach: str | None = None):
         """``attach``: a ``file:`` URI attached as ``src`` (ATTACH cannot run in a transaction)."""
         self.target, self.mode = target, mode
+        target.parent.mkdir(parents=True, exist_ok=True)
         self.scratch = Scratch(target.parent, target.name)
         self.path = str(self.scratch.path)
         try:

@@ -25,6 +25,7 @@ os.kill(os.getpid(), 9)  # killed mid-operation: no clean-up runs
 
 
 def crashed_operation(directory) -> list[str]:
+    directory.mkdir(exist_ok=True)
     run = subprocess.run(
         [sys.executable, "-c", CRASH, str(directory)], capture_output=True, text=True
     )
