@@ -50,6 +50,15 @@ deploy-values: setup
 labextension: setup
 	$(BIN)/python -m devstack.labextension
 
+# ACRO (AI-SDC's output checker), for benchmarks/acro_agreement.py only, in a venv of its own:
+# ACRO pins pandas <= 2.3.3, the enclave runs pandas 3.
+ACRO_VENV := .venv-acro
+acro-venv: $(ACRO_VENV)/.installed
+$(ACRO_VENV)/.installed:
+	test -x $(ACRO_VENV)/bin/python || $(PYTHON_FOR_VENV) -m venv $(ACRO_VENV)
+	$(ACRO_VENV)/bin/pip install -q acro==1.0.2 scipy
+	touch $@
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

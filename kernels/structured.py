@@ -112,7 +112,10 @@ class Layout:
         self.key_columns = [
             j
             for j, label in enumerate(columns)
-            if columns.nlevels == 1 and label in named and label not in frame.index.names
+            if columns.nlevels == 1
+            and label in named
+            and label not in frame.index.names
+            and label not in columns.names  # a category named like its dimension is data
         ]
         self.value_columns = [j for j in range(frame.shape[1]) if j not in self.key_columns]
         rows, cols = len(frame), len(self.value_columns)
@@ -229,6 +232,16 @@ def cell_evidence(displayed: pd.DataFrame, series_name, prov) -> dict | None:
     for name, table in prov.evidence.items():
         grid[name] = np.full((rows, cols), np.nan)
         grid[name][i, j] = table.to_numpy(dtype=float)[src_i, src_j]
+    # a group with no records shows as NaN (unstack, pivot_table): the statistic of its
+    # column, no records; the gate sees a hidden cell
+    shown_values = displayed.to_numpy(dtype=object)
+    for col in layout.value_columns:
+        stats = {grid["statistic"][r, col] for r in range(rows) if grid["statistic"][r, col]}
+        if len(stats) != 1:
+            continue
+        for r in range(rows):
+            if grid["statistic"][r, col] is None and pd.isna(shown_values[r, col]):
+                grid["statistic"][r, col] = next(iter(stats))
     # a count is its own number of records: kept so that a derived cell (a percentage, a
     # masked cell) still says how many records it rests on
     counted = grid["statistic"][i, j] == provenance.COUNT

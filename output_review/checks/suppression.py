@@ -1,4 +1,6 @@
-"""Suppression that does not hide: a suppressed count recoverable from what else is shown.
+"""Suppression that does not hide: a suppressed count recoverable from what else is shown
+blocks; a table that hides cells which nothing here gives back needs review (an output
+released before might).
 
 A count table with hidden cells (NaN, ``*``, ``<10``, ``suppressed``...) gives a hidden cell back
 when a total is shown for its row or column and it is the only hidden cell there (the margin
@@ -103,7 +105,8 @@ def solve(grid: Grid, row_totals: dict, column_totals: dict) -> list[tuple[int, 
             if value < 0:
                 return []  # totals that cannot be sums of these cells
             values[i][j] = value
-            recovered.append((i, j))
+            if value > 0:  # 0: the totals leave the hidden records out (as ACRO redacts)
+                recovered.append((i, j))
             progress = True
     return recovered
 
@@ -149,14 +152,20 @@ class Suppression(OutputCheck):
             where = (index, number)
             if number in structures:
                 source = structures[number]
-                hides = any(c.statistic == "count" and c.value is None for c in source.cells())
+                hides = any(
+                    c.value is None and c.statistic not in (None, "key") for c in source.cells()
+                )
             else:
                 source = output
                 hides = any(may_hide(t.kind, t.text) for t in output_texts(output, number))
-            if hides:
-                hiding.extend(g for g in grids_of(where, source) if g.hidden())
-            else:
+            if not hides:
                 others.append((where, source))  # read only if some table hides a cell
+                continue
+            grids = [g for g in grids_of(where, source) if g.hidden()]
+            hiding.extend(grids)
+            if not grids and number in structures:
+                # hidden statistics (a mean, a sum): nothing to solve, a reviewer must look
+                hiding.append(Grid(where, [], [], []))
         return cell, resources
 
     def check_notebook(self, nb, resources):
@@ -166,8 +175,6 @@ class Suppression(OutputCheck):
         totals = [g for where, source in others for g in grids_of(where, source) if g.totals_only]
         grids = hiding + totals
         for grid in hiding:
-            if not grid.hidden():
-                continue
             rows, columns, source = {}, {}, None
             recovered = solve(grid, rows, columns)
             for other in grids:
@@ -193,6 +200,16 @@ class Suppression(OutputCheck):
                     f"the suppressed count at {place} can be recovered from {by} (the total "
                     "less the counts shown); suppress more cells so no hidden count is the "
                     "only one in its row or column, or remove the totals.",
+                )
+            else:
+                self.report(
+                    resources,
+                    grid.where[0],
+                    grid.where[1],
+                    "review",
+                    "the table hides cells, and nothing in this notebook gives them back; a "
+                    "reviewer must confirm that no output released before does (differencing).",
+                    fix="",
                 )
 
 

@@ -7,10 +7,12 @@ from 1 to 9 blocks (``small-counts``); a zero count or a share of 0 or 1 blocks;
 of a group of fewer than 10 blocks (``small-denominator``); a standard deviation needs 11
 records (``residual-dof``), a model 10 residual degrees of freedom; N-K (2, 90%) and p% (10%)
 dominance block (``dominance``); min, max, median and quantiles need review
-(``single-record``); a listing of records needs review (``record-listing``), blocked with an
-identifier; keys and direct identifiers block; images, scripts and unknown outputs need
-review. Every output is labelled the same whether it is displayed (with the kernel's
-structured form) or printed (text only): what it discloses does not depend on how it is shown.
+(``single-record``); a hidden cell that the table's margins or another table give back blocks,
+one nothing here gives back needs review (``suppression``); a listing of records needs review
+(``record-listing``), blocked with an identifier; keys and direct identifiers block;
+images, scripts and unknown outputs need review. Every output is labelled the same whether it
+is displayed (with the kernel's structured form) or printed (text only): what it discloses
+does not depend on how it is shown.
 """
 
 import numpy as np
@@ -32,6 +34,19 @@ def counts_label(frame, keys, complete=False):
     n = sizes(frame, keys)
     zero = complete and len(n) < np.prod([frame[k].nunique() for k in keys])
     return ("block", {"small-counts"}) if zero or (n < MIN).any() else ("pass", set())
+
+
+def empties_hidden(label):
+    """For a table that shows a group with no records as NaN (unstack, pivot_table, a
+    crosstab of values): such a cell is a hidden cell, which needs review (``suppression``)
+    unless the table blocks anyway."""
+
+    def labelled(frame, keys):
+        verdict, rules = label(frame, keys)
+        empty = len(sizes(frame, keys)) < np.prod([frame[k].nunique() for k in keys])
+        return (verdict, rules | {"suppression"}) if empty else (verdict, rules)
+
+    return labelled
 
 
 def magnitude_label(frame, keys):
@@ -118,11 +133,15 @@ OPERATIONS = [
     ),
     (
         "{d}.groupby(['{k}', 'grade_level']).size().unstack()",
-        lambda f, k: counts_label(f, [k, "grade_level"], True),
+        lambda f, k: empties_hidden(lambda f, keys: counts_label(f, keys, True))(
+            f, [k, "grade_level"]
+        ),
     ),
     (
         "{d}.pivot_table(index='{k}', columns='grade_level', values='gpa', aggfunc='count')",
-        lambda f, k: counts_label(f, [k, "grade_level"], True),
+        lambda f, k: empties_hidden(lambda f, keys: counts_label(f, keys, True))(
+            f, [k, "grade_level"]
+        ),
     ),
     ("{d}.groupby('{k}')['gpa'].mean()", lambda f, k: magnitude_label(f, [k])),
     ("{d}.groupby('{k}')['gpa'].mean().round(2)", lambda f, k: magnitude_label(f, [k])),
@@ -134,11 +153,11 @@ OPERATIONS = [
     ),
     (
         "pd.crosstab({d}['{k}'], {d}.academic_year, values={d}.gpa, aggfunc='mean')",
-        lambda f, k: magnitude_label(f, [k, "academic_year"]),
+        lambda f, k: empties_hidden(magnitude_label)(f, [k, "academic_year"]),
     ),
     (
         "{d}.groupby(['{k}', 'academic_year'])['gpa'].mean().unstack()",
-        lambda f, k: magnitude_label(f, [k, "academic_year"]),
+        lambda f, k: empties_hidden(magnitude_label)(f, [k, "academic_year"]),
     ),
     (
         "{d}.pivot_table(index='{k}', values='income', aggfunc='sum')",
@@ -222,8 +241,9 @@ FIXED = [
     ("print(logit(safe.iloc[:300]).summary())", "pass", set()),
     ("suppressed(rare, margins=True)", "block", {"suppression"}),
     ("print(suppressed(rare, margins=True))", "block", {"suppression"}),
-    ("suppressed(rare, margins=False)", "pass", set()),
-    ("print(suppressed(rare, margins=False))", "pass", set()),
+    # hidden cells nothing here gives back: a reviewer checks earlier releases (differencing)
+    ("suppressed(rare, margins=False)", "review", {"suppression"}),
+    ("print(suppressed(rare, margins=False))", "review", {"suppression"}),
     ("pd.crosstab(safe.school, safe.gender, margins=True)", "pass", set()),
     ("safe.groupby('school').size().plot.bar();", "review", {"image"}),
     ("display(JSON({'schools': 4}))", "review", {"opaque-output"}),
