@@ -31,6 +31,7 @@ from enclave.output_review.checks.secrets import Secrets
 from enclave.output_review.checks.small_counts import SmallCounts
 from enclave.output_review.checks.student_keys import StudentKeys
 from enclave.output_review.checks.suppression import Suppression
+from enclave.output_review.checks.tampering import SourceTampering
 from enclave.output_review.findings import SEVERITY_RANK, Finding, GateReport
 from enclave.output_review.policy import DisclosurePolicy, PolicyResolver, institution_rules
 from enclave.output_review.reader import read_notebook  # noqa: F401  (public API: gate.read_notebook)
@@ -49,6 +50,7 @@ BUILT_IN_CHECKS = (
     OpaqueOutputs,
     Oversized,
     Secrets,
+    SourceTampering,
 )
 
 
