@@ -84,6 +84,12 @@ c.JupyterHub.load_roles = [culler.role()]
 # review service (issue 5): its process, custom scopes, roles by group, session token scopes,
 # and the hub home page's waiting count -- all in review_service/hub_config.py
 configure_review(c, hub_dir=HUB_DIR)
+# e-mail notifications (enclave/notify.py), sent by the review service from the state database's
+# outbox: off until an SMTP server is named. Addresses come from the provider's email claim.
+# c.Mail.smtp_host = "smtp.consortium.example"   # | smtp_port | security (starttls, tls, none)
+# c.Mail.sender = "enclave@consortium.example"   # | username | password_file (0600) | ca_file
+# c.Mail.base_url = "https://enclave.consortium.example/"   # the start of every link
+# c.Mail.send_to = ["researchers", "reviewers", "stewards", "admins", "members"]
 
 # --- Kubernetes (deploy/values.yaml carries the same settings for Zero-to-JupyterHub) -----------
 if PROFILE == "kubernetes":

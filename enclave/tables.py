@@ -194,3 +194,28 @@ pg_log_offsets = sa.Table(  # how far each statement log has been imported
     sa.Column("inode", sa.BigInteger, nullable=False),
     sa.Column("offset", sa.BigInteger, nullable=False),
 )
+
+# -- e-mail notifications (enclave.notify) -----------------------------------------------------
+user_directory = sa.Table(  # what sign-on said of each user: where to write, which groups
+    "user_directory",
+    metadata,
+    sa.Column("user", sa.String(200), primary_key=True),
+    sa.Column("email", sa.String(320)),  # the provider's verified claim, if it gave one
+    sa.Column("groups", sa.Text, nullable=False),  # JSON list, as of the last sign-on
+    sa.Column("updated", sa.String(32), nullable=False),
+)
+mail_outbox = sa.Table(  # one message to one user, written in the transaction of its change
+    "mail_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(64), nullable=False),  # a key of enclave.notify.KINDS
+    sa.Column("user", sa.String(200), nullable=False),
+    sa.Column("context", sa.Text, nullable=False),  # JSON: ids, names, states; never outputs
+    sa.Column("created", sa.String(32), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # pending | sent | failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt", sa.String(32), nullable=False),  # also the lease of a sender
+    sa.Column("done", sa.String(32)),
+    sa.Column("error", sa.String(200)),  # the last failure, named by its kind only
+)
+sa.Index("ix_mail_outbox_due", mail_outbox.c.state, mail_outbox.c.next_attempt)

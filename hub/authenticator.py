@@ -16,6 +16,8 @@ import os
 from oauthenticator.generic import GenericOAuthenticator
 from traitlets import Unicode, default
 
+from enclave.errors import EnclaveError
+
 RESEARCHERS = "researchers"
 REVIEWERS = "reviewers"
 ADMINS = "admins"
@@ -36,13 +38,15 @@ def steward_institutions(groups) -> set[str]:
 
 def check_state_at_start(config, log) -> None:
     """Stop the hub at start, in one line, on a state database it must not use (one that needs
-    ``enclave upgrade-db``), as JupyterHub does with its own; a new one is created here."""
+    ``enclave upgrade-db``), as JupyterHub does with its own (a new one is created here), and
+    on mail settings that would send nothing or send in the clear (``Mail.check``)."""
     from enclave.hub.context import enclave_context
-    from enclave.state import StateSchemaError
+    from enclave.notify import Mail
 
     try:
         enclave_context(config)
-    except StateSchemaError as e:
+        Mail(config=config).check()  # the review service sends it: refused here, not in a loop
+    except EnclaveError as e:  # e.g. a state database that needs `enclave upgrade-db`
         log.critical("%s", e)
         raise SystemExit(1) from None
 
@@ -119,12 +123,25 @@ class EnclaveAuthenticator(GenericOAuthenticator):
         # the provider's client is registered with client_secret_basic
         return True
 
+    def remember_signon(self, username, auth_model) -> None:
+        """Keep the provider's address and groups for e-mail notifications (enclave.notify):
+        a reviewer's, a steward's, a researcher's, as of their last sign-on. An address the
+        provider says is unverified is not kept."""
+        from enclave.hub.context import enclave_context
+        from enclave.notify import remember_user
+
+        claims = (auth_model.get("auth_state") or {}).get(self.user_auth_state_key) or {}
+        email = claims.get("email") if claims.get("email_verified") is not False else None
+        engine = enclave_context(self.config).projects.engine
+        remember_user(engine, username, email, auth_model.get("groups") or ())
+
     async def check_allowed(self, username, auth_model):
         """Allow exactly the members of an enclave role group; refuse everyone else."""
         if auth_model is None:
             return False
         roles = enclave_roles(auth_model.get("groups"))
         if roles:
+            self.remember_signon(username, auth_model)
             return True
         self.log.warning("Refusing %s: no enclave role among the provider's groups", username)
         return False

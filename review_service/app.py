@@ -193,6 +193,8 @@ def sweep_store(workflow) -> None:
 
 
 def build_workflow(config):
+    from enclave.audit import keying
+    from enclave.notify import Mail
     from enclave.output_review.gate import Gate
     from enclave.projects import ProjectRegistry
     from enclave.review_service.config import ReviewService
@@ -202,7 +204,8 @@ def build_workflow(config):
     from enclave.warehouse.query_process import QueryProcess
 
     settings = ReviewService(config=config)
-    from enclave.audit import keying
+    mail = Mail(config=config)
+    mail.check()
 
     db_url = EnclaveState(config=config).db_url
     keying.use(config, db_url)
@@ -216,8 +219,38 @@ def build_workflow(config):
         Gate(config=config),
         statement_log=WarehouseSettings(config=config).audit_log,
         query_log=QueryProcess(config=config).log_file,
+        mail=mail,
     )
     return workflow, settings
+
+
+def deliver_mail(workflow) -> None:
+    """Send the outbox from now on: every ``Mail.poll_interval`` seconds, in a worker thread,
+    one round at a time (what a round leaves is sent by the next)."""
+    from tornado.ioloop import PeriodicCallback
+
+    from enclave.notify import Postman
+
+    mail = workflow.data.mail
+    if not mail.enabled:
+        return
+    postman = Postman(mail, workflow.engine)
+    busy = False
+
+    async def round_of_deliveries():
+        nonlocal busy
+        if busy:
+            return
+        busy = True
+        try:
+            await IOLoop.current().run_in_executor(None, postman.deliver_due)
+        except Exception as e:  # the database is away: the messages wait in the outbox
+            log.error("mail delivery round failed (%s); retried next round", type(e).__name__)
+        finally:
+            busy = False
+
+    PeriodicCallback(round_of_deliveries, mail.poll_interval * 1000).start()
+    log.info("e-mail notifications through %s:%d", mail.smtp_host, mail.port)
 
 
 def main(argv=None) -> None:
@@ -247,6 +280,7 @@ def main(argv=None) -> None:
     loop = IOLoop.current()
     for request_id in workflow.pending_releases():
         loop.add_callback(app.build_release, request_id)
+    deliver_mail(workflow)
     for sig in (signal.SIGINT, signal.SIGTERM):  # the hub stops us with these: exit quietly
         loop.asyncio_loop.add_signal_handler(sig, loop.stop)
     loop.start()

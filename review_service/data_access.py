@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from enclave.audit import AuditLog
 from enclave.audit.actions import AuditAction, AuditEvent
+from enclave.notify import Mail
 from enclave.review_service.errors import NotFound
 from enclave.review_service.states import Status
 from enclave.tables import (
@@ -75,9 +76,10 @@ class Changes:
     """One transaction on the state database: rows read under lock, and changes, each written
     with its audit event."""
 
-    def __init__(self, conn: sa.Connection, audit: AuditLog):
+    def __init__(self, conn: sa.Connection, audit: AuditLog, mail: Mail):
         self.conn = conn
         self._audit = audit
+        self._mail = mail
 
     # -- reads inside the transaction ----------------------------------------------------------
     def lock(self, request_id: str):
@@ -96,6 +98,11 @@ class Changes:
     def record(self, audit: AuditEvent) -> None:
         """An event that changes no row (a download, the gate's result)."""
         self._audit.record(self.conn, audit)
+
+    def notify(self, kind: str, **recipients_and_context) -> int:
+        """Queue e-mail about this transaction's change (``enclave.notify.Mail.notify``): it
+        is sent only if the change commits."""
+        return self._mail.notify(self.conn, kind, **recipients_and_context)
 
     def create_request(self, values: dict, audit: AuditEvent) -> str:
         """A new request (status submitted, round 1); ``audit`` gets its new id."""
@@ -211,14 +218,15 @@ class Changes:
 class ReviewData:
     """Review requests in the enclave state database (``enclave.state.make_engine``)."""
 
-    def __init__(self, engine: sa.Engine):
+    def __init__(self, engine: sa.Engine, mail: Mail | None = None):
         self.engine = engine
         self.audit = AuditLog(engine)
+        self.mail = mail or Mail()  # off unless configured
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Changes]:
         with self.engine.begin() as conn:
-            yield Changes(conn, self.audit)
+            yield Changes(conn, self.audit, self.mail)
 
     def record(self, audit: AuditEvent) -> None:
         """An event of its own, in a transaction of its own (a kernel's query record)."""

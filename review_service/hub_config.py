@@ -12,6 +12,7 @@ from pathlib import Path
 
 from enclave.review_service.identity import (
     CUSTOM_SCOPES,
+    REVIEWERS_GROUP,
     SCOPE_ADMIN,
     SCOPE_REVIEW,
     SCOPE_STEWARD,
@@ -67,7 +68,11 @@ def configure(c, *, hub_dir: Path, institutions=None) -> None:
     c.JupyterHub.load_roles.extend(
         [
             {"name": "review-submit", "groups": ["researchers"], "scopes": [SCOPE_SUBMIT, ACCESS]},
-            {"name": "review-review", "groups": ["reviewers"], "scopes": [SCOPE_REVIEW, ACCESS]},
+            {
+                "name": "review-review",
+                "groups": [REVIEWERS_GROUP],
+                "scopes": [SCOPE_REVIEW, ACCESS],
+            },
             {"name": "review-steward", "groups": stewards, "scopes": [SCOPE_STEWARD, ACCESS]},
             {"name": "review-admin", "groups": ["admins"], "scopes": [SCOPE_ADMIN, ACCESS]},
         ]

@@ -11,6 +11,7 @@ SCOPE_SUBMIT = "custom:review:submit"
 SCOPE_REVIEW = "custom:review:review"
 SCOPE_STEWARD = "custom:review:steward"
 SCOPE_ADMIN = "custom:review:admin"
+REVIEWERS_GROUP = "reviewers"  # the hub group granted the review scope (hub_config)
 
 CUSTOM_SCOPES = {
     SCOPE_SUBMIT: {"description": "Submit own notebooks for output review."},

@@ -16,7 +16,7 @@ from enclave.audit.actions import AuditAction, AuditEvent
 from enclave.review_service import approvals, permissions, rules, stewards
 from enclave.review_service.data_access import ReviewData
 from enclave.review_service.errors import BadSubmission, Conflict
-from enclave.review_service.identity import Actor
+from enclave.review_service.identity import REVIEWERS_GROUP, Actor
 from enclave.review_service.states import AUDIT_ACTIONS, OPEN_FOR_DECISION, Action, Status
 from enclave.review_service.store import FrozenStore, StoreError, Upload
 
@@ -47,13 +47,14 @@ class ReviewWorkflow:
         gate,
         statement_log: str | None = None,
         query_log: str | None = None,
+        mail=None,
     ):
         """``engine``: the state database; ``projects``: the hub's ProjectRegistry; ``gate``:
         an ``output_review.gate.Gate``; ``statement_log``: the standby's pgAudit log
         (``WarehouseSettings.audit_log``); ``query_log``: the SQLite query processes' log
-        (``QueryProcess.log_file``)."""
+        (``QueryProcess.log_file``); ``mail``: ``enclave.notify.Mail`` (None: no e-mail)."""
         self.engine = engine
-        self.data = ReviewData(engine)
+        self.data = ReviewData(engine, mail)
         self.audit = self.data.audit
         self.statement_log = statement_log
         self.query_log = query_log
@@ -204,6 +205,7 @@ class ReviewWorkflow:
                         details=gate_result,
                     )
                 )
+                self._tell_reviewers(tx, actor, request_id, project.name, round_, required)
         except BaseException:
             upload.abort()
             if created and not self.data.sha256_in_use(sha256):
@@ -217,6 +219,21 @@ class ReviewWorkflow:
             "findings": len(report.findings),
             "institutions": json.loads(required),
         }
+
+    def _tell_reviewers(self, tx, actor: Actor, request_id, project, round_, required) -> None:
+        """E-mail the reviewers, and the stewards of every institution whose sign-off the
+        request needs, that it waits for them (never the requester)."""
+        about = {"request": request_id, "project": project, "author": actor.name, "round": round_}
+        tx.notify(
+            "request.submitted", groups=[REVIEWERS_GROUP], context=about, exclude=[actor.name]
+        )
+        for code in json.loads(required):
+            tx.notify(
+                "request.sign-off",
+                groups=[self.settings.steward_group_prefix + code],
+                context={**about, "institution": code},
+                exclude=[actor.name],
+            )
 
     def _import_statement_log(self, user: str) -> bool:
         """Import the reads the warehouse recorded and the hub has not imported yet (it does so
@@ -299,6 +316,14 @@ class ReviewWorkflow:
             tx.decide(row, decided, status, audit, outputs)
             if comment:
                 self._comment(tx, actor, row, comment, "all")
+            decision_made = {"round": row.round, "decision": decision, "status": status.value}
+            tx.notify(
+                "request.decided",
+                users=[row.author],
+                context={"request": row.id, "project": row.project, "by": actor.name}
+                | decision_made,
+                exclude=[actor.name],
+            )
         return status.value
 
     def shape(self, row) -> list[int]:
@@ -395,6 +420,11 @@ class ReviewWorkflow:
                 {**package, "status": status.value},
             )
             tx.add_release(row, package, status, audit)
+            tx.notify(
+                "request.released",
+                users=[row.author],
+                context={"request": row.id, "project": row.project},
+            )
         return sha256
 
     def download(self, actor: Actor, request_id: str) -> tuple[str, str]:

@@ -42,6 +42,10 @@ class AuditAction(StrEnum):
     REQUEST_COMMENT = "request.comment"
     REQUEST_SEEN = "request.seen"  # its requester has seen a change of state (a notice done)
     RELEASE_DOWNLOAD = "release.download"
+    # e-mail notifications (enclave.notify): each attempt at a message from the outbox
+    MAIL_SENT = "mail.sent"
+    MAIL_FAILED = "mail.failed"  # refused or unreachable: retried later
+    MAIL_UNDELIVERABLE = "mail.undeliverable"  # no address, or every attempt failed
 
 
 A = AuditAction

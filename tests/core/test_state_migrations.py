@@ -27,7 +27,13 @@ from enclave.tables import audit_events, metadata, review_requests, review_round
 LEGACY = Path(__file__).parent / "legacy_state"
 LEGACY_EVENTS = 43  # what make_fixture.py's history writes
 # tables later revisions add: absent from a database made before migrations
-ADDED_SINCE = {"review_rounds", "review_output_decisions", "review_seen"}
+ADDED_SINCE = {
+    "review_rounds",
+    "review_output_decisions",
+    "review_seen",
+    "user_directory",
+    "mail_outbox",
+}
 
 
 @pytest.fixture

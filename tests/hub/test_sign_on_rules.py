@@ -27,10 +27,47 @@ def test_roles_from_provider_groups(groups, roles):
     ("groups", "allowed"),
     [(["researchers"], True), (["stewards-UNI-201"], True), (["outsiders"], False), ([], False)],
 )
-async def test_check_allowed_admits_only_enclave_roles(groups, allowed):
-    authenticator = EnclaveAuthenticator(oidc_issuer="http://127.0.0.1:1")
+async def test_check_allowed_admits_only_enclave_roles(groups, allowed, tmp_path):
+    authenticator = EnclaveAuthenticator(
+        oidc_issuer="http://127.0.0.1:1", config=state_config(tmp_path)
+    )
     model = {"name": "x", "admin": False, "groups": groups, "auth_state": {}}
     assert await authenticator.check_allowed("x", model) is allowed
+
+
+def state_config(tmp_path):
+    from traitlets.config import Config
+
+    config = Config()
+    config.EnclaveState.db_url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    return config
+
+
+async def test_sign_on_keeps_the_providers_verified_address_and_groups(tmp_path):
+    """What e-mail notifications are sent to (enclave.notify): the last sign-on's word."""
+    import sqlalchemy as sa
+
+    from enclave.state import make_engine
+    from enclave.tables import user_directory
+
+    config = state_config(tmp_path)
+    authenticator = EnclaveAuthenticator(oidc_issuer="http://127.0.0.1:1", config=config)
+
+    def signed_on(name, groups, claims):
+        model = {"name": name, "groups": groups, "auth_state": {"oauth_user": claims}}
+        return authenticator.check_allowed(name, model)
+
+    assert await signed_on("sam", ["reviewers"], {"email": "sam@college.example"})
+    assert await signed_on("una", ["researchers"], {"email": "u@x.org", "email_verified": False})
+    assert not await signed_on("out", ["outsiders"], {"email": "out@x.org"})
+    engine = make_engine(config.EnclaveState.db_url)
+    with engine.connect() as conn:
+        rows = {r.user: (r.email, r.groups) for r in conn.execute(sa.select(user_directory))}
+    engine.dispose()
+    assert rows == {
+        "sam": ("sam@college.example", '["reviewers"]'),
+        "una": (None, '["researchers"]'),
+    }
 
 
 async def test_check_allowed_refuses_missing_auth_model():
@@ -78,3 +115,19 @@ def test_acceptance_is_per_version_and_audited(tmp_path):
     assert not records.has_accepted("bob", "v1")
     events = AuditLog(records.engine).events(action="agreement.accept")
     assert [(e.actor, e.details["version"]) for e in events] == [("alice", "v1")]
+
+
+def test_the_hub_refuses_to_start_on_mail_settings_that_would_send_in_the_clear(tmp_path, caplog):
+    import logging
+
+    from enclave.hub.authenticator import check_state_at_start
+
+    config = state_config(tmp_path)
+    config.Mail.smtp_host = "mail.consortium.example"
+    config.Mail.security = "none"
+    config.Mail.sender = "enclave@consortium.example"
+    with pytest.raises(SystemExit), caplog.at_level(logging.CRITICAL):
+        check_state_at_start(config, logging.getLogger("hub"))
+    assert "Mail.security 'none' sends in the clear" in caplog.text
+    config.Mail.security = "starttls"
+    check_state_at_start(config, logging.getLogger("hub"))

@@ -53,11 +53,16 @@ READS = {
 }
 
 
+# queues e-mail about the transaction's change, whose own call writes the change's event (the
+# mail's sending is audited when it happens: tests/review_service/test_mail.py)
+WITH_THE_CHANGE = {Changes: {"notify"}, ReviewData: set()}
+
+
 def mutators(cls) -> list[str]:
     return sorted(
         name
         for name, _ in inspect.getmembers(cls, inspect.isfunction)
-        if not name.startswith("_") and name not in READS[cls]
+        if not name.startswith("_") and name not in READS[cls] | WITH_THE_CHANGE[cls]
     )
 
 
