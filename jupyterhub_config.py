@@ -69,6 +69,10 @@ c.JupyterHub.allow_named_servers = False  # one session, one project, at a time
 c.JupyterHub.redirect_to_server = False
 # SQLite sessions read through a query process that records every statement here first
 c.QueryProcess.log_file = str(HUB_DIR / "query-log.jsonl")
+# raw extracts (names, dates of birth, the institutions' ids) go once `enclave warehouse load`
+# has loaded them, each file's size and hash recorded (warehouse/closure.py)
+c.WarehouseSettings.remove_raw_after_load = True
+# `enclave project close-expired`: notice at expiry, destruction after c.ProjectClosure.grace_days
 
 # --- services ----------------------------------------------------------------------------------
 from enclave.hub import culler, services  # noqa: E402

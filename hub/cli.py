@@ -1,4 +1,5 @@
-"""``enclave project create|add-member|approve|expire|list``: the approved-projects registry.
+"""``enclave project create|add-member|approve|expire|close|close-expired|certificate|list``:
+the approved-projects registry, and the end of a project (``enclave.closure``).
 
 Reads the deployment's config (``--config FILE`` or ``$ENCLAVE_CONFIG``) for the state database
 (``EnclaveState.db_url``) and the warehouse (``WarehouseSettings.url``). ``add-member`` also
@@ -28,11 +29,11 @@ def _actor(args) -> str:
     return args.by or os.environ.get("SUDO_USER") or getpass.getuser()
 
 
-def _show(project) -> str:
+def _show(project, closure: str | None = None) -> str:
     institutions = ",".join(project.institutions) or "-"
     members = ",".join(project.members) or "-"
     return (
-        f"{project.name:<20} {project.status:<18} until {project.expires}  "
+        f"{project.name:<20} {closure or project.status:<18} until {project.expires}  "
         f"institutions={institutions}  members={members}"
     )
 
@@ -75,11 +76,61 @@ def expire(args) -> int:
     return 0
 
 
+def close(args) -> int:
+    from enclave.closure import close_project
+    from enclave.hub.closure import stop_sessions
+
+    registry, config = _registry(args)
+    record = close_project(
+        registry.engine,
+        config,
+        args.project,
+        actor=_actor(args),
+        stop_sessions=lambda project: stop_sessions(config, project),
+    )
+    d = record.details
+    print(
+        f"closed {args.project}: destroyed {d['items']} item(s), {d['bytes']:,} bytes, in "
+        f"{len(d['destroyed'])} location(s); destruction record: audit event {record.seq}. "
+        f"`enclave project certificate {args.project}` prints the certificate."
+    )
+    return 0
+
+
+def close_expired(args) -> int:
+    from enclave.closure import close_expired as run
+    from enclave.hub.closure import stop_sessions
+
+    registry, config = _registry(args)
+    done = run(
+        registry.engine,
+        config,
+        actor=_actor(args),
+        stop_sessions=lambda project: stop_sessions(config, project),
+    )
+    for project, what in done:
+        print(f"{project}: {what}")
+    if not done:
+        print("nothing to do: no expired project awaits a notice or its destruction.")
+    return 0
+
+
+def certificate(args) -> int:
+    from enclave.closure import certificate as text
+
+    registry, _ = _registry(args)
+    print(text(registry.engine, args.project), end="")
+    return 0
+
+
 def list_projects(args) -> int:
+    from enclave.closure import closed_projects
+
     registry, _ = _registry(args)
     projects = registry.all()
+    closures = closed_projects(registry.engine)
     for project in projects:
-        print(_show(project))
+        print(_show(project, closures.get(project.name)))
     if not projects:
         print("no projects yet; create one with `enclave project create`.")
     return 0
@@ -112,6 +163,22 @@ def register(groups) -> None:
     p.add_argument("--url", help="warehouse URL (default: WarehouseSettings.url)")
 
     p = add("expire", expire, "end a project's use of data now")
+    p.add_argument("project")
+
+    p = add(
+        "close",
+        close,
+        "end a project and destroy its data (sessions stopped first); record the destruction",
+    )
+    p.add_argument("project")
+
+    add(
+        "close-expired",
+        close_expired,
+        "notify members of expired projects; close those past ProjectClosure.grace_days",
+    )
+
+    p = add("certificate", certificate, "print a closed project's destruction certificate")
     p.add_argument("project")
 
     add("list", list_projects, "list projects with status, institutions and members")

@@ -121,6 +121,14 @@ class StartPage:
             if self.user.name in p.members
         ]
 
+    @cached_property
+    def closure_notices(self) -> dict[str, str]:
+        """project -> the day after which its data is destroyed (its expiry's notice)."""
+        from enclave.closure import closure_notices
+
+        notices = closure_notices(self._ctx.projects.engine, self.user.name)
+        return {n["project"]: n["destroy_after"][:10] for n in notices}
+
     @property
     def active_projects(self) -> list[Membership]:
         return [m for m in self.memberships if m.status == "active"]

@@ -1,5 +1,9 @@
 """``enclave warehouse generate|keygen|load|grant|risk``."""
 
+import argparse
+import getpass
+import os
+
 from enclave.errors import EnclaveError, naming
 
 
@@ -70,7 +74,44 @@ def _load(args) -> int:
         on_sweep=lambda swept: _report_sweep(args, swept),
     )
     print(format_summary(result))
+    _remove_raw(args, result)
     return 0
+
+
+def _remove_raw(args, result) -> None:
+    """The raw extracts go once loaded, where the deployment says so (or --remove-raw)."""
+    from pathlib import Path
+
+    from enclave.config import load_config
+    from enclave.warehouse.closure import remove_raw_extracts
+    from enclave.warehouse.db import WarehouseSettings
+
+    config = load_config(args.config)
+    remove = args.remove_raw
+    if remove is None:
+        remove = WarehouseSettings(config=config).remove_raw_after_load
+    if not remove:
+        return
+    removed = remove_raw_extracts(Path(args.extracts), result.extracts)
+    total = sum(f["bytes"] for f in removed)
+    line = f"removed the {len(removed)} raw file(s) ({total:,} bytes) of {args.extracts}"
+    if args.config or os.environ.get("ENCLAVE_CONFIG"):
+        from enclave.audit import AuditAction, AuditLog, keying
+        from enclave.state import EnclaveState, open_state
+
+        state_url = EnclaveState(config=config).db_url
+        keying.use(config, state_url)
+        engine = open_state(state_url)
+        try:
+            AuditLog(engine).append(
+                actor=os.environ.get("SUDO_USER") or getpass.getuser(),
+                action=AuditAction.WAREHOUSE_RAW_REMOVE,
+                details={"folder": str(args.extracts), "files": removed},
+            )
+        finally:
+            engine.dispose()
+        line += "; recorded in the audit trail"
+    print(line)
 
 
 def _check(args) -> int:
@@ -146,6 +187,12 @@ def register(subparsers) -> None:
         help="load the valid rows even if some were rejected (they stay in the quarantine report)",
     )
     p.add_argument("--quarantine", help="quarantine report path (default EXTRACTS/quarantine.csv)")
+    p.add_argument(
+        "--remove-raw",
+        action=argparse.BooleanOptionalAction,
+        help="delete the raw extracts once loaded (default: WarehouseSettings."
+        "remove_raw_after_load); --no-remove-raw keeps them",
+    )
     p.set_defaults(func=_load)
 
     p = commands.add_parser("check", help="validate extracts without loading them")

@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import sqlalchemy as sa
-from traitlets import Unicode
+from traitlets import Bool, Unicode
 from traitlets.config import Configurable
 
 from enclave.errors import DATABASE_ERROR, EnclaveError
@@ -29,6 +29,16 @@ class WarehouseSettings(Configurable):
         help="""The warehouse: a SQLite file path or ``sqlite:///`` URL (the embedded
         default), or a ``postgresql+psycopg://`` URL. ``--url`` overrides it; the default
         comes from ``$ENCLAVE_WAREHOUSE_URL``, else ``warehouse.sqlite``.""",
+    ).tag(config=True)
+
+    remove_raw_after_load = Bool(
+        False,
+        help="""Delete the raw extracts (each CSV named in the manifest, and the manifest)
+        once ``enclave warehouse load`` has loaded them: they hold names, dates of birth and
+        the institutions' own ids, which the pseudonymized warehouse no longer needs. Each
+        file's size and SHA-256 go into the audit trail (``warehouse.raw-remove``). On in the
+        deployment's ``jupyterhub_config.py``; ``--remove-raw`` / ``--no-remove-raw`` decide
+        for one load.""",
     ).tag(config=True)
 
     reader_url = Unicode(

@@ -24,9 +24,16 @@ class AuditAction(StrEnum):
     PROJECT_ADD_MEMBER = "project.add-member"
     PROJECT_APPROVE = "project.approve"
     PROJECT_EXPIRE = "project.expire"
+    # closing a project (enclave.closure): the inventory before destruction, notice at
+    # expiry, and the destruction record
+    PROJECT_CLOSURE_NOTICE = "project.closure-notice"
+    PROJECT_CLOSE_BEGIN = "project.close-begin"
+    PROJECT_CLOSE = "project.close"
     # sign-on and sessions (enclave.hub)
     AGREEMENT_ACCEPT = "agreement.accept"
     SPAWN = "spawn"
+    # raw extracts deleted after a successful load (WarehouseSettings.remove_raw_after_load)
+    WAREHOUSE_RAW_REMOVE = "warehouse.raw-remove"
     # reading the warehouse: a kernel's record, or the server's statement log
     WAREHOUSE_QUERY = "warehouse.query"
     # review and release (enclave.review_service): one per transition, and the rest
