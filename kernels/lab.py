@@ -75,6 +75,23 @@ class SubmitFromLab(APIHandler):
         return target
 
 
+class NoticesForLab(APIHandler):
+    """The session user's requests that changed since they last opened them: Lab shows each
+    once (``labextension/src/notices.ts``). What the review service says, reduced to what the
+    notice shows."""
+
+    @web.authenticated
+    async def get(self):
+        try:
+            found = await IOLoop.current().run_in_executor(None, submit.notices)
+        except EnclaveError as e:
+            self.set_status(502)
+            self.finish({"message": str(e)})
+            return
+        keep = ("id", "status", "round", "notebook", "project", "url")
+        self.finish({"notices": [{k: n.get(k) for k in keep} for n in found]})
+
+
 def _jupyter_server_extension_points():
     return [{"module": "enclave.kernels.lab"}]
 
@@ -82,5 +99,9 @@ def _jupyter_server_extension_points():
 def _load_jupyter_server_extension(serverapp):
     base = serverapp.web_app.settings["base_url"]
     serverapp.web_app.add_handlers(
-        ".*$", [(url_path_join(base, "enclave/review/submit"), SubmitFromLab)]
+        ".*$",
+        [
+            (url_path_join(base, "enclave/review/submit"), SubmitFromLab),
+            (url_path_join(base, "enclave/review/notices"), NoticesForLab),
+        ],
     )

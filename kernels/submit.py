@@ -20,6 +20,7 @@ from enclave.errors import EnclaveError
 from enclave.files import FileLimits, open_regular
 
 TIMEOUT_SECONDS = 600  # the gate runs before the answer comes back
+NOTICES_TIMEOUT = 10  # seconds: Lab asks again soon anyway
 TEXT_LIMIT = 20_000  # characters: no text of a submission may be longer (the service says more)
 CHUNK = 1024 * 1024
 IPYNB = "application/x-ipynb+json"
@@ -43,9 +44,9 @@ def session_name(path: Path, root: Path) -> str:
         return path.name
 
 
-def _call(request) -> dict:
+def _call(request, timeout: float = TIMEOUT_SECONDS) -> dict:
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as e:
         try:
@@ -59,6 +60,17 @@ def _call(request) -> dict:
             "session was started by the hub and try again.",
             exit_code=3,
         ) from None
+
+
+def notices(environ: Mapping[str, str] | None = None) -> list[dict]:
+    """The session user's requests that changed since they last opened them (the review
+    service's ``api/notices``: id, status, round, notebook, the page to open)."""
+    environ = os.environ if environ is None else environ
+    request = urllib.request.Request(  # noqa: S310 (the hub's URL, from the spawner)
+        service_url(environ) + "api/notices",
+        headers={"Authorization": f"token {environ.get('JUPYTERHUB_API_TOKEN', '')}"},
+    )
+    return _call(request, timeout=NOTICES_TIMEOUT)["notices"]
 
 
 def submit(

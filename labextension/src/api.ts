@@ -18,13 +18,18 @@ export class EnclaveRequestError extends Error {
 
 /** POST `body` as JSON to `<base>/enclave/<path>`; the answer's JSON, or an EnclaveRequestError. */
 export async function postEnclave<T>(path: string, body: unknown): Promise<T> {
+  return requestEnclave<T>(path, { method: 'POST', body: JSON.stringify(body) });
+}
+
+/** GET `<base>/enclave/<path>`; the answer's JSON, or an EnclaveRequestError. */
+export async function getEnclave<T>(path: string): Promise<T> {
+  return requestEnclave<T>(path, { method: 'GET' });
+}
+
+async function requestEnclave<T>(path: string, init: RequestInit): Promise<T> {
   const settings = ServerConnection.makeSettings();
   const url = URLExt.join(settings.baseUrl, 'enclave', path);
-  const response = await ServerConnection.makeRequest(
-    url,
-    { method: 'POST', body: JSON.stringify(body) },
-    settings
-  );
+  const response = await ServerConnection.makeRequest(url, init, settings);
   let data: any = {};
   try {
     data = await response.json();

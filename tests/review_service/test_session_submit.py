@@ -6,7 +6,9 @@ runs from a notebook cell (`!enclave review submit`); tests/hub/test_session_ter
 in the session's terminal.
 """
 
+import os
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -128,3 +130,42 @@ def test_a_bad_body_from_lab_is_one_line_naming_the_field(enclave, session):
     unknown = {"path": "study.ipynb", "purpose": "x", "stu_key": "v"}
     response = requests.post(url, json=unknown, headers=headers, timeout=60)
     assert response.status_code == 400 and "stu_key" not in response.text
+
+
+def test_jupyterlab_shows_a_notice_when_a_request_changes_state(enclave, session, tmp_path):
+    rita, kernel = session
+    out = kernel.execute(SUBMIT)
+    rid = out["stdout"].split(" as request ")[1].split()[0]
+    changes = sign_in(enclave, "rev1").decide(rid, "request_changes", "Merge the small terms.")
+    assert changes.status_code == 200, changes.text
+    url = f"{enclave.hub.url}/user/{rita.name}/enclave/review/notices"
+    notices = requests.get(url, headers={"Authorization": f"token {rita.token}"}, timeout=60)
+    (notice,) = [n for n in notices.json()["notices"] if n["id"] == rid]
+    assert notice == {
+        "id": rid,
+        "status": "changes_requested",
+        "round": 1,
+        "notebook": "study.ipynb",
+        "project": "demo",
+        "url": f"/services/review/requests/{rid}",
+    }
+    folder = Path(os.environ.get("ENCLAVE_TEST_ARTIFACTS") or tmp_path)
+    with sync_playwright() as p:
+        browser = launch(p)
+        context, page = browser_login(browser, enclave, "rita")
+        page.goto(f"{enclave.hub.url}/user/{rita.name}/lab")
+        toast = page.get_by_text(f"request {rid} (study.ipynb) needs changes: see the comments")
+        toast.wait_for(timeout=90_000)
+        page.wait_for_timeout(1000)  # the toast slides in
+        page.screenshot(path=str(folder / "lab-notice.png"))
+        with context.expect_page() as opened:
+            page.get_by_role("button", name="Open the request").first.click()
+        review_page = opened.value
+        review_page.wait_for_load_state()
+        assert review_page.url.endswith(f"/services/review/requests/{rid}")
+        # seen once: a reload of Lab does not show it again
+        page.reload()
+        page.locator(".enclave-submit-review, .jp-LauncherCard").first.wait_for(timeout=90_000)
+        page.wait_for_timeout(3000)
+        assert page.get_by_text(f"request {rid} (study.ipynb)").count() == 0
+        browser.close()
