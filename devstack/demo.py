@@ -79,10 +79,11 @@ def _prepare_project(state_url: str, warehouse: Path) -> None:
     for login in RESEARCHERS_IN_PROJECT:
         registry.add_member(PROJECT, login, actor="demo")
     for institution in APPROVED_BY:
-        registry.approve(
+        registry.approve_override(
             PROJECT,
             institution,
             actor="demo",
+            reason="the demo's set-up",
             grant=grant,
         )
     registry.engine.dispose()

@@ -46,7 +46,7 @@ class Enclave:
 def _register_projects(state_url: str, warehouse: str, names: dict, projects: dict) -> None:
     from enclave.projects import ProjectRegistry
     from enclave.state import make_engine
-    from enclave.warehouse.grant import grant_project
+    from enclave.warehouse.grant import apply_access
 
     registry = ProjectRegistry(make_engine(state_url))
     expires = (datetime.now(UTC) + timedelta(days=365)).date()
@@ -55,11 +55,12 @@ def _register_projects(state_url: str, warehouse: str, names: dict, projects: di
         for stem in spec.get("members", []):
             registry.add_member(name, names[stem], actor="admin")
         for institution in spec.get("institutions", []):
-            registry.approve(
+            registry.approve_override(
                 name,
                 institution,
                 actor="admin",
-                grant=lambda p, insts: grant_project(warehouse, p, insts),
+                reason="the demo's set-up",
+                grant=lambda p, scopes: apply_access(warehouse, p, scopes),
             )
         if spec.get("expired"):
             registry.expire(name, actor="admin")

@@ -50,6 +50,7 @@ projects = sa.Table(
     sa.Column("created_at", sa.String(32), nullable=False),
     # what grant_project returned: the PostgreSQL role or the SQLite extract path
     sa.Column("warehouse_access", sa.Text),
+    sa.Column("requested_by", sa.String(200)),  # who asked for the data (None: an administrator)
 )
 project_members = sa.Table(
     "project_members",
@@ -58,13 +59,23 @@ project_members = sa.Table(
     sa.Column("user", sa.String(200), primary_key=True),
     sa.Column("added_at", sa.String(32), nullable=False),
 )
-project_approvals = sa.Table(
-    "project_approvals",
+# one row per project and institution named in its data-access request: what was asked, what
+# its steward decided (``enclave.projects``: the state transitions as data); a scope is JSON
+# {table: [columns] | null (every column)}
+project_access = sa.Table(
+    "project_access",
     metadata,
     sa.Column("project", sa.ForeignKey("projects.name"), primary_key=True),
     sa.Column("institution", sa.String(20), primary_key=True),
-    sa.Column("approved_by", sa.String(200), nullable=False),
-    sa.Column("approved_at", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending|approved|declined|withdrawn
+    sa.Column("requested", sa.Text, nullable=False),
+    sa.Column("approved", sa.Text),  # the scope approved (no more than requested)
+    sa.Column("requested_by", sa.String(200), nullable=False),
+    sa.Column("requested_at", sa.String(32), nullable=False),
+    sa.Column("decided_by", sa.String(200)),
+    sa.Column("decided_at", sa.String(32)),
+    sa.Column("comment", sa.Text, nullable=False),  # the steward's last word, for the requester
+    sa.Column("override", sa.Boolean, nullable=False),  # approved by an administrator's override
 )
 
 # -- data-use agreement acceptances (enclave.hub.agreement) --------------------------------------
@@ -90,6 +101,10 @@ review_requests = sa.Table(
     sa.Column("sha256", sa.String(64), nullable=False),
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("purpose", sa.Text, nullable=False),
+    # internal (use by the member institutions in ``recipients``) or external (reporting
+    # outside the consortium); None: submitted before releases stated their use
+    sa.Column("release_use", sa.String(16)),
+    sa.Column("recipients", sa.Text),  # JSON list of institution codes (internal use)
     sa.Column("summary", sa.Text, nullable=False),  # what the outputs show
     sa.Column("exception_note", sa.Text, nullable=False, default=""),
     sa.Column("status", sa.String(32), nullable=False),

@@ -27,15 +27,41 @@ def add_member(registry, project: str, user: str, *, actor: str):
     return account, registry.add_member(project, user, actor=actor)
 
 
-def approve(registry, config, project: str, institution: str, *, actor: str, url: str = ""):
-    """Record ``institution``'s approval and (re)build the project's warehouse access."""
+def warehouse_grant(config, url: str = ""):
+    """``grant(project, scopes) -> access``: the project's warehouse access rebuilt for the
+    scopes approved now (none: revoked)."""
     from enclave.warehouse.db import WarehouseSettings
-    from enclave.warehouse.grant import grant_project
 
     url = url or WarehouseSettings(config=config).url
-    return registry.approve(
+
+    def grant(name, scopes):
+        from enclave.warehouse.grant import apply_access
+
+        return apply_access(url, name, scopes)
+
+    return grant
+
+
+def approve(
+    registry, config, project: str, institution: str, *, actor: str, reason: str, url: str = ""
+):
+    """An administrator's override: record ``institution``'s approval of everything in its
+    steward's place (``reason``: the institution's decision it records) and rebuild access."""
+    return registry.approve_override(
+        project, institution, actor=actor, reason=reason, grant=warehouse_grant(config, url)
+    )
+
+
+def withdraw(
+    registry, config, project: str, institution: str, *, actor: str, reason: str, url: str = ""
+):
+    """An administrator stops a project's use of ``institution``'s data (an emergency, or on
+    its steward's word outside the enclave); stewards withdraw in the review service."""
+    return registry.withdraw(
         project,
         institution,
         actor=actor,
-        grant=lambda name, institutions: grant_project(url, name, institutions),
+        stewards=None,
+        comment=reason,
+        grant=warehouse_grant(config, url),
     )

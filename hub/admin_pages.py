@@ -1,6 +1,7 @@
 """The administrators' pages inside the hub (``/hub/enclave-admin/...``), admin role only.
 
-- ``projects``: create a project, add members, record approvals, expire; every change goes
+- ``projects``: create a project, add and remove members, record an approval as an
+  administrator's override (with the institution's decision it records), expire; every change goes
   through the project registry (``admin.py``, shared with ``enclave project ...``), which writes
   its audit event with the administrator as actor in the same transaction.
 - ``agreements``: each hub user's roles and whether they accepted the current agreement.
@@ -81,13 +82,21 @@ class ProjectsPage(AdminPage):
                 user = self.get_body_argument("user", "").strip()
                 await asyncio.to_thread(admin.add_member, registry, name, user, actor=actor)
                 message = f"{user} is now a member of {name}."
+            elif action == "remove-member":
+                user = self.get_body_argument("user", "").strip()
+                registry.remove_member(name, user, actor=actor)
+                message = f"{user} is no longer a member of {name}; their sessions end."
             elif action == "approve":
                 institution = self.get_body_argument("institution", "")
+                reason = self.get_body_argument("reason", "")
                 config = self.settings["config"]
                 await asyncio.to_thread(
-                    admin.approve, registry, config, name, institution, actor=actor
+                    admin.approve, registry, config, name, institution, actor=actor, reason=reason
                 )
-                message = f"Recorded {institution}'s approval of {name}; its data access is built."
+                message = (
+                    f"Recorded {institution}'s approval of {name} as an administrator's override; "
+                    "its data access is built and its steward sees it."
+                )
             elif action == "expire":
                 registry.expire(name, actor=actor)
                 message = f"Project {name} is expired: its sessions end and none can start."

@@ -1,10 +1,13 @@
-"""``enclave project create|add-member|approve|expire|close|close-expired|certificate|list``:
-the approved-projects registry, and the end of a project (``enclave.closure``).
+"""``enclave project request|create|add-member|remove-member|approve|withdraw|expire|close|
+close-expired|certificate|list|show``: the projects registry, and the end of a project
+(``enclave.closure``).
 
 Reads the deployment's config (``--config FILE`` or ``$ENCLAVE_CONFIG``) for the state database
-(``EnclaveState.db_url``) and the warehouse (``WarehouseSettings.url``). ``add-member`` also
-creates the researcher's Unix account (deliberately, here, never on first login); ``approve``
-(re)builds the project's read-only warehouse access for the institutions approved so far.
+(``EnclaveState.db_url``) and the warehouse (``WarehouseSettings.url``). ``request`` files a
+data-access request for a researcher (each named institution's steward decides it in the review
+service); ``add-member`` also creates the researcher's Unix account (deliberately, here, never
+on first login); ``approve`` is an administrator's override with a stated reason, and
+``withdraw`` an administrator's stop: both rebuild the project's warehouse access.
 """
 
 import getpass
@@ -27,6 +30,82 @@ def _registry(args, create: bool = False):
 
 def _actor(args) -> str:
     return args.by or os.environ.get("SUDO_USER") or getpass.getuser()
+
+
+def _catalog():
+    from enclave.warehouse.grant import catalog
+
+    return catalog()
+
+
+def request(args) -> int:
+    from enclave.hub.admin import parse_expiry
+    from enclave.projects import check_institution, parse_tables
+
+    catalog = _catalog()
+    scopes = {}
+    for item in args.institution:  # all checked before the state database is opened
+        code, _, tables = item.partition("=")
+        code = check_institution(code.strip())
+        scopes[code] = parse_tables(tables or "*", catalog, f"--institution {code}")
+    registry, _ = _registry(args, create=True)
+    project = registry.request(
+        args.project,
+        purpose=args.purpose,
+        expires=parse_expiry(args.expires),
+        members=[m.strip() for m in args.members.split(",") if m.strip()],
+        scopes=scopes,
+        actor=_actor(args),
+        catalog=catalog,
+    )
+    print(f"requested {_show(project)}")
+    print("each institution's steward decides in the review service (Data access).")
+    return 0
+
+
+def show(args) -> int:
+    from enclave.projects import describe_scope
+
+    registry, _ = _registry(args)
+    project = registry.get(args.project)
+    if project is None:
+        from enclave.errors import EnclaveError
+
+        raise EnclaveError(
+            f"project {args.project!r}: no such project; see `enclave project list`."
+        )
+    print(_show(project))
+    print(f"purpose: {project.purpose}")
+    for a in project.access:
+        scope = describe_scope(a.approved if a.approved is not None else a.requested)
+        who = f" by {a.decided_by}" if a.decided_by else ""
+        mark = " (administrator's override)" if a.override else ""
+        print(f"  {a.institution:<8} {a.status:<9}{who}{mark}: {scope}")
+    return 0
+
+
+def remove_member(args) -> int:
+    registry, _ = _registry(args)
+    project = registry.remove_member(args.project, args.user, actor=_actor(args))
+    print(f"removed {args.user}: {_show(project)}")
+    return 0
+
+
+def withdraw(args) -> int:
+    from enclave.hub import admin
+
+    registry, config = _registry(args)
+    project = admin.withdraw(
+        registry,
+        config,
+        args.project,
+        args.institution,
+        actor=_actor(args),
+        reason=args.reason,
+        url=args.url or "",
+    )
+    print(f"withdrew {args.institution}'s approval: {_show(project)}")
+    return 0
 
 
 def _show(project, closure: str | None = None) -> str:
@@ -63,9 +142,15 @@ def approve(args) -> int:
 
     registry, config = _registry(args)
     project = admin.approve(
-        registry, config, args.project, args.institution, actor=_actor(args), url=args.url or ""
+        registry,
+        config,
+        args.project,
+        args.institution,
+        actor=_actor(args),
+        reason=args.reason,
+        url=args.url or "",
     )
-    print(f"approved {_show(project)}")
+    print(f"approved (administrator's override) {_show(project)}")
     return 0
 
 
@@ -148,6 +233,22 @@ def register(groups) -> None:
         command.add_argument("--by", help="who is acting (recorded in the audit trail)")
         return command
 
+    p = add("request", request, "request a project for researchers; stewards decide")
+    p.add_argument("project")
+    p.add_argument("--purpose", required=True, help="what the data will be used for")
+    p.add_argument("--expires", required=True, help="last day + 1 of use, YYYY-MM-DD")
+    p.add_argument("--members", required=True, help="researchers, comma-separated")
+    p.add_argument(
+        "--institution",
+        action="append",
+        required=True,
+        help="CODE or CODE=TABLES: the tables asked for, comma-separated, a table's columns "
+        "after ':' joined by '+' (students,cc_awards:term+award_type); repeat per institution",
+    )
+
+    p = add("show", show, "a project's request and each institution's decision")
+    p.add_argument("project")
+
     p = add("create", create, "register a project (not yet approved by anyone)")
     p.add_argument("project")
     p.add_argument("--purpose", required=True, help="what the data will be used for")
@@ -157,9 +258,26 @@ def register(groups) -> None:
     p.add_argument("project")
     p.add_argument("user")
 
-    p = add("approve", approve, "record one institution's approval; grant warehouse access")
+    p = add("remove-member", remove_member, "take a researcher off a project")
+    p.add_argument("project")
+    p.add_argument("user")
+
+    p = add(
+        "approve",
+        approve,
+        "administrator's override: record an institution's approval made outside the enclave",
+    )
     p.add_argument("project")
     p.add_argument("--institution", required=True, help="institution code, e.g. CC-101")
+    p.add_argument(
+        "--reason", required=True, help="the institution's decision this records (audited)"
+    )
+    p.add_argument("--url", help="warehouse URL (default: WarehouseSettings.url)")
+
+    p = add("withdraw", withdraw, "stop a project's use of an institution's data now")
+    p.add_argument("project")
+    p.add_argument("--institution", required=True, help="institution code, e.g. CC-101")
+    p.add_argument("--reason", required=True, help="why (audited, shown to the members)")
     p.add_argument("--url", help="warehouse URL (default: WarehouseSettings.url)")
 
     p = add("expire", expire, "end a project's use of data now")

@@ -9,9 +9,14 @@ approved, not expired). Refusals are ``SpawnException``s (403): the user sees th
 a 500. A check that cannot be made (the state database fails) ends the session: it fails closed.
 
 The project a session is for is kept in the spawner's state (``session_project``), so a hub
-restart finds it; a running session whose project is not known is ended.
+restart finds it; a running session whose project is not known is ended. So are the scopes the
+project's owners had approved when it started (``session_access``): once any of them is
+withdrawn or narrowed, the session could still read what is no longer approved (its extract, a
+connection opened before), so it ends, and the next one starts on what is approved then. A
+session whose state has no such record (started before this rule) is ended too.
 """
 
+import json
 import pwd
 from html import escape
 
@@ -22,7 +27,7 @@ from enclave.audit.actions import AuditAction
 from enclave.errors import EnclaveError
 from enclave.hub.authenticator import RESEARCHERS
 from enclave.hub.context import enclave_context
-from enclave.projects import Project
+from enclave.projects import Project, access_within
 
 
 def refuse(message: str, reason: str, html: str | None = None) -> SpawnException:
@@ -37,6 +42,12 @@ class SessionPolicy(HasTraits):
         None,
         allow_none=True,
         help="The project the running session is for (set at start, kept in the state).",
+    )
+
+    session_access = Unicode(
+        None,
+        allow_none=True,
+        help="JSON of the scopes approved when the running session started (kept in the state).",
     )
 
     # -- the spawn form --------------------------------------------------------------------------
@@ -99,16 +110,32 @@ class SessionPolicy(HasTraits):
         ctx = enclave_context(self.config)
         project = self.check_may_run(ctx, self.user_options.get("project", ""))
         self.session_project = project.name
+        self.session_access = json.dumps(project.scopes, sort_keys=True)
         return ctx, project
 
     async def reason_to_end(self, ctx) -> str | None:
         """Why the running session must end now, or None while every rule holds. Spawners
         extend it with their own reasons (the local one: statements no longer recorded)."""
         try:
-            self.check_may_run(ctx, self.session_project or "")
+            project = self.check_may_run(ctx, self.session_project or "")
         except SpawnException as e:
             return e.message
-        return None
+        return self.access_changed(project)
+
+    def access_changed(self, project: Project) -> str | None:
+        """Why the session must end because its project's approvals changed, or None."""
+        from enclave.warehouse.grant import catalog
+
+        started = json.loads(self.session_access) if self.session_access else None
+        if started is None:
+            return f"project {project.name!r}: the approvals this session started with are unknown."
+        if access_within(started, project.scopes, catalog()):
+            return None
+        gone = sorted(set(started) - set(project.scopes)) or sorted(started)
+        return (
+            f"project {project.name!r}: an approval of {', '.join(gone)} was withdrawn or "
+            "narrowed; start a new session to work with what is approved now."
+        )
 
     _stopping = False
 
@@ -143,15 +170,19 @@ class SessionPolicy(HasTraits):
         state = super().get_state()
         if self.session_project:
             state["enclave_project"] = self.session_project
+        if self.session_access:
+            state["enclave_access"] = self.session_access
         return state
 
     def load_state(self, state):
         super().load_state(state)
         self.session_project = state.get("enclave_project")
+        self.session_access = state.get("enclave_access")
 
     def clear_state(self):
         super().clear_state()
         self.session_project = None
+        self.session_access = None
 
     # -- shared helpers --------------------------------------------------------------------------
     def unix_account(self) -> pwd.struct_passwd:

@@ -16,6 +16,14 @@ SQLite: a per-project extract file ``projects/<project>.sqlite`` beside the ware
 only the approved institutions' rows, mode 0640 (the hub gives its group to the project's
 researchers; rebuilding keeps owner and group). Grants are recorded in
 ``projects/grants.json`` and each reload rebuilds the extracts.
+
+What is granted follows each institution's approved scope (``enclave.projects``: tables, and
+optionally columns): a table's rows are those of the institutions that approved that table, and
+its columns those every one of them approved (a column one owner withheld is withheld for the
+table: deny by default), always with ``student_key`` and ``institution``, which linkage and
+the row policies need. PostgreSQL grants those columns (column privileges; ``SELECT *`` on a
+narrowed table is refused: name the columns); the SQLite extract holds only those tables and
+columns. ``apply_access`` with no scope left revokes everything.
 """
 
 import json
@@ -24,6 +32,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from enclave.consortium import INSTITUTIONS
 from enclave.errors import EnclaveError
@@ -61,12 +70,44 @@ def project_role(dbname: str, project: str) -> str:
     return f"{dbname}_proj_{project}"
 
 
-def check_request(project: str, institutions: list[str]) -> list[str]:
+KEY_COLUMNS = ("student_key", "institution")  # always granted with a table
+
+
+def catalog() -> dict[str, list[str]]:
+    """Every warehouse table -> its columns (what a data-access request may name)."""
+    return {name: [c for c, _ in columns] for name, columns in WAREHOUSE_TABLES.items()}
+
+
+def effective_grant(scopes) -> dict[str, tuple[list[str], list[str]]]:
+    """table -> (institutions whose rows, columns) for ``scopes`` (institution -> scope; a
+    list of institutions means every table of each)."""
+    from enclave.projects import ALL, expand
+
+    if not isinstance(scopes, dict):
+        scopes = dict.fromkeys(scopes, ALL)
+    tables = catalog()
+    grant = {}
+    for table, columns in tables.items():
+        approving = {i: expand(s, tables).get(table) for i, s in scopes.items()}
+        approving = {i: cols for i, cols in approving.items() if cols is not None}
+        if not approving:
+            continue
+        keep = set.intersection(*approving.values()) | (set(KEY_COLUMNS) & set(columns))
+        grant[table] = (sorted(approving), [c for c in columns if c in keep])
+    return grant
+
+
+def check_project(project: str) -> str:
     if not PROJECT_NAME.fullmatch(project):
         raise EnclaveError(
             f"PROJECT: {project!r} is not a project name; use 1-30 lowercase letters, digits "
             "or '_', starting with a letter."
         )
+    return project
+
+
+def check_request(project: str, institutions: list[str]) -> list[str]:
+    check_project(project)
     unknown = [i for i in institutions if i not in INSTITUTIONS]
     if unknown or not institutions:
         raise EnclaveError(
@@ -76,26 +117,54 @@ def check_request(project: str, institutions: list[str]) -> list[str]:
     return sorted(set(institutions))
 
 
-def grant_project(url: str, project: str, institutions: list[str]) -> str:
-    """Grant ``project`` read access to ``institutions``' rows; return the role or extract path."""
-    institutions = check_request(project, institutions)
+def grant_project(url: str, project: str, institutions) -> str:
+    """Grant ``project`` read access to ``institutions``' rows (a list: every table of each;
+    a dict: institution -> its approved scope); return the role or extract path."""
+    scopes = institutions if isinstance(institutions, dict) else None
+    institutions = check_request(project, list(institutions))
+    if scopes is None:
+        scopes = dict.fromkeys(institutions, "*")
     if is_postgres(url):
-        return _grant_postgres(url, project, institutions)
+        return _grant_postgres(url, project, scopes)
     source = sqlite_path(url)
     if not source.is_file():
         raise EnclaveError(f"{source}: no warehouse here; run `enclave warehouse load` first.")
-    target = _extract_sqlite(source, project, institutions)
-    grants = _sqlite_grants(source)
-    grants[project] = institutions
-    registry = source.parent / "projects" / GRANTS_FILE
-    with Scratch(registry.parent, GRANTS_FILE) as scratch:
-        scratch.path.write_text(json.dumps(grants, indent=1, sort_keys=True) + "\n")
-        scratch.replace(registry)
+    target = _extract_sqlite(source, project, scopes)
+    _write_sqlite_grant(source, project, scopes)
     return str(target)
 
 
+def apply_access(url: str, project: str, scopes: dict) -> str | None:
+    """The project's access for ``scopes`` (institution -> approved scope), built anew; with
+    none left, every grant revoked (None)."""
+    if scopes:
+        return grant_project(url, project, scopes)
+    check_project(project)
+    if is_postgres(url):
+        _revoke_postgres(url, project)
+        return None
+    source = sqlite_path(url)
+    (source.parent / "projects" / f"{project}.sqlite").unlink(missing_ok=True)
+    _write_sqlite_grant(source, project, None)
+    return None
+
+
+def _write_sqlite_grant(source: Path, project: str, scopes: dict | None) -> None:
+    grants = _sqlite_grants(source)
+    if scopes is None:
+        grants.pop(project, None)
+    else:
+        grants[project] = scopes
+    registry = source.parent / "projects" / GRANTS_FILE
+    registry.parent.mkdir(parents=True, exist_ok=True)
+    with Scratch(registry.parent, GRANTS_FILE) as scratch:
+        scratch.path.write_text(json.dumps(grants, indent=1, sort_keys=True) + "\n")
+        scratch.replace(registry)
+
+
 def _sqlite_grants(source: Path) -> dict:
-    """project -> institutions, for the extracts made from the warehouse at ``source``."""
+    """project -> scopes (or, as written before scopes, institutions), for the extracts made
+    from the warehouse at ``source``."""
     registry = source.parent / "projects" / GRANTS_FILE
     return json.loads(registry.read_text()) if registry.is_file() else {}
 
@@ -106,22 +175,24 @@ def refresh_extracts(source: Path) -> None:
         _extract_sqlite(source, project, institutions)
 
 
-def _extract_sqlite(source: Path, project: str, institutions: list[str]) -> Path:
+def _extract_sqlite(source: Path, project: str, scopes) -> Path:
+    """The extract: only the granted tables, columns and rows (``effective_grant``)."""
     target = source.parent / "projects" / f"{project}.sqlite"
-    marks = ", ".join("?" * len(institutions))
     scratch = ScratchDatabase(
         target, mode=0o640, attach=f"file:{quote(str(source.resolve()))}?mode=ro"
     )
     try:
-        create_tables(scratch.conn)
-        for name, columns in WAREHOUSE_TABLES.items():
-            cols = ", ".join(c for c, _ in columns)
+        grant = effective_grant(scopes)
+        create_tables(scratch.conn, {t: cols for t, (_, cols) in grant.items()})
+        for name, (institutions, columns) in grant.items():
+            cols = ", ".join(columns)
+            marks = ", ".join("?" * len(institutions))
             scratch.conn.execute(
                 f"INSERT INTO main.{name} SELECT {cols} FROM src.{name} "
                 f"WHERE institution IN ({marks})",
                 institutions,
             )
-        create_indexes(scratch.conn)
+        create_indexes(scratch.conn, tuple(grant))
         scratch.commit()
     except BaseException:
         scratch.discard()
@@ -168,6 +239,12 @@ def prepare_owner(cur, dbname: str) -> str:
             "institutions text[] NOT NULL)"
         ).format(sql.Identifier(ADMIN_SCHEMA))
     )
+    # each institution's approved scope (grants from before scopes: NULL, every table)
+    cur.execute(
+        sql.SQL("ALTER TABLE {}.projects ADD COLUMN IF NOT EXISTS scopes jsonb").format(
+            sql.Identifier(ADMIN_SCHEMA)
+        )
+    )
     cur.execute(
         sql.SQL("ALTER TABLE {}.projects OWNER TO {}").format(
             sql.Identifier(ADMIN_SCHEMA), sql.Identifier(owner)
@@ -176,14 +253,28 @@ def prepare_owner(cur, dbname: str) -> str:
     return owner
 
 
-def _apply(cur, role: str, institutions: list[str]) -> None:
-    """As the owner: SELECT on every table and one row policy per table for ``role``."""
+def _apply(cur, role: str, scopes) -> None:
+    """As the owner: for ``role``, SELECT on the granted columns of each granted table and one
+    row policy per table; nothing on the others (what was granted before is revoked first)."""
     who = sql.Identifier(role)
+    grant = effective_grant(scopes)
     cur.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(SCHEMA), who))
-    for name in WAREHOUSE_TABLES:
+    for name, all_columns in catalog().items():
         table = sql.SQL("{}.{}").format(sql.Identifier(SCHEMA), sql.Identifier(name))
-        cur.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(table, who))
+        # revoking the table's privilege revokes its column privileges too
+        cur.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(table, who))
         cur.execute(sql.SQL("DROP POLICY IF EXISTS {} ON {}").format(who, table))
+        if name not in grant:
+            continue
+        institutions, columns = grant[name]
+        if columns == all_columns:
+            cur.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(table, who))
+        else:
+            cur.execute(
+                sql.SQL("GRANT SELECT ({}) ON {} TO {}").format(
+                    sql.SQL(", ").join(map(sql.Identifier, columns)), table, who
+                )
+            )
         cur.execute(
             sql.SQL(
                 "CREATE POLICY {} ON {} FOR SELECT TO {} USING (institution = ANY ({}))"
@@ -222,15 +313,15 @@ def reapply_all(cur) -> None:
     if cur.fetchone():
         _grant_audit_role(cur, auditor)
     cur.execute(
-        sql.SQL("SELECT role, institutions FROM {}.projects ORDER BY project").format(
+        sql.SQL("SELECT role, institutions, scopes FROM {}.projects ORDER BY project").format(
             sql.Identifier(ADMIN_SCHEMA)
         )
     )
-    for role, institutions in cur.fetchall():
-        _apply(cur, role, institutions)
+    for role, institutions, scopes in cur.fetchall():
+        _apply(cur, role, scopes or institutions)
 
 
-def _grant_postgres(url: str, project: str, institutions: list[str]) -> str:
+def _grant_postgres(url: str, project: str, scopes: dict) -> str:
     with pg_connect(url) as conn, conn.cursor() as cur:
         dbname = conn.info.dbname
         cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (SCHEMA,))
@@ -256,11 +347,34 @@ def _grant_postgres(url: str, project: str, institutions: list[str]) -> str:
         cur.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(owner)))
         cur.execute(
             sql.SQL(
-                "INSERT INTO {}.projects VALUES (%s, %s, %s) ON CONFLICT (project) "
-                "DO UPDATE SET role = EXCLUDED.role, institutions = EXCLUDED.institutions"
+                "INSERT INTO {}.projects (project, role, institutions, scopes) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (project) DO UPDATE SET role = EXCLUDED.role, "
+                "institutions = EXCLUDED.institutions, scopes = EXCLUDED.scopes"
             ).format(sql.Identifier(ADMIN_SCHEMA)),
-            (project, role, institutions),
+            (project, role, sorted(scopes), Jsonb(scopes)),
         )
-        _apply(cur, role, institutions)
+        _apply(cur, role, scopes)
         conn.commit()
     return role
+
+
+def _revoke_postgres(url: str, project: str) -> None:
+    """No approval left: the role keeps nothing (no table, no row, no login)."""
+    with pg_connect(url) as conn, conn.cursor() as cur:
+        dbname = conn.info.dbname
+        role = project_role(dbname, project)
+        cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+        if cur.fetchone() is None:
+            return
+        cur.execute(sql.SQL("ALTER ROLE {} NOLOGIN").format(sql.Identifier(role)))
+        cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (ADMIN_SCHEMA,))
+        if cur.fetchone():
+            cur.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(owner_role(dbname))))
+            cur.execute(
+                sql.SQL("DELETE FROM {}.projects WHERE project = %s").format(
+                    sql.Identifier(ADMIN_SCHEMA)
+                ),
+                (project,),
+            )
+            _apply(cur, role, {})
+        conn.commit()

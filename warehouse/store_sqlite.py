@@ -17,16 +17,20 @@ from enclave.scratch import Scratch, Swept, sweep
 from enclave.warehouse.schema import INDEXED_COLUMNS, WAREHOUSE_TABLES
 
 
-def create_tables(conn: sqlite3.Connection) -> None:
+def create_tables(conn: sqlite3.Connection, only: dict[str, list[str]] | None = None) -> None:
+    """The warehouse tables (``only``: just these tables, with just these columns)."""
     for name, columns in WAREHOUSE_TABLES.items():
-        cols = ", ".join(f"{c} {t} NOT NULL" for c, t in columns)
+        if only is not None and name not in only:
+            continue
+        cols = ", ".join(f"{c} {t} NOT NULL" for c, t in columns if only is None or c in only[name])
         conn.execute(f"CREATE TABLE {name} ({cols})")
 
 
 def create_indexes(conn: sqlite3.Connection, names=tuple(WAREHOUSE_TABLES)) -> None:
     for name in names:
+        present = {row[1] for row in conn.execute(f"PRAGMA main.table_info({name})")}
         for col in INDEXED_COLUMNS:
-            if col in dict(WAREHOUSE_TABLES[name]):
+            if col in present:
                 conn.execute(f"CREATE INDEX {name}_{col} ON {name} ({col})")
 
 

@@ -22,7 +22,14 @@ class AuditAction(StrEnum):
     # approved projects (enclave.projects)
     PROJECT_CREATE = "project.create"
     PROJECT_ADD_MEMBER = "project.add-member"
-    PROJECT_APPROVE = "project.approve"
+    PROJECT_REMOVE_MEMBER = "project.remove-member"
+    PROJECT_REQUEST = "project.request"  # a new project's data-access request
+    PROJECT_REQUEST_ACCESS = "project.request-access"  # one more institution, or again
+    PROJECT_APPROVE = "project.approve"  # a steward approves what was asked
+    PROJECT_APPROVE_NARROWER = "project.approve-narrower"  # fewer tables or columns
+    PROJECT_DECLINE = "project.decline"
+    PROJECT_WITHDRAW = "project.withdraw"
+    PROJECT_APPROVE_OVERRIDE = "project.approve-override"  # an administrator, with a reason
     PROJECT_EXPIRE = "project.expire"
     # closing a project (enclave.closure): the inventory before destruction, notice at
     # expiry, and the destruction record
@@ -44,6 +51,7 @@ class AuditAction(StrEnum):
     REQUEST_CHANGES = "request.request-changes"
     REQUEST_REJECT = "request.reject"
     REQUEST_WITHDRAW = "request.withdraw"
+    REQUEST_RETURNED = "request.returned"  # an approval of data it used was withdrawn
     RELEASE_BUILD = "release.build"
     GATE_RESULT = "gate.result"
     REQUEST_COMMENT = "request.comment"

@@ -33,7 +33,10 @@ ADDED_SINCE = {
     "review_seen",
     "user_directory",
     "mail_outbox",
+    "project_access",
 }
+# columns later revisions add to tables that were there before
+ADDED_COLUMNS = {"projects": {"requested_by"}, "review_requests": {"release_use", "recipients"}}
 
 
 @pytest.fixture
@@ -53,12 +56,19 @@ def legacy_url(db_url):
     return db_url
 
 
-def rows(url, table):
+def legacy_columns(table) -> list[str]:
+    return [c.name for c in table.columns if c.name not in ADDED_COLUMNS.get(table.name, ())]
+
+
+def rows(url, table, columns=None):
+    """``table``'s rows in key order (``columns``: only those; default: the columns a database
+    from before migrations has)."""
     engine = raw_engine(url)
+    columns = columns or [table.c[name] for name in legacy_columns(table)]
     try:
         with engine.connect() as conn:
             order = list(table.primary_key.columns)
-            return [tuple(r) for r in conn.execute(sa.select(table).order_by(*order))]
+            return [tuple(r) for r in conn.execute(sa.select(*columns).order_by(*order))]
     finally:
         engine.dispose()
 
@@ -125,6 +135,14 @@ def test_upgrade_keeps_every_audit_row_of_a_database_made_before_migrations(
     legacy_tables = [t for t in metadata.sorted_tables if t.name not in ADDED_SINCE]
     before = {table: rows(legacy_url, table) for table in legacy_tables}
     assert len(before[audit_events]) == LEGACY_EVENTS
+    approvals = sa.Table(  # 0003 replaces it with project_access
+        "project_approvals",
+        sa.MetaData(),
+        *(sa.Column(name, sa.String, primary_key=True) for name in ("project", "institution")),
+        sa.Column("approved_by", sa.String),
+    )
+    approved_before = rows(legacy_url, approvals, list(approvals.c))
+    assert approved_before
 
     code, out, err = upgrade_db(capsys, "--db", legacy_url, "--by", "ops")
     assert (code, err) == (0, "")
@@ -140,7 +158,14 @@ def test_upgrade_keeps_every_audit_row_of_a_database_made_before_migrations(
     # 0002: each request's current round, as the request row held it
     requests = {r[0]: r for r in before[review_requests]}
     assert {(r[0], r[1]) for r in after[review_rounds]} == {
-        (rid, r[review_requests.c.keys().index("round")]) for rid, r in requests.items()
+        (rid, r[legacy_columns(review_requests).index("round")]) for rid, r in requests.items()
+    }
+    # 0003: each approval an approved row of everything, marked as an administrator's override
+    access = metadata.tables["project_access"]
+    c = access.c
+    assert rows(legacy_url, access, [c.project, c.institution, c.decided_by]) == approved_before
+    assert set(rows(legacy_url, access, [c.status, c.requested, c.approved, c.override])) == {
+        ("approved", '"*"', '"*"', True)
     }
     assert schema_differences(legacy_url) == []  # the same schema as a new database
 

@@ -40,7 +40,7 @@ from enclave.warehouse.pseudonymize import read_key, write_key
 
 NEXT_YEAR = (datetime.now(UTC) + timedelta(days=365)).date()
 # what stays of a closed project: its registry entry and the audit trail (the record)
-KEPT_TABLES = {"audit_events", "projects", "project_members", "project_approvals"}
+KEPT_TABLES = {"audit_events", "projects", "project_members", "project_access"}
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,9 @@ class Site:
             self.registry.create(project, purpose="transfer study", expires=NEXT_YEAR, actor="ad")
             for account in self.members:
                 self.registry.add_member(project, account.pw_name, actor="ad")
-            self.registry.approve(project, "CC-101", actor="ad", grant=grant)
+            self.registry.approve_override(
+                project, "CC-101", actor="ad", reason="recorded in a test", grant=grant
+            )
             for account in self.members:
                 outputs = Path(prepare_workspace(account, project).replace(account.pw_dir, ""))
                 ws = Path(account.pw_dir) / WORKSPACES / project
@@ -369,7 +371,9 @@ def test_postgres_the_project_role_its_policies_and_its_registration_go(pg_wareh
     grant = lambda p, i: grant_project(pg_warehouse, p, i)  # noqa: E731
     for project in ("pg_closing", "pg_kept"):
         registry.create(project, purpose="p", expires=NEXT_YEAR, actor="ad")
-        registry.approve(project, "CC-101", actor="ad", grant=grant)
+        registry.approve_override(
+            project, "CC-101", actor="ad", reason="recorded in a test", grant=grant
+        )
     database = sa.engine.make_url(pg_warehouse).database
     role, kept = f"{database}_proj_pg_closing", f"{database}_proj_pg_kept"
     session_role = f"{database}_sess_someone"

@@ -39,7 +39,13 @@ def config(tmp_path, monkeypatch):
     for project in ("study", "transfer_2027"):
         ctx.projects.create(project, purpose="p", expires=expires, actor="admin")
         ctx.projects.add_member(project, "alice", actor="admin")
-        ctx.projects.approve(project, "CC-101", actor="admin", grant=lambda p, i: f"{p}_role")
+        ctx.projects.approve_override(
+            project,
+            "CC-101",
+            actor="admin",
+            reason="recorded in a test",
+            grant=lambda p, i: f"{p}_role",
+        )
     ctx.acceptances.accept("alice", ctx.agreement.version)
     return c
 

@@ -215,6 +215,7 @@ def test_admin_manages_projects_in_the_hub_and_every_change_is_audited(enclave, 
     row.locator("input[name=user]").fill(enclave.names["gina"])
     row.locator("button", has_text="Add member").click()
     page.locator('tr[data-project="proj_new"] select').select_option("UNI-201")
+    page.locator('tr[data-project="proj_new"] input[name=reason]').fill("signed form UNI-7")
     page.locator('tr[data-project="proj_new"] button', has_text="Record approval").click()
     row = page.locator('tr[data-project="proj_new"]')
     expect(row.locator(".project-status")).to_have_text("active")
@@ -235,7 +236,7 @@ def test_admin_manages_projects_in_the_hub_and_every_change_is_audited(enclave, 
     assert [(e.action, e.actor) for e in events] == [
         ("project.create", enclave.names["adam"]),
         ("project.add-member", enclave.names["adam"]),
-        ("project.approve", enclave.names["adam"]),
+        ("project.approve-override", enclave.names["adam"]),
         ("project.expire", enclave.names["adam"]),
     ]
 

@@ -27,7 +27,9 @@ def make_active(registry, name="study", members=("alice",)):
     registry.create(name, purpose="transfer outcomes", expires=NEXT_YEAR, actor="admin")
     for member in members:
         registry.add_member(name, member, actor="admin")
-    registry.approve(name, "CC-101", actor="steward", grant=granted)
+    registry.approve_override(
+        name, "CC-101", actor="steward", reason="recorded in a test", grant=granted
+    )
     return registry.get(name)
 
 
@@ -98,7 +100,9 @@ def test_unknown_project_is_refused(registry):
 
 def test_each_approval_regrants_the_approved_set(registry):
     make_active(registry)
-    project = registry.approve("study", "UNI-201", actor="steward", grant=granted)
+    project = registry.approve_override(
+        "study", "UNI-201", actor="steward", reason="recorded in a test", grant=granted
+    )
     assert project.institutions == ("CC-101", "UNI-201")
     assert project.warehouse_access.endswith("study-CC-101-UNI-201.sqlite")
 
@@ -110,10 +114,12 @@ def test_failed_grant_records_no_approval(registry):
         raise EnclaveError("warehouse unreachable")
 
     with pytest.raises(EnclaveError):
-        registry.approve("study", "UNI-201", actor="steward", grant=broken)
+        registry.approve_override(
+            "study", "UNI-201", actor="steward", reason="recorded in a test", grant=broken
+        )
     assert registry.get("study").institutions == ("CC-101",)
     assert [e.action for e in AuditLog(registry.engine).events(project="study")].count(
-        "project.approve"
+        "project.approve-override"
     ) == 1
 
 
@@ -121,7 +127,12 @@ def test_every_change_is_audited_in_order(registry):
     make_active(registry)
     registry.expire("study", actor="admin")
     actions = [e.action for e in AuditLog(registry.engine).events(project="study")]
-    assert actions == ["project.create", "project.add-member", "project.approve", "project.expire"]
+    assert actions == [
+        "project.create",
+        "project.add-member",
+        "project.approve-override",
+        "project.expire",
+    ]
     assert AuditLog(registry.engine).verify() == 4
 
 
@@ -151,14 +162,18 @@ def test_duplicate_project_is_refused(registry):
 def test_unknown_institution_is_refused(registry):
     make_active(registry)
     with pytest.raises(EnclaveError, match="unknown institution"):
-        registry.approve("study", "UNI-999", actor="steward", grant=granted)
+        registry.approve_override(
+            "study", "UNI-999", actor="steward", reason="recorded in a test", grant=granted
+        )
 
 
 def test_expired_project_cannot_be_approved(registry):
     make_active(registry)
     registry.expire("study", actor="admin")
-    with pytest.raises(EnclaveError, match="cannot be approved"):
-        registry.approve("study", "UNI-201", actor="steward", grant=granted)
+    with pytest.raises(EnclaveError, match="expired; its access can no longer change"):
+        registry.approve_override(
+            "study", "UNI-201", actor="steward", reason="recorded in a test", grant=granted
+        )
 
 
 def test_bad_member_name_is_refused(registry):
@@ -222,7 +237,7 @@ def test_cli_records_who_acted(config):
     [
         (["create", "study", "--purpose", "p", "--expires", "next week"], "not a date"),
         (["add-member", "nothing", "alice"], "no such project"),
-        (["approve", "nothing", "--institution", "CC-101"], "no such project"),
+        (["approve", "nothing", "--institution", "CC-101", "--reason", "r"], "no such project"),
         (["expire", "nothing"], "no such project"),
     ],
 )
@@ -248,7 +263,7 @@ def test_cli_refuses_a_state_database_that_is_not_there(config, capsys, command)
 
 def test_cli_approve_without_warehouse_records_nothing(config, capsys):
     cli_create(config)
-    status = cli(config, "approve", "study", "--institution", "CC-101")
+    status = cli(config, "approve", "study", "--institution", "CC-101", "--reason", "signed")
     assert status != 0
     assert "no warehouse" in capsys.readouterr().err
     cli(config, "list")

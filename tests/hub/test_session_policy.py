@@ -36,7 +36,13 @@ def config(tmp_path, monkeypatch):
     for project in ("study", "other"):
         ctx.projects.create(project, purpose="p", expires=expires, actor="admin")
         ctx.projects.add_member(project, "alice", actor="admin")
-        ctx.projects.approve(project, "CC-101", actor="admin", grant=lambda p, i: "/srv/x")
+        ctx.projects.approve_override(
+            project,
+            "CC-101",
+            actor="admin",
+            reason="recorded in a test",
+            grant=lambda p, i: "/srv/x",
+        )
     ctx.acceptances.accept("alice", ctx.agreement.version)
     return c
 
@@ -143,8 +149,72 @@ async def test_a_running_session_goes_on_while_every_rule_holds(make, running):
 async def test_poll_ends_the_session_alike(make, config, running, change):
     watch, stopped = running
     spawner = watch(apply(change, make, config))
-    spawner.session_project = "study"
+    spawner.session_project, spawner.session_access = "study", '{"CC-101": "*"}'
     assert await spawner.poll() == 1 and stopped == [True]
+
+
+def steward_decides(config, institution="UNI-201", scope=None):
+    """``institution`` is asked for ``students`` (and ``univ_degrees``) and approves."""
+    from enclave.warehouse.grant import catalog
+
+    ctx = enclave_context(config)
+    ctx.projects.request_access(
+        "study",
+        institution,
+        {"students": None, "univ_degrees": None},
+        actor="alice",
+        catalog=catalog(),
+    )
+    ctx.projects.decide(
+        "study",
+        institution,
+        "approve",
+        actor="sam",
+        stewards=[institution],
+        catalog=catalog(),
+        scope=scope,
+        comment="" if scope is None else "only students",
+        grant=lambda p, s: "/srv/x",
+    )
+    return ctx
+
+
+async def test_a_withdrawn_approval_ends_the_session_and_the_next_starts_on_less(
+    make, config, running
+):
+    watch, stopped = running
+    ctx = steward_decides(config)
+    spawner = watch(make())
+    spawner.check_may_start()
+    assert await spawner.poll() is None
+    ctx.projects.withdraw(
+        "study", "UNI-201", actor="sam", stewards=["UNI-201"], comment="audit finding"
+    )
+    assert await spawner.poll() == 1 and stopped == [True]
+    _, project = make().check_may_start()
+    assert project.institutions == ("CC-101",)
+
+
+async def test_a_narrower_approval_ends_the_session_and_a_wider_one_does_not(make, config, running):
+    watch, stopped = running
+    spawner = watch(make())
+    spawner.check_may_start()  # CC-101: everything
+    steward_decides(config, scope={"students": None})  # UNI-201 added: more, not less
+    assert await spawner.poll() is None and stopped == []
+    with enclave_context(config).projects.engine.begin() as conn:  # CC-101 narrowed
+        conn.execute(sa.text("UPDATE project_access SET approved = '{\"students\": null}'"))
+    assert await spawner.poll() == 1 and stopped == [True]
+
+
+async def test_a_session_without_its_approvals_in_the_state_is_ended(make, running):
+    watch, stopped = running
+    spawner = make()
+    spawner.check_may_start()
+    state = spawner.get_state()
+    del state["enclave_access"]  # e.g. started before the rule
+    restored = watch(make(project=""))
+    restored.load_state(state)
+    assert await restored.poll() == 1 and stopped == [True]
 
 
 async def test_a_session_whose_project_is_not_known_is_ended(make, running):

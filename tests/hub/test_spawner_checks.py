@@ -82,7 +82,13 @@ def ctx(tmp_path):
     expires = (datetime.now(UTC) + timedelta(days=30)).date()
     projects.create("study", purpose="p", expires=expires, actor="admin")
     projects.add_member("study", "alice", actor="admin")
-    projects.approve("study", "CC-101", actor="admin", grant=lambda p, i: "/srv/x.sqlite")
+    projects.approve_override(
+        "study",
+        "CC-101",
+        actor="admin",
+        reason="recorded in a test",
+        grant=lambda p, i: "/srv/x.sqlite",
+    )
     accepted = {"alice"}
     return SimpleNamespace(
         projects=projects,
@@ -95,6 +101,7 @@ def ctx(tmp_path):
 def session(project="study", warehouse="enclave-query:///x", log=None, alive=True):
     spawner = make_spawner(audit_log=str(log or "/nonexistent"))
     spawner.session_project, spawner._warehouse_url = project, warehouse
+    spawner.session_access = '{"CC-101": "*"}'  # what it started with
     spawner.config.QueryProcess.log_file = "/nonexistent/query-log.jsonl"  # nothing to import
     if not warehouse.startswith("postgresql"):  # a running SQLite session's query process
         spawner._query_process = SimpleNamespace(alive=lambda: alive)

@@ -36,7 +36,13 @@ def create_project(engine, name=PROJECT, members=("rita",), institutions=("CC-10
     for member in members:
         registry.add_member(name, member, actor="ada")
     for institution in institutions:
-        registry.approve(name, institution, actor="ada", grant=lambda p, i: f"/extracts/{p}")
+        registry.approve_override(
+            name,
+            institution,
+            actor="ada",
+            reason="recorded in a test",
+            grant=lambda p, i: f"/extracts/{p}",
+        )
     return registry
 
 
