@@ -34,7 +34,10 @@ from enclave.output_review.checks.suppression import Suppression
 from enclave.output_review.checks.tampering import SourceTampering
 from enclave.output_review.findings import SEVERITY_RANK, Finding, GateReport
 from enclave.output_review.policy import DisclosurePolicy, PolicyResolver, institution_rules
-from enclave.output_review.reader import read_notebook  # noqa: F401  (public API: gate.read_notebook)
+from enclave.output_review.reader import (  # noqa: F401  (public API: gate.read_notebook)
+    cyclic_gc_paused,
+    read_notebook,
+)
 from enclave.output_review.tables import find_tables
 from enclave.output_review.texts import cell_texts
 
@@ -112,28 +115,28 @@ class Gate(LoggingConfigurable):
         the caller knows; an output without structured data is judged by the strictest
         policy among them (among all members when unknown)."""
         resources = {FINDINGS: [], POLICY: self.policy, INSTITUTIONS: institutions}
-        try:
-            for index, cell in enumerate(nb["cells"]):
-                resources[PRINTED] = {}
-                resources[STRUCTURES] = self.structures(cell, index, resources)
+        with cyclic_gc_paused():
+            try:
+                for index, cell in enumerate(nb["cells"]):
+                    resources[PRINTED] = {}
+                    resources[STRUCTURES] = self.structures(cell, index, resources)
+                    for check in self.checks:
+                        try:
+                            check.preprocess_cell(cell, resources, index)
+                        except Exception as e:
+                            self.failed(check, index, resources, e)
+                resources[STRUCTURES] = {}
+                # notebook-level checks last: they may compare what the cells showed
                 for check in self.checks:
-                    self.guarded(
-                        check,
-                        index,
-                        resources,
-                        lambda c=check, cell=cell, i=index: c.preprocess_cell(cell, resources, i),
-                    )
-            resources[STRUCTURES] = {}
-            # notebook-level checks last: they may compare what the cells showed
-            for check in self.checks:
-                self.guarded(
-                    check, None, resources, lambda c=check: c.check_notebook(nb, resources)
-                )
-            return GateReport(name, numbered(merge(resources[FINDINGS]), nb))
-        finally:
-            # they hold output text: never keep it past a screen
-            find_tables.cache_clear()
-            cell_texts.cache_clear()
+                    try:
+                        check.check_notebook(nb, resources)
+                    except Exception as e:
+                        self.failed(check, None, resources, e)
+                return GateReport(name, numbered(merge(resources[FINDINGS]), nb))
+            finally:
+                # they hold output text: never keep it past a screen
+                find_tables.cache_clear()
+                cell_texts.cache_clear()
 
     def structures(self, cell, index: int, resources) -> dict:
         """The cell's trusted structured outputs; an untrusted one is reviewed, its text read."""
@@ -141,15 +144,20 @@ class Gate(LoggingConfigurable):
         for number, output in enumerate(cell.get("outputs", ())):
             try:
                 structure = structured.read(cell, output)
-            except structured.Untrusted as e:
+            except Exception as e:  # Untrusted says why; anything else fails closed alike
+                why = (
+                    str(e)
+                    if isinstance(e, structured.Untrusted)
+                    else f"the structured data could not be read ({type(e).__name__})"
+                )
                 resources[FINDINGS].append(
                     Finding(
                         index,
                         number,
                         "structured-data",
                         "review",
-                        f"{e}; the gate checked the visible text instead, and a reviewer must "
-                        "confirm the output.",
+                        f"{why}; the gate checked the visible text instead, and a reviewer "
+                        "must confirm the output.",
                     )
                 )
                 continue
@@ -162,23 +170,21 @@ class Gate(LoggingConfigurable):
                 found[number] = structure
         return found
 
-    def guarded(self, check, cell, resources, run) -> None:
-        try:
-            run()
-        except Exception as e:
-            # never log the exception text: it may quote output values
-            self.log.warning("check %s failed on cell %s: %s", check.rule, cell, type(e).__name__)
-            resources[FINDINGS].append(
-                Finding(
-                    cell,
-                    None,
-                    "check-failed",
-                    "review",
-                    f"check '{check.rule}' failed "
-                    f"({type(e).__name__}) here; a reviewer must inspect this "
-                    f"{'cell' if cell is not None else 'notebook'} by hand.",
-                )
+    def failed(self, check, cell, resources, e: Exception) -> None:
+        """A check raised on ``cell`` (None: the notebook): a reviewer must look there."""
+        # never log the exception text: it may quote output values
+        self.log.warning("check %s failed on cell %s: %s", check.rule, cell, type(e).__name__)
+        resources[FINDINGS].append(
+            Finding(
+                cell,
+                None,
+                "check-failed",
+                "review",
+                f"check '{check.rule}' failed "
+                f"({type(e).__name__}) here; a reviewer must inspect this "
+                f"{'cell' if cell is not None else 'notebook'} by hand.",
             )
+        )
 
 
 def consortium_policies(config) -> tuple[list[str], dict]:

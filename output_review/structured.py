@@ -17,6 +17,9 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from functools import cached_property, partial
+from itertools import chain, repeat
+from typing import NamedTuple
 
 MIMETYPE = "application/vnd.enclave.table+json"
 VERSION = 1
@@ -49,8 +52,9 @@ class Untrusted(ValueError):
     """The structure cannot be trusted; the message says why (never quoting values)."""
 
 
-@dataclass(frozen=True)
-class Cell:
+class Cell(NamedTuple):
+    """One displayed cell (a tuple: thousands are made per table, a dataclass is slow)."""
+
     row: int
     column: int
     value: object
@@ -111,35 +115,26 @@ class Structure:
         if self._cells is None:
             values = self.payload["values"]
             cells = self.payload.get("cells") or {}
-            grids = [cells.get(name) for name in CELL_FIELDS]
-            out = []
-            for i, row in enumerate(values):
-                rows = [g[i] if g is not None else None for g in grids]
-                for j, value in enumerate(row):
-                    fields = [r[j] if r is not None else None for r in rows]
-                    top = fields[4]
-                    out.append(
-                        Cell(
-                            i,
-                            j,
-                            value,
-                            fields[0],
-                            fields[1],
-                            fields[2],
-                            fields[3],
-                            tuple(top) if top is not None else None,
-                            fields[5],
-                            bool(fields[6]),
-                        )
-                    )
-            self._cells = out
+            flat = chain.from_iterable
+            rows = flat(repeat(i, len(row)) for i, row in enumerate(values))
+            columns = flat(range(len(row)) for row in values)
+            size = sum(map(len, values))
+            fields = [
+                flat(cells[name]) if cells.get(name) is not None else repeat(None, size)
+                for name in CELL_FIELDS
+            ]
+            if cells.get("top") is not None:
+                fields[4] = [None if top is None else tuple(top) for top in fields[4]]
+            fields[6] = map(bool, fields[6])
+            make = partial(tuple.__new__, Cell)  # Cell._make without its Python frame
+            self._cells = list(map(make, zip(rows, columns, flat(values), *fields, strict=True)))
         return self._cells
 
     @property
     def has_evidence(self) -> bool:
         return bool(self.payload.get("cells"))
 
-    @property
+    @cached_property
     def fully_described(self) -> bool:
         """Every value shown has a known statistic (a model's summary counts as described)."""
         if self.kind == "model":
@@ -192,7 +187,7 @@ def read(cell, output) -> Structure | None:
             raise Untrusted("the structured data names text it cannot have been made with")
         if mime not in data or digest(text_of(data[mime])) != expected:
             raise Untrusted("the visible output was changed after the structured data was made")
-    if "text/plain" in data and not numbers_shown(payload, text_of(data["text/plain"])):
+    if "text/plain" in data and not shown_in(payload, text_of(data["text/plain"])):
         raise Untrusted("the structured data shows numbers the visible output does not")
     return Structure(payload)
 
@@ -212,11 +207,19 @@ def printed_structure(cell, payload) -> "Structure":
         while start >= 0 and start + length <= len(text):
             part = text[start : start + length]
             if digest(part) == expected:
-                if not numbers_shown(payload, part):
+                if not shown_in(payload, part):
                     raise Untrusted("the structured data shows numbers the printed text does not")
                 return Structure(payload, printed_in=(number, start, start + length))
             start = text.find("\n", start) + 1 or -1
     raise Untrusted("the printed text the structured data was made with is not in the cell")
+
+
+def shown_in(payload, text: str) -> bool:
+    """:func:`numbers_shown`; a number too large for a float is not one the text shows."""
+    try:
+        return numbers_shown(payload, text)
+    except OverflowError:
+        return False
 
 
 def text_of(value) -> str:
@@ -243,7 +246,7 @@ def validate(payload) -> None:
             fail(f"{axis} labels")
         if not isinstance(labels.get("names"), list):
             fail(f"{axis} names")
-        if not all(isinstance(row, list) and all(map(scalar, row)) for row in labels["labels"]):
+        if not all(isinstance(row, list) and scalars(row) for row in labels["labels"]):
             fail(f"{axis} labels")
     values = payload.get("values")
     if not isinstance(values, list) or not all(isinstance(r, list) for r in values):
@@ -253,7 +256,7 @@ def validate(payload) -> None:
         fail("rows and row labels differ")
     if payload["kind"] not in ("Index", "model") and any(len(r) != width for r in values):
         fail("columns and column labels differ")
-    if not all(scalar(v) for r in values for v in r):
+    if not all(map(scalars, values)):
         fail("values")
     shape = payload.get("shape")
     if not (isinstance(shape, list) and len(shape) == 2 and all(whole(x) for x in shape)):
@@ -280,33 +283,72 @@ def validate_cells(cells, values, fail) -> None:
         if (
             not isinstance(grid, list)
             or len(grid) != len(values)
-            or any(type(r) is not list or len(r) != w for r, w in zip(grid, widths, strict=True))
+            or not {list}.issuperset(map(type, grid))
+            or list(map(len, grid)) != widths
         ):
             fail(f"cells.{name}")
-        given = [v for row in grid for v in row if v is not None]
+        flat = list(chain.from_iterable(grid))
         try:
-            valid = CELL_CHECKS[name](given)
-        except TypeError:  # an unhashable statistic, a list where a number belongs
+            valid = CELL_CHECKS[name](flat, set(map(type, flat)))
+        except TypeError:  # an unhashable statistic
             valid = False
         if not valid:
             fail("unknown statistic" if name == "statistic" else f"cells.{name}")
+
+
+# Each check takes a grid's cells flattened (None where nothing was recorded) and their types;
+# whole grids are tested by type sets and builtins (thousands of cells per table).
+NONE = type(None)
 
 
 def finite(v) -> bool:
     return (type(v) is float and math.isfinite(v)) or type(v) is int
 
 
+def all_finite(flat, types) -> bool:
+    """Every given value an int or a finite float."""
+    if not types <= {int, float, NONE}:
+        return False
+    try:  # a sum is finite when every term is, unless large terms overflow: then one by one
+        if float not in types or math.isfinite(sum(filter(None, flat))):
+            return True
+    except OverflowError:
+        pass
+    return all(finite(v) for v in flat if v is not None)
+
+
+def all_counts(flat, types) -> bool:
+    """Every given value a whole number, none negative (booleans are not numbers)."""
+    return types <= {int, NONE} and min(filter(None, flat), default=0) >= 0
+
+
+def all_pairs(flat, types) -> bool:
+    """Every given value a list of two finite numbers (the two largest contributions)."""
+    if not types <= {list, NONE}:
+        return False
+    pairs = [v for v in flat if v is not None] if NONE in types else flat
+    if not set(map(len, pairs)) <= {2}:
+        return False
+    inner = list(chain.from_iterable(pairs))
+    return NONE not in set(map(type, inner)) and all_finite(inner, set(map(type, inner)))
+
+
 CELL_CHECKS = {
-    "statistic": lambda given: set(given) <= set(STATISTICS),
-    "records": lambda given: all(type(v) is int and v >= 0 for v in given),
-    "denominator": lambda given: all(type(v) is int and v >= 0 for v in given),
-    "total": lambda given: all(map(finite, given)),
-    "top": lambda given: all(
-        type(v) is list and len(v) == 2 and finite(v[0]) and finite(v[1]) for v in given
-    ),
-    "negative": lambda given: all(v is True or v is False for v in given),
-    "derived": lambda given: all(v is True or v is False for v in given),
+    "statistic": lambda flat, types: set(flat) - {None} <= set(STATISTICS),
+    "records": all_counts,
+    "denominator": all_counts,
+    "total": all_finite,
+    "top": all_pairs,
+    "negative": lambda flat, types: types <= {bool, NONE},
+    "derived": lambda flat, types: types <= {bool, NONE},
 }
+SCALARS = {NONE, str, bool, int, float}
+
+
+def scalars(row: list) -> bool:
+    """Every item a JSON scalar or a list of them (tested by type first: JSON gives exact
+    types, so only rows holding lists are walked)."""
+    return SCALARS.issuperset(map(type, row)) or all(map(scalar, row))
 
 
 def scalar(v) -> bool:
@@ -349,22 +391,42 @@ def shown_numbers(text: str) -> list[tuple[float, float]]:
 def numbers_shown(payload: dict, text: str) -> bool:
     """Every numeric cell the structure claims is shown in the text (to its displayed
     precision). A structure written by hand to vouch for other numbers than those shown fails.
-    """
-    claimed = [
-        float(v)
-        for row in payload.get("values", [])
-        for v in row
-        if number(v) and not isinstance(v, bool)
-    ]
-    if not claimed:
-        return True
+
+    Most values are shown as Python formats them (``1474``, ``8.986499``: pandas' display),
+    so each is first looked up among the words of the text, formatted as Python does and to
+    each precision the text uses (a word that is such a number is a number shown to that
+    precision); only the rest are compared by value, to the precision of the nearest number
+    shown."""
+    words = set(text.split())  # pandas separates the numbers it shows by spaces
+    formats = [f".{n}f" for n in sorted(decimals(words))[:8]]
+    rest = []
+    for v in chain.from_iterable(payload.get("values", [])):
+        kind = type(v)
+        if kind is int:
+            if str(v) in words:
+                continue
+        elif kind is not float or not math.isfinite(v):
+            continue  # not a number: nothing claimed
+        elif repr(v) in words or any(format(v, f) in words for f in formats):
+            continue
+        rest.append(v)
+    return not rest or within_precision(rest, text)
+
+
+def decimals(words) -> set[int]:
+    """How many decimals the text's numbers show (a few words with a point suffice)."""
+    return {len(w) - w.index(".") - 1 for w in words if "." in w and w[-1:].isdigit()}
+
+
+def within_precision(claimed: list, text: str) -> bool:
+    """Every claimed value within half a last digit of a number the text shows."""
     shown = sorted(shown_numbers(text))
     if not shown:
         return False
     values = [v for v, _ in shown]
-
     widest = max(h for _, h in shown)
     for v in claimed:
+        v = float(v)
         lo = bisect.bisect_left(values, v - widest)
         hi = bisect.bisect_right(values, v + widest)
         if not any(abs(values[k] - v) <= shown[k][1] * 1.000001 + 1e-12 for k in range(lo, hi)):

@@ -152,18 +152,17 @@ class Suppression(OutputCheck):
             where = (index, number)
             if number in structures:
                 source = structures[number]
-                hides = any(
+                hides = any(None in row for row in source.payload["values"]) and any(
                     c.value is None and c.statistic not in (None, "key") for c in source.cells()
                 )
             else:
                 source = output
                 hides = any(may_hide(t.kind, t.text) for t in output_texts(output, number))
-            if not hides:
-                others.append((where, source))  # read only if some table hides a cell
-                continue
-            grids = [g for g in grids_of(where, source) if g.hidden()]
+            grids = [g for g in grids_of(where, source) if g.hidden()] if hides else []
+            if not grids:
+                others.append((where, source))  # may give totals; read only if a table hides
             hiding.extend(grids)
-            if not grids and number in structures:
+            if hides and not grids and number in structures:
                 # hidden statistics (a mean, a sum): nothing to solve, a reviewer must look
                 hiding.append(Grid(where, [], [], []))
         return cell, resources
@@ -172,7 +171,7 @@ class Suppression(OutputCheck):
         hiding, others = resources.pop(GRIDS, ([], []))
         if not hiding:
             return
-        totals = [g for where, source in others for g in grids_of(where, source) if g.totals_only]
+        totals = [g for where, source in others for g in grids_of(where, source, one_column=True)]
         grids = hiding + totals
         for grid in hiding:
             rows, columns, source = {}, {}, None
@@ -232,11 +231,15 @@ def may_hide(kind: str, text: str) -> bool:
     )
 
 
-def grids_of(where, source) -> list[Grid]:
+def grids_of(where, source, one_column: bool = False) -> list[Grid]:
+    """The count tables of an output; ``one_column``: only those that may hold another
+    table's totals (read without their cells otherwise)."""
     if isinstance(source, Structure):
+        if one_column and len(source.column_labels) != 1:
+            return []
         grid = structure_grid(where, source)
         return [grid] if grid is not None else []
-    return text_grids(where, source)
+    return text_grids(where, source, one_column)
 
 
 def structure_grid(where, structure) -> Grid | None:
@@ -260,12 +263,14 @@ def structure_grid(where, structure) -> Grid | None:
     return Grid(where, rows, columns, values)
 
 
-def text_grids(where, output) -> list[Grid]:
+def text_grids(where, output, one_column: bool = False) -> list[Grid]:
     grids = []
     for text in output_texts(output, where[1]):
         if text.kind == "text/html" and grids:
             continue  # the HTML shows the same table as the text
         for table in find_tables(text.kind, text.text):
+            if one_column and len(table.labels) != 1:
+                continue
             grid = text_grid(where, table)
             if grid is not None:
                 grids.append(grid)

@@ -141,3 +141,24 @@ def test_an_interrupted_screen_keeps_no_output_text(monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         Gate().screen(notebook(("t", [result({"text/plain": "   n\nA  70\n"})])))
     assert find_tables.cache_info().currsize == 0
+
+
+def test_the_cycle_collector_is_paused_only_while_the_gate_runs(tmp_path):
+    import gc
+
+    import nbformat
+    from gate_helpers import executed
+
+    from enclave.output_review.gate import read_notebook
+
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(executed(result({"text/plain": "n\n5"})), path)
+    assert gc.isenabled()
+    Gate().screen(read_notebook(path))
+    assert gc.isenabled()
+    gc.disable()  # a caller that turned it off keeps it off
+    try:
+        Gate().screen(read_notebook(path))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

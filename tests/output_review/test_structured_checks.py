@@ -231,6 +231,24 @@ def test_structured_data_added_by_hand_is_not_trusted():
     assert "added by hand" in untrusted(markdown)[0][0].message
 
 
+def test_numbers_are_compared_to_the_precision_shown():
+    df = students()
+    means = df.groupby("school")[["gpa", "income"]].mean()
+    with pd.option_context("display.precision", 2):
+        out = displayed(means)  # the text rounds to 2 decimals, the structure holds more
+    assert untrusted(executed(copy.deepcopy(out)))[0] == []
+    out["data"][MIMETYPE]["values"][1][0] += 0.01  # a mean the text does not show
+    (distrust,), _ = untrusted(executed(out))
+    assert "numbers" in distrust.message
+
+
+def test_a_number_too_large_for_a_float_is_reviewed_not_a_crash():
+    out = safe_counts_output()
+    out["data"][MIMETYPE]["values"][0][0] = 10**400
+    (distrust,), report = untrusted(executed(out))
+    assert "numbers" in distrust.message and report.verdict != "pass"
+
+
 def test_suppressed_cells_recoverable_from_margins_block():
     df = students()
     table = pd.crosstab(df.school, df.gender, margins=True)
@@ -272,6 +290,17 @@ def test_a_hidden_cell_recoverable_from_another_table_blocks():
     assert (0, "suppression") in found
     alone = {(f.rule, f.severity) for f in Gate().screen(executed(displayed(masked))).findings}
     assert alone == {("suppression", "review")}
+
+
+def test_a_table_of_totals_is_read_even_when_its_output_mentions_suppression():
+    masked = "gender     F   M\nschool\nBayview   30  30\nSeaside  NaN  15\n"
+    totals = "school\nBayview    60\nSeaside    18\nName: n, dtype: int64"
+    nb = executed(result({"text/plain": masked}))
+    nb.cells.append(copy.deepcopy(nb.cells[0]))
+    # the words "suppressed" and "NaN" beside the totals: they still give Seaside F back
+    nb.cells[1].outputs = [result({"text/plain": totals}, caption="no cell suppressed, no NaN")]
+    found = {(f.cell, f.rule, f.severity) for f in Gate().screen(nb).findings}
+    assert (0, "suppression", "block") in found
 
 
 def test_structured_data_never_leaves_in_a_released_notebook(tmp_path):
