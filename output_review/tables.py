@@ -234,14 +234,23 @@ def frame_table(lines) -> Table | None:
         """Lines with a cell in the last column (pandas shows NaN, never nothing): not the
         index names line, and not pandas' "..." truncation row. Computed on demand."""
         if not rows:
-            last = ends_at(data_ends[-1])
-            rows.extend(x for x in body if x.strip(". ") and last(x))
+            last = data_ends[-1]
+            rows.extend(
+                x
+                for x in body
+                if x[last - 1 : last] not in BLANK and x[last : last + 1] in BLANK and x.strip(". ")
+            )
         return rows
 
     def column(j: int) -> list[str]:
+        # a cell ends at ``end`` (a blank after it) and starts after the last double space
+        # before it; written inline: this runs for every row of every column read
         end = data_ends[j]
         return [
-            x[cell_start(x, end) : end].strip() if cell_ends(x, end) else "" for x in data_rows()
+            x[:end].rpartition("  ")[2].strip()
+            if x[end - 1 : end] not in BLANK and x[end : end + 1] in BLANK
+            else ""
+            for x in data_rows()
         ]
 
     def index() -> list[str]:
@@ -265,18 +274,12 @@ def labels_at(header: list[str], data_ends: list[int]) -> dict[int, str]:
     return {e: label_at.get(e, "") for e in data_ends}
 
 
+BLANK = ("", " ")  # what is beside a cell's end: its line's end or a space
+
+
 def cell_start(line: str, end: int) -> int:
     gap = line.rfind("  ", 0, end)
     return gap + 2 if gap >= 0 else 0
-
-
-def cell_ends(line: str, end: int) -> bool:
-    """Whether a right-aligned cell of ``line`` ends at column ``end``."""
-    return line[end - 1 : end] not in ("", " ") and line[end : end + 1] in ("", " ")
-
-
-def ends_at(end: int):
-    return lambda line: cell_ends(line, end)
 
 
 def html_text(fragment: str) -> str:
@@ -369,7 +372,7 @@ def html_index(body: str) -> list[str]:
 def expand_colspan(cells) -> list[str]:
     out = []
     for _, attrs, value in cells:
-        span = HTML_COLSPAN.search(attrs)
+        span = HTML_COLSPAN.search(attrs) if "=" in attrs else None
         out.extend([html_text(value)] * (int(span[1]) if span else 1))
     return out
 
@@ -448,6 +451,8 @@ def may_hold_small(kind: str, text: str, limit: int) -> bool:
     a space, an opening bracket or a colon, or alone in an HTML cell)."""
     plain, opening, html = small_patterns(limit)
     patterns = (html,) if kind == "text/html" else (plain, opening, html)
+    if limit == 10 ** len(str(limit - 1)):  # every match is below it: the first one decides
+        return any(p.search(text) for p in patterns)
     return any(int(m[1]) < limit for p in patterns for m in p.finditer(text))
 
 

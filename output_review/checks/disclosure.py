@@ -268,7 +268,7 @@ class StatisticalDisclosure(OutputCheck):
     # -- model summaries shown as text ---------------------------------------------------------
 
     def check_model_text(self, text, resources, cell_index) -> None:
-        if "Resid" not in text.text and "resid" not in text.text:
+        if "resid" not in text.lower:
             return
         match = RESIDUAL_DOF.search(text.text)
         if not match:

@@ -7,12 +7,14 @@ from traitlets import List, Unicode
 
 from enclave.output_review.checks.base import OutputCheck
 from enclave.output_review.structured import MIMETYPE
+from enclave.output_review.texts import cell_texts
 
 SCRIPT = re.compile(r"<script\b|javascript:|\son[a-z]+\s*=")
 
 
-def has_script(html: str) -> bool:
-    low = html.lower()
+def has_script(html: str, low: str | None = None) -> bool:
+    """``low``: the text in lower case, when the caller has it."""
+    low = html.lower() if low is None else low
     return ("script" in low or " on" in low) and bool(SCRIPT.search(low))
 
 
@@ -40,6 +42,9 @@ class OpaqueOutputs(OutputCheck):
     ).tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
+        texts = {}  # output -> its texts, whose lower case other checks share
+        for text in cell_texts(cell):
+            texts.setdefault(text.output, []).append(text)
         for number, output in enumerate(cell.get("outputs", ())):
             data = output.get("data", {})
             unknown = [m for m in data if m not in self.known_mimetypes]
@@ -49,11 +54,11 @@ class OpaqueOutputs(OutputCheck):
                 )
             # any text a frontend may render (HTML, markdown, SVG...) can carry a script
             scripted = [
-                mime
-                for mime, value in data.items()
-                if mime.startswith(("text/", "image/svg"))
-                and isinstance(value, str)
-                and has_script(value)
+                text.kind
+                for text in texts.get(number, ())
+                if text.kind.startswith(("text/", "image/svg"))
+                and isinstance(data.get(text.kind), str)
+                and has_script(text.text, text.lower)
             ]
             if scripted:
                 self.flag(resources, index, number, "review", f"{scripted[0][:60]} with a script")

@@ -7,7 +7,7 @@ import json
 import re
 
 from enclave.output_review.checks.base import OutputCheck
-from enclave.output_review.texts import cell_texts
+from enclave.output_review.texts import Text, cell_texts
 
 HEX = "0-9a-f"
 # a value that looks generated: letters and digits (and the usual token punctuation)
@@ -15,15 +15,15 @@ GENERATED_VALUE = r"(?=[A-Za-z0-9_~+/=.-]*\d)(?=[A-Za-z0-9_~+/=.-]*[A-Za-z])[A-Z
 # every hex digit becomes "h" (and "h" something else): a run of 32 is then a substring search
 HEX_CLASS = bytes.maketrans(b"0123456789abcdefh", b"h" * 16 + b".")
 HEX_RUN = b"h" * 32
-LABELS = ("token", "secret", "passw", "pwd", "api_key", "api-key", "apikey", "access_key")
+LABELS = ("token", "secret", "passw", "pwd", "api", "access_key")  # "api" for api_key, apikey...
 
 
-def hex_run(text: str, lowered: str) -> bool:
-    return HEX_RUN in text.encode("utf-8", "replace").translate(HEX_CLASS)
+def hex_run(text) -> bool:
+    return HEX_RUN in text.classes(HEX_CLASS)
 
 
 def words(*literals: str):
-    return lambda text, lowered: any(word in lowered for word in literals)
+    return lambda text: any(word in text.lower for word in literals)
 
 
 # Each pattern behind a needle: a test at memory speed (substring searches) without which the
@@ -56,12 +56,10 @@ PATTERNS = {
 PATTERNS = {what: (needle, re.compile(full)) for what, (needle, full) in PATTERNS.items()}
 
 
-def found(text: str) -> list[str]:
-    lowered = text.lower()
+def found(text) -> list[str]:
+    """What ``text`` (a texts.Text) contains."""
     return [
-        what
-        for what, (needle, full) in PATTERNS.items()
-        if needle(text, lowered) and full.search(text)
+        what for what, (needle, full) in PATTERNS.items() if needle(text) and full.search(text.text)
     ]
 
 
@@ -72,14 +70,15 @@ class Secrets(OutputCheck):
         "was a live credential, sign out and start a new session so that it is revoked"
     )
 
-    def report_found(self, text: str, resources, cell, output, where: str) -> None:
+    def report_found(self, text, resources, cell, output, where: str) -> None:
         for what in found(text):  # the finding never quotes the value
             self.flag(resources, cell, output, "block", f"{where} contains {what}")
 
     def preprocess_cell(self, cell, resources, index):
         for text in cell_texts(cell):
-            self.report_found(text.text, resources, index, text.output, f"the {text.kind}")
+            self.report_found(text, resources, index, text.output, f"the {text.kind}")
         return cell, resources
 
     def check_notebook(self, nb, resources):
-        self.report_found(json.dumps(nb.metadata), resources, None, None, "the notebook metadata")
+        metadata = Text(None, "metadata", json.dumps(nb.metadata))
+        self.report_found(metadata, resources, None, None, "the notebook metadata")

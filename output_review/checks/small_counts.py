@@ -21,6 +21,8 @@ tables: the residual degrees of freedom rule reads them.
 """
 
 import re
+from functools import lru_cache
+from itertools import filterfalse
 
 from traitlets import Int, Unicode
 
@@ -40,6 +42,17 @@ WHOLE_NUMBERS = re.compile(
 )
 MODEL_SUMMARY = re.compile(r"Regression Results|Dep\. Variable|Df Residuals|No\. Observations")
 YEARS = range(1900, 2101)
+
+
+@lru_cache(maxsize=8)
+def small_lines(digits: int) -> re.Pattern:
+    """Whole numbers one a line (as WHOLE_NUMBERS) whose value may have at most ``digits``
+    digits (leading zeros aside); numbers with thousands separators are all kept."""
+    return re.compile(rf"(?m)^[0,]*(\d{{1,{digits}}}|\d{{1,3}}(?:,\d{{3}})+)(?:\.0+)?$")
+
+
+def whole(cell: str) -> int:
+    return int(cell.replace(",", "").partition(".")[0])
 
 
 class SmallCounts(OutputCheck):
@@ -152,15 +165,24 @@ class SmallCounts(OutputCheck):
             return [row.strip().lower() == "count" for row in rows]
         return None
 
+    def below_threshold(self) -> re.Pattern:
+        """Lines of whole numbers (as WHOLE_NUMBERS) with fewer digits than ``min_count``:
+        every count below it is among them (larger ones too, compared after)."""
+        digits = len(str(max(self.min_count - 1, 0)))
+        return small_lines(digits)
+
     def counts(self, label: str, table, j: int, keep=None) -> list[int]:
-        """The column's counts, or [] when it is not a count column."""
+        """The column's counts below ``min_count`` (zeros included; all that ``smallest``
+        compares), or [] when it is not a count column."""
         column = table.column(j)
         if keep is not None:
             column = [cell for cell, kept in zip(column, keep, strict=False) if kept]
-        cells = [cell for cell in column if cell not in MISSING]
-        if not cells or not WHOLE_NUMBERS.fullmatch("\n".join(cells)):
+        cells = list(filterfalse(MISSING.__contains__, column))
+        joined = "\n".join(cells)
+        if not cells or not WHOLE_NUMBERS.fullmatch(joined):
             return []
-        counts = [int(cell.replace(",", "").partition(".")[0]) for cell in cells]
+        # only counts below the threshold matter to the caller: found by a regex, not a loop
+        counts = [whole(n) for n in self.below_threshold().findall(joined)]
         label = label.strip()
         if self.matches("count_columns", label):
             return counts
@@ -172,7 +194,7 @@ class SmallCounts(OutputCheck):
             integers = table.dtype is not None and table.dtype.startswith(("int", "uint"))
             return counts if integers or not any("." in c for c in cells) else []
         if self.matches("attribute_columns", label):
-            if "year" in label.lower() and not all(n in YEARS for n in counts):
+            if "year" in label.lower() and not all(whole(c) in YEARS for c in cells):
                 return counts  # no year is 3 or 12: counts of a year column
             return []
         return counts

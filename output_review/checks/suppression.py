@@ -15,7 +15,7 @@ import re
 from enclave.output_review.checks.base import STRUCTURES, OutputCheck
 from enclave.output_review.structured import Structure
 from enclave.output_review.tables import find_tables, whole_number
-from enclave.output_review.texts import output_texts
+from enclave.output_review.texts import cell_texts, output_texts
 
 HIDDEN = "hidden"
 GRIDS = "enclave_count_grids"  # resources: the tables kept for the notebook-level solve
@@ -157,7 +157,7 @@ class Suppression(OutputCheck):
                 )
             else:
                 source = output
-                hides = any(may_hide(t.kind, t.text) for t in output_texts(output, number))
+                hides = any(may_hide(t) for t in cell_texts(cell) if t.output == number)
             grids = [g for g in grids_of(where, source) if g.hidden()] if hides else []
             if not grids:
                 others.append((where, source))  # may give totals; read only if a table hides
@@ -212,23 +212,28 @@ class Suppression(OutputCheck):
                 )
 
 
-HIDDEN_NEEDLES = ("NaN", "nan", "<NA>", "*", "suppress", "redact", "—", "–", "&lt;") + tuple(
-    # a lone letter for a confidential cell, as statistics offices print it
-    f"{before}{letter}{after}"
-    for letter in "cxsS"
-    for before, after in ((">", "<"), (" ", "\n"), ("  ", "  "))
-)
+# What a hidden cell shows, for a first test at memory speed (in the lower-case text): a
+# marker, or a lone letter for a confidential cell as statistics offices print it (c, x, s),
+# found as one byte class after the letters are translated to it.
+HIDDEN_WORDS = ("nan", "<na>", "*", "suppress", "redact", "&lt;")
+LONE_LETTER = bytes.maketrans(b"cxsS", b"\x00" * 4)
+LONE_LETTER_NEEDLES = (b">\x00<", b" \x00\n", b"  \x00  ")
 BELOW = re.compile(r"<\s*\d")  # "<10" (escaped in HTML: "&lt;")
 
 
-def may_hide(kind: str, text: str) -> bool:
-    """Whether a text could show a hidden cell: substring searches at memory speed (pandas
-    prints "..." for what it truncated, which hides nothing)."""
-    return (
-        any(needle in text for needle in HIDDEN_NEEDLES)
-        or ".." in text.replace("...", "")
-        or (kind != "text/html" and bool(BELOW.search(text)))
-    )
+def may_hide(text) -> bool:
+    """Whether a text (a texts.Text) could show a hidden cell: substring searches at memory
+    speed (pandas prints "..." for what it truncated, which hides nothing)."""
+    if any(word in text.lower for word in HIDDEN_WORDS):
+        return True
+    if not text.text.isascii() and ("—" in text.text or "–" in text.text):
+        return True
+    letters = text.classes(LONE_LETTER)
+    if any(needle in letters for needle in LONE_LETTER_NEEDLES):
+        return True
+    if ".." in text.text and ".." in text.text.replace("...", ""):
+        return True
+    return text.kind != "text/html" and bool(BELOW.search(text.text))
 
 
 def grids_of(where, source, one_column: bool = False) -> list[Grid]:
