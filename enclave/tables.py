@@ -184,6 +184,21 @@ review_output_decisions = sa.Table(  # a reviewer's or steward's word on each ou
 )
 sa.Index("ix_review_output_decisions_request", review_output_decisions.c.request_id)
 
+review_reexecutions = sa.Table(  # each round's trusted re-execution (review_service.reexecution)
+    "review_reexecutions",
+    metadata,
+    sa.Column("request_id", sa.ForeignKey("review_requests.id"), primary_key=True),
+    sa.Column("round", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("state", sa.String(16), nullable=False),  # states.RunState
+    sa.Column("queued", sa.String(32), nullable=False),  # its place in the queue
+    sa.Column("started", sa.String(32), nullable=True),
+    sa.Column("finished", sa.String(32), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("sha256", sa.String(64), nullable=True),  # the re-executed notebook, in the store
+    sa.Column("result", sa.Text, nullable=False, default="{}"),  # JSON: marks, gate, failure...
+)
+sa.Index("ix_review_reexecutions_state", review_reexecutions.c.state)
+
 review_seen = sa.Table(  # the state of each request its requester last saw (notices)
     "review_seen",
     metadata,

@@ -6,6 +6,7 @@ database, the frozen store and the rules. All state lives in the database and th
 a restart loses nothing; approved requests whose package was not built yet are built at start.
 """
 
+import asyncio
 import functools
 import hashlib
 import json
@@ -62,6 +63,7 @@ class ReviewApplication(web.Application):
     def __init__(self, workflow, settings, prefix: str, cookie_secret: bytes, site=None):
         self.workflow = workflow
         self._notebooks: OrderedDict = OrderedDict()
+        self.run_progress = {}
         p = prefix if prefix.endswith("/") else prefix + "/"
         rid = r"(r-[0-9a-f]{10})"
         routes = [
@@ -109,10 +111,16 @@ class ReviewApplication(web.Application):
         return "released" if sha else None
 
     def package_builder(self, request, progress) -> bytes:
+        """The package of the re-executed notebook when the round was re-executed (the
+        submitted one only when released without re-execution)."""
         from enclave.output_review.gate import read_notebook
 
-        path = self.workflow.store.path(request.sha256)
-        return build_package(request, progress, path.read_bytes(), read_notebook(path))
+        run = self.workflow.run_of(request)
+        reexecution = json.loads(run.result) if run is not None and run.sha256 else None
+        sha256 = run.sha256 if reexecution else request.sha256
+        self.workflow.store.verify(sha256)
+        path = self.workflow.store.path(sha256)
+        return build_package(request, progress, path.read_bytes(), read_notebook(path), reexecution)
 
     async def notebook(self, request):
         """The frozen notebook of ``request`` (a request or round row), parsed once and kept
@@ -139,9 +147,63 @@ class ReviewApplication(web.Application):
         return gate_report_from_record(json.loads(request.gate_report))
 
     def reexecution_view(self, request):
-        """What a trusted re-execution says of ``request`` for its page (issue 12 fills it:
-        ``{"state", "position", "marks": {(cell, output): mark}}``); None until then."""
-        return None
+        """What the trusted re-execution of ``request``'s round says, for its page
+        (``reexec.html``); None when the round is not re-executed."""
+        from enclave.review_service.reexecution import page_view
+
+        run = self.workflow.run_of(request)
+        if run is None:
+            return None
+        queue = [(r.request_id, r.round) for r in self.workflow.queue()]
+        return page_view(run, queue, self.run_progress.get((run.request_id, run.round)))
+
+    # -- the re-execution pool -----------------------------------------------------------------
+    run_progress: dict  # (request id, round) -> (cells done, cells in all), while it runs
+
+    def start_reexecutions(self, runner, workers: int, poll: float = 1.0) -> None:
+        """Requeue what a stopped service left running, then ``workers`` loops taking the
+        oldest queued run each."""
+        restarted = self.workflow.requeue_interrupted()
+        if restarted:
+            log.warning("%d re-execution(s) interrupted by a stop: queued again", restarted)
+        self._pool = [asyncio.ensure_future(self._run_loop(runner, poll)) for _ in range(workers)]
+
+    async def _run_loop(self, runner, poll: float) -> None:
+        while True:
+            try:
+                claimed = await IOLoop.current().run_in_executor(None, self.workflow.claim_run)
+                if claimed is None:
+                    await asyncio.sleep(poll)
+                    continue
+                await self._run_one(runner, *claimed)
+            except Exception as e:  # one bad run never stops the pool
+                log.error("re-execution pool: %s", type(e).__name__)
+                await asyncio.sleep(poll)
+
+    async def _run_one(self, runner, row, run) -> None:
+        from enclave.review_service.reexecution import session_versions
+
+        key = (run.request_id, run.round)
+        project = self.workflow.projects.get(row.project)
+        nb = await IOLoop.current().run_in_executor(None, self.workflow._frozen, row)
+        self.run_progress[key] = (0, 0)
+        log.info("re-executing %s round %d", run.request_id, run.round)
+        try:
+            result = await runner.run(
+                nb,
+                run_id=f"{run.request_id}-{run.round}",
+                extract=project.warehouse_access,
+                project=row.project,
+                user=row.author,
+                progress=lambda done, total: self.run_progress.__setitem__(key, (done, total)),
+            )
+            versions = session_versions(runner.settings.session_venv, project.warehouse_access)
+            state = await IOLoop.current().run_in_executor(
+                None, self.workflow.finish_run, row, run, result, versions
+            )
+        finally:
+            self.run_progress.pop(key, None)
+        log.info("re-execution of %s round %d: %s", run.request_id, run.round, state)
 
     async def render_for_review(self, request) -> str:
         return await IOLoop.current().run_in_executor(None, self._render_for_review, request)
@@ -198,6 +260,7 @@ def build_workflow(config):
     from enclave.output_review.gate import Gate
     from enclave.projects import ProjectRegistry
     from enclave.review_service.config import ReviewService
+    from enclave.review_service.reexecution import Reexecution
     from enclave.review_service.workflow import ReviewWorkflow
     from enclave.state import EnclaveState, make_engine
     from enclave.warehouse.db import WarehouseSettings
@@ -220,6 +283,7 @@ def build_workflow(config):
         statement_log=WarehouseSettings(config=config).audit_log,
         query_log=QueryProcess(config=config).log_file,
         mail=mail,
+        reexecute=Reexecution(config=config).enabled,
     )
     return workflow, settings
 
@@ -256,6 +320,7 @@ def deliver_mail(workflow) -> None:
 def main(argv=None) -> None:
     from enclave.config import load_config
     from enclave.errors import EnclaveError
+    from enclave.review_service.reexecution import Reexecution, Runner
 
     logging.basicConfig(level=logging.INFO, format="[review %(levelname)s] %(message)s")
     try:
@@ -281,6 +346,15 @@ def main(argv=None) -> None:
     for request_id in workflow.pending_releases():
         loop.add_callback(app.build_release, request_id)
     deliver_mail(workflow)
+    reexecution = Reexecution(config=config)
+    if reexecution.enabled:
+        from enclave.warehouse.query_process import QueryProcess
+
+        query = QueryProcess(config=config)
+        if "python" not in config.QueryProcess:  # one the query account can run, as the hub's
+            query.python = f"{reexecution.session_venv}/bin/python"
+        runner = Runner(reexecution, query)
+        loop.add_callback(app.start_reexecutions, runner, reexecution.workers)
     for sig in (signal.SIGINT, signal.SIGTERM):  # the hub stops us with these: exit quietly
         loop.asyncio_loop.add_signal_handler(sig, loop.stop)
     loop.start()

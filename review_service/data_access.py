@@ -24,12 +24,13 @@ from enclave.audit import AuditLog
 from enclave.audit.actions import AuditAction, AuditEvent
 from enclave.notify import Mail
 from enclave.review_service.errors import NotFound
-from enclave.review_service.states import Status
+from enclave.review_service.states import RunState, Status, run_move
 from enclave.tables import (
     pg_sessions,
     review_comments,
     review_decisions,
     review_output_decisions,
+    review_reexecutions,
     review_releases,
     review_requests,
     review_rounds,
@@ -201,6 +202,66 @@ class Changes:
         self._audit.record(self.conn, dataclasses.replace(audit, details=details))
         return comment_id
 
+    def run(self, request_id: str, round_: int):
+        """The re-execution of that round, locked with the request (None: not re-executed)."""
+        return self.conn.execute(
+            sa.select(review_reexecutions).where(
+                (review_reexecutions.c.request_id == request_id)
+                & (review_reexecutions.c.round == round_)
+            )
+        ).first()
+
+    def queue_run(self, request_id: str, round_: int, audit: AuditEvent) -> None:
+        """The round's re-execution, at the end of the queue."""
+        self.conn.execute(
+            review_reexecutions.insert().values(
+                request_id=request_id,
+                round=round_,
+                state=RunState.QUEUED,
+                queued=datetime.now(UTC).isoformat(timespec="microseconds"),  # queue order
+                attempts=0,
+                result="{}",
+            )
+        )
+        self._audit.record(self.conn, dataclasses.replace(audit, request=request_id))
+
+    def move_run(self, run, state: RunState, audit: AuditEvent, **values) -> None:
+        """Move ``run`` (read under the request's lock) to ``state`` as ``states.RUN_TRANSITIONS``
+        allows, with ``values`` (its result when it ends)."""
+        action = run_move(run.state, state)
+        if audit.action != action:
+            raise ValueError(f"moving a run to {state} is {action}, not {audit.action}")
+        stamp = now()
+        if state == RunState.RUNNING:
+            values = {"started": stamp, "attempts": run.attempts + 1, **values}
+        elif state == RunState.QUEUED:
+            values = {"started": None, **values}  # keeps its place: ``queued`` is unchanged
+        else:
+            values = {"finished": stamp, **values}
+        self.conn.execute(
+            review_reexecutions.update()
+            .where(
+                (review_reexecutions.c.request_id == run.request_id)
+                & (review_reexecutions.c.round == run.round)
+            )
+            .values(state=state, **values)
+        )
+        self._audit.record(self.conn, audit)
+
+    def set_stewards(self, row, institutions: str, reasons: str, audit: AuditEvent) -> None:
+        """The locked ``row``'s required stewards, from its re-execution's lineage."""
+        self.conn.execute(
+            review_requests.update()
+            .where(review_requests.c.id == row.id)
+            .values(institutions=institutions, institutions_source=reasons, updated=now())
+        )
+        self.conn.execute(
+            review_rounds.update()
+            .where((review_rounds.c.request_id == row.id) & (review_rounds.c.round == row.round))
+            .values(institutions=institutions)
+        )
+        self._audit.record(self.conn, audit)
+
     def add_release(self, row, package: dict, status: Status, audit: AuditEvent) -> None:
         """The package of the locked, approved ``row`` (one per request: the primary key)."""
         self.conn.execute(
@@ -324,6 +385,19 @@ class ReviewData:
                     )
                 ).scalars()
             )
+
+    def run(self, request_id: str, round_: int):
+        with self.engine.connect() as conn:
+            return Changes(conn, self.audit, self.mail).run(request_id, round_)
+
+    def runs_in(self, *states: RunState) -> list:
+        """Re-executions in ``states``, in queue order (oldest first)."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(review_reexecutions)
+                .where(review_reexecutions.c.state.in_([str(s) for s in states]))
+                .order_by(review_reexecutions.c.queued, review_reexecutions.c.request_id)
+            ).all()
 
     def sha256_in_use(self, sha256: str) -> bool:
         with self.engine.connect() as conn:

@@ -22,8 +22,10 @@ def gate_report_from_record(record: dict) -> GateReport:
     return GateReport(record["notebook"], [Finding(**f) for f in record["findings"]])
 
 
-def build_package(request, progress, notebook_bytes: bytes, nb) -> bytes:
-    """Return the zip bytes for ``request`` (a row) approved by ``progress``."""
+def build_package(request, progress, notebook_bytes: bytes, nb, reexecution=None) -> bytes:
+    """Return the zip bytes for ``request`` (a row) approved by ``progress``: of the
+    re-executed notebook when ``reexecution`` (the run's result) is given, screened by the
+    gate as re-executed; else of the submitted one, "released without re-execution"."""
     from enclave.output_review.redact import released_notebook, strip_structures
     from enclave.output_review.render import render_html
 
@@ -33,7 +35,7 @@ def build_package(request, progress, notebook_bytes: bytes, nb) -> bytes:
     strip_structures(nb)
 
     built = datetime.now(UTC).replace(microsecond=0)
-    gate = json.loads(request.gate_report)
+    gate = reexecution["gate"] if reexecution else json.loads(request.gate_report)
     stamp = {
         "request_id": request.id,
         "project": request.project,
@@ -56,6 +58,7 @@ def build_package(request, progress, notebook_bytes: bytes, nb) -> bytes:
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
         "gate": gate,
         "institutions": json.loads(request.institutions),
+        "reexecution": reexecution_record(request, reexecution),
     }
     files["manifest.json"] = json.dumps(manifest, indent=1, sort_keys=True).encode()
     buffer = io.BytesIO()
@@ -66,3 +69,19 @@ def build_package(request, progress, notebook_bytes: bytes, nb) -> bytes:
             info.external_attr = 0o644 << 16
             archive.writestr(info, data)
     return buffer.getvalue()
+
+
+def reexecution_record(request, reexecution) -> dict:
+    """The manifest's account of where the released outputs came from."""
+    if not reexecution:
+        return {"released_without_reexecution": True, "submitted_sha256": request.sha256}
+    marks = reexecution.get("marks", {})
+    return {
+        "submitted_sha256": reexecution["submitted_sha256"],
+        "reexecuted_sha256": reexecution["reexecuted_sha256"],
+        "marks": {m: list(marks.values()).count(m) for m in sorted(set(marks.values()))},
+        "seconds": reexecution["seconds"],
+        "institutions_read": reexecution["institutions"],
+        "relations_read": reexecution["relations"],
+        **reexecution["versions"],
+    }

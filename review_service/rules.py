@@ -180,3 +180,71 @@ def waits_for(actor: Actor, row, decisions) -> bool:
     if row.status not in OPEN_FOR_DECISION or not permissions.user_can_decide(actor, row):
         return False
     return not any(d.user == actor.name and d.round == row.round for d in decisions)
+
+
+# -- re-execution ------------------------------------------------------------------------------
+WITHOUT_REEXECUTION = "released without re-execution"
+SENT_BACK = {"error", "memory", "cell-timeout", "kernel-died"}  # the notebook's doing
+
+
+def run_state(failure):
+    """The state a run ends in, from its failure (None: it ran to the end)."""
+    from enclave.review_service.states import RunState
+
+    if failure is None:
+        return RunState.DONE
+    if failure.kind in SENT_BACK:
+        return RunState.FAILED
+    return RunState.TOO_LONG if failure.kind == "too-long" else RunState.UNAVAILABLE
+
+
+def sent_back(failure, gate: dict | None, exception_note: str) -> str:
+    """Why the run sends the request back to the researcher ("" if it does not): a failure of
+    the notebook, or outputs of the re-execution the gate blocks with no exception asked."""
+    if failure is not None:
+        if failure.kind not in SENT_BACK:
+            return ""
+        return (
+            f"Changes requested automatically: {failure.sentence()}. Make the notebook run "
+            "from top to bottom in a fresh kernel (Kernel > Restart and Run All), then resubmit."
+        )
+    if gate and gate.get("verdict") == "block" and not exception_note:
+        places = sorted(
+            {
+                f"cell {f['cell'] + 1}"
+                for f in gate["findings"]
+                if f["cell"] is not None and f["severity"] == "block"
+            }
+        )
+        return (
+            "Changes requested automatically: the gate blocks outputs of the re-executed "
+            f"notebook ({', '.join(places) or 'notebook'}), which the submitted outputs did not "
+            "show. Fix those outputs, run the notebook from the start and resubmit."
+        )
+    return ""
+
+
+def check_run_allows_approval(run, without_reexecution: bool) -> None:
+    """Approval waits for the round's re-execution; a run past its time limit is approved
+    only as the explicit exception ``WITHOUT_REEXECUTION``."""
+    from enclave.review_service.states import RunState
+
+    if run is None:
+        if without_reexecution:
+            raise Conflict("this request has no re-execution to make an exception for.")
+        return
+    if run.state == RunState.DONE:
+        if without_reexecution:
+            raise Conflict("this request was re-executed: approve it without the exception.")
+        return
+    if run.state == RunState.TOO_LONG:
+        if not without_reexecution:
+            raise Conflict(
+                "the re-execution ran longer than its time limit: approve only as the "
+                f"exception '{WITHOUT_REEXECUTION}' (without_reexecution), or request changes."
+            )
+        return
+    raise Conflict(
+        f"approval waits for the re-execution of this round (it is {run.state}); decide "
+        "once it has run."
+    )

@@ -87,3 +87,42 @@ def next_status(current: Status | str, action: Action | str) -> Status:
         raise InvalidTransition(
             f"a request that is {current.value} cannot take '{action.value}' (allowed: {allowed})."
         ) from None
+
+
+class RunState(StrEnum):
+    """A re-execution of one round (``reexecution.py``)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"  # ran to the end: compared, screened, lineage known
+    FAILED = "failed"  # a cell raised, ran out of memory or time: changes requested
+    TOO_LONG = "too_long"  # past the total limit: a reviewer's audited exception, or nothing
+    UNAVAILABLE = "unavailable"  # the service could not run it: retried when it starts again
+
+
+R = RunState
+RUN_TRANSITIONS: dict[RunState, dict[RunState, AuditAction]] = {
+    R.QUEUED: {R.RUNNING: AuditAction.REEXECUTION_START},
+    R.RUNNING: {
+        **{end: AuditAction.REEXECUTION_FINISH for end in (R.DONE, R.FAILED, R.TOO_LONG)},
+        R.UNAVAILABLE: AuditAction.REEXECUTION_FINISH,
+        R.QUEUED: AuditAction.REEXECUTION_RESTART,
+    },
+    R.UNAVAILABLE: {R.QUEUED: AuditAction.REEXECUTION_RESTART},
+    R.DONE: {},
+    R.FAILED: {},
+    R.TOO_LONG: {},
+}
+del R
+
+
+def run_move(current: RunState | str, new: RunState | str) -> AuditAction:
+    """The audit action of moving a run from ``current`` to ``new``; refuses what the table
+    does not list."""
+    current, new = RunState(current), RunState(new)
+    try:
+        return RUN_TRANSITIONS[current][new]
+    except KeyError:
+        raise InvalidTransition(
+            f"a re-execution that is {current.value} cannot become {new.value}."
+        ) from None

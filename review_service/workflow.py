@@ -17,7 +17,13 @@ from enclave.review_service import approvals, permissions, rules, stewards
 from enclave.review_service.data_access import ReviewData
 from enclave.review_service.errors import BadSubmission, Conflict
 from enclave.review_service.identity import REVIEWERS_GROUP, Actor
-from enclave.review_service.states import AUDIT_ACTIONS, OPEN_FOR_DECISION, Action, Status
+from enclave.review_service.states import (
+    AUDIT_ACTIONS,
+    OPEN_FOR_DECISION,
+    Action,
+    RunState,
+    Status,
+)
 from enclave.review_service.store import FrozenStore, StoreError, Upload
 
 log = logging.getLogger(__name__)
@@ -48,11 +54,15 @@ class ReviewWorkflow:
         statement_log: str | None = None,
         query_log: str | None = None,
         mail=None,
+        reexecute: bool = False,
     ):
         """``engine``: the state database; ``projects``: the hub's ProjectRegistry; ``gate``:
         an ``output_review.gate.Gate``; ``statement_log``: the standby's pgAudit log
         (``WarehouseSettings.audit_log``); ``query_log``: the SQLite query processes' log
-        (``QueryProcess.log_file``); ``mail``: ``enclave.notify.Mail`` (None: no e-mail)."""
+        (``QueryProcess.log_file``); ``mail``: ``enclave.notify.Mail`` (None: no e-mail);
+        ``reexecute``: queue a re-execution of every round of a SQLite project (the service
+        runs them: ``reexecution.py``)."""
+        self.reexecute = reexecute
         self.engine = engine
         self.data = ReviewData(engine, mail)
         self.audit = self.data.audit
@@ -206,6 +216,14 @@ class ReviewWorkflow:
                     )
                 )
                 self._tell_reviewers(tx, actor, request_id, project.name, round_, required)
+                if self.reexecute and (project.warehouse_access or "").startswith("/"):
+                    queued = AuditEvent(
+                        AuditAction.REEXECUTION_QUEUE,
+                        actor.name,
+                        project=project.name,
+                        details={"round": round_},
+                    )
+                    tx.queue_run(request_id, round_, queued)
         except BaseException:
             upload.abort()
             if created and not self.data.sha256_in_use(sha256):
@@ -286,10 +304,17 @@ class ReviewWorkflow:
 
     # -- decisions and comments --------------------------------------------------------------
     def decide(
-        self, actor: Actor, request_id: str, decision: str, comment: str = "", outputs=()
+        self,
+        actor: Actor,
+        request_id: str,
+        decision: str,
+        comment: str = "",
+        outputs=(),
+        without_reexecution: bool = False,
     ) -> str:
         """Record one reviewer's or steward's decision (with their word on single
-        ``outputs``: dicts of cell, output, decision, comment); return the new status."""
+        ``outputs``: dicts of cell, output, decision, comment); return the new status.
+        ``without_reexecution``: the reviewer's exception for a run past its time limit."""
         comment = rules.check_decision(decision, comment)
         with self.data.transaction() as tx:
             row = tx.lock(request_id)
@@ -302,6 +327,7 @@ class ReviewWorkflow:
             )
             if decision == "approve":
                 self.verify_frozen(row)
+                rules.check_run_allows_approval(tx.run(row.id, row.round), without_reexecution)
             details = {
                 "decision": decision,
                 "round": row.round,
@@ -312,6 +338,8 @@ class ReviewWorkflow:
             }
             if outputs:
                 details["outputs"] = rules.summary_of_outputs(outputs)
+            if decision == "approve" and without_reexecution:
+                details["exception"] = rules.WITHOUT_REEXECUTION
             audit = event(AUDIT_ACTIONS[action], actor.name, row, details)
             tx.decide(row, decided, status, audit, outputs)
             if comment:
@@ -439,3 +467,140 @@ class ReviewWorkflow:
                 raise Conflict(f"request {row.id}: the release package: {e}") from None
             tx.record(event(AuditAction.RELEASE_DOWNLOAD, actor.name, row, {"sha256": sha256}))
         return str(self.store.path(sha256)), f"{row.id}-release.zip"
+
+    # -- re-execution (the service's pool runs them: reexecution.py) ---------------------------
+    def requeue_interrupted(self) -> int:
+        """At start: runs the last service left running, or could not run, go back to the
+        queue at their place; returns how many."""
+        count = 0
+        for run in self.data.runs_in(RunState.RUNNING, RunState.UNAVAILABLE):
+            with self.data.transaction() as tx:
+                row = tx.lock(run.request_id)
+                run = tx.run(run.request_id, run.round)
+                if run.state not in (RunState.RUNNING, RunState.UNAVAILABLE):
+                    continue
+                details = {"round": run.round, "attempts": run.attempts}
+                audit = event(AuditAction.REEXECUTION_RESTART, SERVICE, row, details)
+                tx.move_run(run, RunState.QUEUED, audit)
+                count += 1
+        return count
+
+    def queue(self) -> list:
+        """Queued runs, first first."""
+        return self.data.runs_in(RunState.QUEUED)
+
+    def claim_run(self):
+        """The oldest queued run, now running (None when the queue is empty); with its
+        request row. Runs of requests no longer open end at once, unrun."""
+        for run in self.data.runs_in(RunState.QUEUED):
+            with self.data.transaction() as tx:
+                row = tx.lock(run.request_id)
+                run = tx.run(run.request_id, run.round)
+                if run.state != RunState.QUEUED:
+                    continue  # another worker took it
+                details = {"round": run.round, "attempt": run.attempts + 1}
+                tx.move_run(run, RunState.RUNNING, event(REEXECUTION_START, SERVICE, row, details))
+                return row, tx.run(run.request_id, run.round)
+        return None
+
+    def finish_run(self, row, run, result, versions: dict) -> str:
+        """What the run found, applied: outputs compared with the submission's, the gate on
+        the re-executed notebook, the stewards from its lineage; a failure (or a gate block
+        the submission did not have an exception for) sends the request back to the
+        researcher. Returns the run's new state."""
+        from enclave.review_service import compare
+
+        failure = result.failure
+        state = rules.run_state(failure)
+        outcome = {"seconds": round(result.seconds, 1), "versions": versions}
+        sha256 = None
+        required = None
+        if failure is not None:
+            outcome["failure"] = failure.to_dict()
+        if result.notebook is not None and state == RunState.DONE:
+            import nbformat
+
+            submitted = self._frozen(row)
+            compared = compare.compare(submitted, result.notebook)
+            report = self.gate.screen(result.notebook, row.notebook, result.institutions)
+            data = nbformat.writes(result.notebook).encode()
+            sha256, _ = self.store.put_bytes(data)
+            required = stewards.as_json(
+                stewards.required_institutions(
+                    nb=result.notebook,
+                    run_lineage=result.institutions,
+                    query_events=self.data.query_events(row.author, row.project),
+                    project_institutions=lambda: self.projects.get(row.project).institutions,
+                    institutions=self.settings.institutions,
+                    server_log_read=self._import_statement_log(row.author),
+                )
+            )
+            outcome.update(
+                compared,
+                gate=report.to_dict(),
+                institutions=result.institutions,
+                relations=result.relations,
+                statements=len(result.records),
+                submitted_sha256=row.sha256,
+                reexecuted_sha256=sha256,
+            )
+        counts = compare.counts(outcome) if "marks" in outcome else {}
+        with self.data.transaction() as tx:
+            row = tx.lock(row.id)
+            run = tx.run(run.request_id, run.round)
+            if run.state != RunState.RUNNING:
+                return run.state  # requeued meanwhile (a restart): that run decides
+            details = {
+                "round": run.round,
+                "state": state.value,
+                "seconds": outcome["seconds"],
+                "marks": counts,
+                "sha256": sha256,
+                "institutions": result.institutions,
+                "failure": outcome.get("failure", {}).get("kind"),
+                "error": outcome.get("failure", {}).get("error"),
+            }
+            tx.move_run(
+                run,
+                state,
+                event(AuditAction.REEXECUTION_FINISH, SERVICE, row, details),
+                sha256=sha256,
+                result=json.dumps(outcome),
+            )
+            current = row.round == run.round and row.status in OPEN_FOR_DECISION
+            if not current:
+                return state
+            reason = rules.sent_back(failure, outcome.get("gate"), row.exception_note)
+            if reason:
+                status = rules.move(row, Action.REQUEST_CHANGES)
+                moved = {"round": row.round, "status": status.value, "by": "re-execution"}
+                changes = event(AUDIT_ACTIONS[Action.REQUEST_CHANGES], SERVICE, row, moved)
+                tx.move(row, status, changes)
+                audit = event(AuditAction.REQUEST_COMMENT, SERVICE, row, {"visibility": "all"})
+                tx.add_comment(row, SERVICE, reason, "all", audit)
+                decided = {"round": row.round, "decision": "request_changes", "status": status}
+                tx.notify(
+                    "request.decided",
+                    users=[row.author],
+                    context={"request": row.id, "project": row.project, "by": SERVICE} | decided,
+                )
+            elif required is not None and required[0] != row.institutions:
+                details = {"round": row.round, "institutions": json.loads(required[0])}
+                tx.set_stewards(
+                    row, *required, event(AuditAction.REQUEST_STEWARDS, SERVICE, row, details)
+                )
+        return state
+
+    def _frozen(self, row):
+        from enclave.output_review.gate import read_notebook
+
+        self.verify_frozen(row)
+        return read_notebook(self.store.path(row.sha256))
+
+    def run_of(self, row):
+        """The current round's re-execution (None: not re-executed)."""
+        return self.data.run(row.id, row.round)
+
+
+SERVICE = "review-service"
+REEXECUTION_START = AuditAction.REEXECUTION_START

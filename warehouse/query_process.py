@@ -124,6 +124,7 @@ class QueryProcess(Configurable):
                 pass_fds=(listener.fileno(), log_fd),
                 preexec_fn=lambda: _child_setup(limit),
                 start_new_session=True,
+                cwd="/",  # `python -m` puts its cwd first on sys.path: never a checkout's
                 env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
             )
         finally:
@@ -201,15 +202,16 @@ def _child_setup(memory_limit: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
 
 
-def ensure_account(name: str) -> pwd.struct_passwd:
-    """The query processes' system account (no home, no shell, a group of its own)."""
+def ensure_account(name: str, purpose: str = "query processes") -> pwd.struct_passwd:
+    """A system account of the enclave's own (no home, no shell, a group of its own): the
+    query processes', or the re-executions'."""
     try:
         return pwd.getpwnam(name)
     except KeyError:
         pass
     result = subprocess.run(
         ["useradd", "--system", "--user-group", "--no-create-home", "--shell",
-         "/usr/sbin/nologin", "--comment", "enclave query process", name],
+         "/usr/sbin/nologin", "--comment", f"enclave {purpose}", name],
         capture_output=True,
         text=True,
     )  # fmt: skip
@@ -217,6 +219,6 @@ def ensure_account(name: str) -> pwd.struct_passwd:
         return pwd.getpwnam(name)  # made by us, or by another hub meanwhile
     except KeyError:
         raise QueryProcessError(
-            f"the account {name!r} for query processes cannot be created "
-            f"({result.stderr.strip()[:200]}); create it or set QueryProcess.account."
+            f"the account {name!r} for {purpose} cannot be created "
+            f"({result.stderr.strip()[:200]}); create it or choose another in the configuration."
         ) from None

@@ -61,6 +61,12 @@ class AuditAction(StrEnum):
     MAIL_SENT = "mail.sent"
     MAIL_FAILED = "mail.failed"  # refused or unreachable: retried later
     MAIL_UNDELIVERABLE = "mail.undeliverable"  # no address, or every attempt failed
+    # trusted re-execution (enclave.review_service.reexecution): one per move of a run
+    REEXECUTION_QUEUE = "reexecution.queue"
+    REEXECUTION_START = "reexecution.start"
+    REEXECUTION_RESTART = "reexecution.restart"  # the service stopped mid-run: queued again
+    REEXECUTION_FINISH = "reexecution.finish"
+    REQUEST_STEWARDS = "request.stewards"  # the stewards required, from the run's lineage
 
 
 A = AuditAction

@@ -11,7 +11,7 @@ database costs one query (a test keeps it equal to the scripts' head).
 
 from pathlib import Path
 
-HEAD = "0004"
+HEAD = "0005"
 VERSION_TABLE = "enclave_alembic_version"  # not alembic_version: JupyterHub's may share a database
 HERE = Path(__file__).resolve().parent
 # PostgreSQL: one upgrade at a time (the hub and the review service may both create a new

@@ -34,6 +34,7 @@ ADDED_SINCE = {
     "user_directory",
     "mail_outbox",
     "project_access",
+    "review_reexecutions",
 }
 # columns later revisions add to tables that were there before
 ADDED_COLUMNS = {"projects": {"requested_by"}, "review_requests": {"release_use", "recipients"}}

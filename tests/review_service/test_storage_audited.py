@@ -12,11 +12,12 @@ from review_factories import researcher
 from enclave.audit import AuditLog
 from enclave.audit.actions import AuditAction, AuditEvent
 from enclave.review_service.data_access import Changes, ReviewData
-from enclave.review_service.states import Status
+from enclave.review_service.states import RunState, Status
 from enclave.tables import (
     review_comments,
     review_decisions,
     review_output_decisions,
+    review_reexecutions,
     review_releases,
     review_requests,
     review_rounds,
@@ -24,6 +25,7 @@ from enclave.tables import (
 )
 
 TABLES = (
+    review_reexecutions,
     review_requests,
     review_decisions,
     review_comments,
@@ -35,7 +37,7 @@ TABLES = (
 
 # the calls that only read; every other public call must take an audit event
 READS = {
-    Changes: {"lock", "decisions", "release_sha256"},
+    Changes: {"lock", "decisions", "release_sha256", "run"},
     ReviewData: {
         "transaction",
         "request",
@@ -47,6 +49,8 @@ READS = {
         "decisions",
         "approved_request_ids",
         "sha256_in_use",
+        "run",
+        "runs_in",
         "had_postgres_session",
         "query_events",
     },
@@ -72,6 +76,8 @@ def table_rows(engine) -> dict:
             t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar() for t in TABLES
         } | {
             "statuses": sorted(conn.execute(sa.select(review_requests.c.status)).scalars()),
+            "stewards": sorted(conn.execute(sa.select(review_requests.c.institutions)).scalars()),
+            "runs": sorted(conn.execute(sa.select(review_reexecutions.c.state)).scalars()),
         }
 
 
@@ -108,6 +114,17 @@ CASES = {
         audit(AuditAction.RELEASE_BUILD, row.id),
     ),
 }
+CASES |= {
+    "queue_run": lambda tx, data, row: tx.queue_run(
+        row.id, 2, audit(AuditAction.REEXECUTION_QUEUE, row.id)
+    ),
+    "move_run": lambda tx, data, row: tx.move_run(
+        tx.run(row.id, 1), RunState.RUNNING, audit(AuditAction.REEXECUTION_START, row.id)
+    ),
+    "set_stewards": lambda tx, data, row: tx.set_stewards(
+        row, '["CC-101"]', '{"CC-101": ["read"]}', audit(AuditAction.REQUEST_STEWARDS, row.id)
+    ),
+}
 DATA_CASES = {"record": lambda data, row: data.record(audit(AuditAction.WAREHOUSE_QUERY, None))}
 
 
@@ -123,6 +140,7 @@ def test_every_mutating_call_takes_an_audit_event():
 
 @pytest.fixture
 def stored(workflow):
+    workflow.reexecute = True  # its round 1 is queued for a re-execution
     rid = submit(workflow, researcher("rita"))["id"]
     return workflow, ReviewData(workflow.engine), rid
 
