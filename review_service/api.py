@@ -52,6 +52,8 @@ class DecisionBody(Body):
     decision: str = Field(max_length=40)
     comment: str = Field("", max_length=LIMITS["comment"])
     outputs: list[OutputDecisionBody] = Field([], max_length=MAX_OUTPUT_DECISIONS)
+    # the reviewer's exception for a run past its time limit: "released without re-execution"
+    without_reexecution: bool = False
 
 
 class CommentBody(Body):
@@ -299,6 +301,7 @@ class RequestHandler(APIHandler):
                     "institutions_outstanding": progress.institutions_outstanding,
                 },
                 "release": info["release"].sha256 if info["release"] else None,
+                "reexecution": self.application.reexecution_json(row),
             }
         )
 
@@ -308,7 +311,13 @@ class DecisionHandler(APIHandler):
         body = self.body_as(DecisionBody)
         outputs = [o.model_dump() for o in body.outputs]
         status = await self.in_thread(
-            self.workflow.decide, self.actor, request_id, body.decision, body.comment, outputs
+            self.workflow.decide,
+            self.actor,
+            request_id,
+            body.decision,
+            body.comment,
+            outputs,
+            body.without_reexecution,
         )
         if status == "approved":
             status = await self.application.build_release(request_id) or status

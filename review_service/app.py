@@ -157,6 +157,15 @@ class ReviewApplication(web.Application):
         queue = [(r.request_id, r.round) for r in self.workflow.queue()]
         return page_view(run, queue, self.run_progress.get((run.request_id, run.round)))
 
+    def reexecution_json(self, request) -> dict | None:
+        """``reexecution_view`` for the API: marks keyed ``"cell:output"``."""
+        view = self.reexecution_view(request)
+        if view is None:
+            return None
+        marks = {f"{c}:{o}": mark for (c, o), mark in view.pop("marks").items()}
+        view.pop("mark_list")
+        return {**view, "marks": marks}
+
     # -- the re-execution pool -----------------------------------------------------------------
     run_progress: dict  # (request id, round) -> (cells done, cells in all), while it runs
 
