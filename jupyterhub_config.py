@@ -37,6 +37,10 @@ c.AuditTrail.head_file = str(HUB_DIR / "audit-head.log")
 c.JupyterHub.authenticator_class = "enclave"  # enclave.hub.authenticator (an entry point)
 # EnclaveAuthenticator: researchers | reviewers | stewards-<institution> | admins; others refused.
 # Its OIDC defaults (scopes, groups claim, basic auth) are in hub/authenticator.py.
+# Auth state (the provider's tokens) encrypted with a key only the hub reads; the provider is
+# asked again every Authenticator.auth_refresh_age (300 s): whom it drops loses sessions,
+# tokens and cookies (hub/authenticator.py)
+c.EnclaveAuthenticator.auth_state_key_file = str(HUB_DIR / "auth-state.key")
 
 # --- the hub's pages: start page (agreement -> project -> session), agreement, errors, branding --
 from enclave.hub.start_page import start_page  # noqa: E402
@@ -84,7 +88,11 @@ from enclave.review_service.hub_config import hub_config_file  # noqa: E402
 services.supervise()
 # the idle culler reads c.IdleCuller.timeout | cull_every from the hub's config file (hub/culler.py)
 c.JupyterHub.services = [culler.service(hub_config_file())]
-c.JupyterHub.load_roles = [culler.role()]
+# administrators manage people and servers but do not enter researchers' sessions;
+# admin_role(enter_sessions=True) allows it, each entry then audited (hub/authenticator.py)
+from enclave.hub.authenticator import admin_role  # noqa: E402
+
+c.JupyterHub.load_roles = [culler.role(), admin_role()]
 # review service (issue 5): its process, custom scopes, roles by group, session token scopes,
 # and the hub home page's waiting count -- all in review_service/hub_config.py
 configure_review(c, hub_dir=HUB_DIR)

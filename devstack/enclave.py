@@ -77,6 +77,7 @@ def running_enclave(
     students: int = 300,
     warehouse_url: str | None = None,
     env: dict | None = None,
+    provider_options: dict | None = None,
 ):
     """``warehouse_url``: a PostgreSQL database to load the synthetic warehouse into (sessions
     then use PostgreSQL roles); default: the SQLite warehouse under the hub directory.
@@ -84,7 +85,7 @@ def running_enclave(
     ``base_dir``: where the hub's 0700 directory goes; ``None`` (recommended) makes a fresh one
     under /var/lib/enclave, removed afterwards. Sessions see /tmp as a private tmpfs of their own,
     so files under /tmp do not exist for them (rather than being unreadable). ``env``: more
-    environment for the hub.
+    environment for the hub. ``provider_options``: more arguments for ``OIDCProvider``.
 
     On exit everything stops in order: the hub (its sessions, services and proxy; then whatever
     it left, see ``RunningHub.stop``), this run's nftables table, the session and hub
@@ -127,7 +128,11 @@ def running_enclave(
             names[stem]: {"password": password, "groups": groups} for stem, groups in people.items()
         }
         provider = stack.enter_context(
-            OIDCProvider(accounts, [f"http://127.0.0.1:{port}/hub/oauth_callback"])
+            OIDCProvider(
+                accounts,
+                [f"http://127.0.0.1:{port}/hub/oauth_callback"],
+                **(provider_options or {}),
+            )
         )
         config = f"""
 c.EnclaveSpawner.egress_table = "enclave_test_{tag}"

@@ -20,6 +20,7 @@ from tornado.httputil import url_concat
 
 from enclave.errors import EnclaveError
 from enclave.hub import admin
+from enclave.hub.authenticator import is_admin
 from enclave.hub.context import enclave_context
 
 AUDIT_PAGE = 100
@@ -29,7 +30,7 @@ def admin_only(method):
     @web.authenticated
     @functools.wraps(method)
     async def wrapper(self, *args, **kwargs):
-        if not self.current_user.admin:
+        if not is_admin(self.current_user):
             raise web.HTTPError(403, "These pages are for the enclave's administrators.")
         return await method(self, *args, **kwargs)
 

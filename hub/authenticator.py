@@ -9,11 +9,34 @@ synced into JupyterHub groups (``manage_groups``), and only these groups let any
 - ``admins`` — hub administrators, no data sessions unless also ``researchers``.
 
 Everybody else is refused at login: nobody gets in by omission.
+
+Access ends when the provider says so, not only at the next login. The provider's tokens are
+kept in JupyterHub's auth state, encrypted with a key only the hub reads
+(``auth_state_key_file``). At most every ``Authenticator.auth_refresh_age`` seconds (300) the
+hub asks the provider again (userinfo with the access token, else the refresh token), on the
+user's next request and, for a running session, from the spawner's ``poll()``. A user the
+provider no longer vouches for (tokens refused) or who is in no enclave group any more is
+revoked (``revoke``): every hub API and OAuth token deleted, the hub cookie invalidated, the
+auth state dropped, the servers stopped, and an ``access.revoke`` audit event written.
+
+Nobody enters another user's session server by default. JupyterHub's own ``admin`` role (the
+admin flag) can do anything and cannot be narrowed, so nobody gets it from the provider: the
+``admins`` group holds the ``enclave-admin`` role instead (``admin_role``), which has neither
+``access:servers`` nor what would give it (``tokens`` for other users, ``shares``,
+``admin:services``, auth state). A deployment that grants such access anyway gets a
+``session.enter`` audit event each time the hub lets someone into a server not theirs
+(``EnclaveOAuthAuthorize``); if the event cannot be written, the entry is refused.
 """
 
+import asyncio
 import os
+from dataclasses import dataclass
+from pathlib import Path
 
+from jupyterhub.apihandlers.auth import OAuthAuthorizeHandler
+from jupyterhub.utils import new_token
 from oauthenticator.generic import GenericOAuthenticator
+from tornado import web
 from traitlets import Unicode, default
 
 from enclave.errors import EnclaveError
@@ -51,6 +74,46 @@ def check_state_at_start(config, log) -> None:
         raise SystemExit(1) from None
 
 
+# What administrators need (the admin pages: users, their servers started and stopped, groups,
+# services, the hub): JupyterHub's admin role without entering anyone's server, directly
+# (access:servers) or by a detour (tokens minted for the user, shares, a service given scopes,
+# the user's provider tokens in auth state, server state).
+ADMIN_SCOPES = [
+    "admin-ui",
+    "users",
+    "delete:users",
+    "read:roles",
+    "servers",
+    "read:tokens",
+    "admin:groups",
+    "list:services",
+    "read:services",
+    "access:services",
+    "read:hub",
+    "proxy",
+    "shutdown",
+    "read:metrics",
+]
+
+
+def admin_role(*, enter_sessions: bool = False) -> dict:
+    """The ``JupyterHub.load_roles`` entry of the ``admins`` group; ``enter_sessions=True``
+    lets administrators open researchers' servers (each entry audited)."""
+    scopes = [*ADMIN_SCOPES, *(["access:servers"] if enter_sessions else [])]
+    return {
+        "name": "enclave-admin",
+        "description": "Enclave administrators: people, projects and servers, not sessions",
+        "groups": [ADMINS],
+        "scopes": scopes,
+    }
+
+
+def is_admin(user) -> bool:
+    """An enclave administrator: in the provider's ``admins`` group (never JupyterHub's
+    admin flag, which nobody gets from the provider)."""
+    return user is not None and ADMINS in {g.name for g in user.groups}
+
+
 def enclave_roles(groups) -> set[str]:
     """The enclave roles carried by these provider groups (empty: refuse)."""
     groups = set(groups or ())
@@ -58,6 +121,15 @@ def enclave_roles(groups) -> set[str]:
     if steward_institutions(groups):
         roles.add("stewards")
     return roles
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What the provider said of a user: their fresh ``auth_model``, or why their access is
+    revoked, or (neither) that it could not be asked."""
+
+    auth_model: dict | None = None
+    revoked: str | None = None
 
 
 class EnclaveAuthenticator(GenericOAuthenticator):
@@ -69,6 +141,44 @@ class EnclaveAuthenticator(GenericOAuthenticator):
 
         if isinstance(self.parent, JupyterHub):  # the hub is starting: open the state now
             check_state_at_start(self.config, self.log)
+            self._use_auth_state_key()
+
+    auth_state_key_file = Unicode(
+        "",
+        help="""File holding the key that encrypts users' auth state (their provider tokens)
+        in the hub's database: 32 random bytes, mode 0600, made when missing. Only the hub
+        reads it; no session or service gets it. Not used when ``CryptKeeper.keys`` or
+        ``$JUPYTERHUB_CRYPT_KEY`` give keys. Losing it only makes everyone sign on again.""",
+    ).tag(config=True)
+
+    def _use_auth_state_key(self) -> None:
+        from jupyterhub.crypto import CryptKeeper
+
+        from enclave.audit.keying import KEY_BYTES, keygen
+
+        keeper = CryptKeeper.instance()
+        if keeper.keys or not self.auth_state_key_file:
+            return
+        path = keygen(Path(self.auth_state_key_file))
+        key = path.read_bytes()
+        if len(key) != KEY_BYTES or path.stat().st_mode & 0o077:
+            self.log.critical(
+                "Authenticator.auth_state_key_file %s: must be %d bytes, readable by its owner "
+                "only (remove it: a new one is made, and everyone signs on again).",
+                path,
+                KEY_BYTES,
+            )
+            raise SystemExit(1)
+        keeper.keys = [key]
+
+    @default("enable_auth_state")
+    def _enable_auth_state_default(self):
+        return True
+
+    @default("auth_refresh_strict")
+    def _auth_refresh_strict_default(self):
+        # stale auth is refused on API requests too, not only on cookie-authenticated pages
+        return True
 
     oidc_issuer = Unicode(
         help="""Issuer URL of the OpenID Connect provider (no trailing slash), e.g.
@@ -114,9 +224,12 @@ class EnclaveAuthenticator(GenericOAuthenticator):
     def _groups_key_default(self):
         return "oauth_user.groups"
 
-    @default("admin_groups")
-    def _admin_groups_default(self):
-        return {ADMINS}
+    async def update_auth_model(self, auth_model):
+        """The provider's groups; JupyterHub's admin flag only for ``admin_users`` named in the
+        configuration (an ``admins`` member gets the ``enclave-admin`` role instead)."""
+        auth_model = await super().update_auth_model(auth_model)
+        auth_model["admin"] = auth_model["name"] in self.admin_users
+        return auth_model
 
     @default("basic_auth")
     def _basic_auth_default(self):
@@ -145,3 +258,95 @@ class EnclaveAuthenticator(GenericOAuthenticator):
             return True
         self.log.warning("Refusing %s: no enclave role among the provider's groups", username)
         return False
+
+    # -- revocation -------------------------------------------------------------------------------
+    def get_handlers(self, app):
+        return [(r"/api/oauth2/authorize", EnclaveOAuthAuthorize), *super().get_handlers(app)]
+
+    async def confirm(self, user, handler=None) -> Confirmation:
+        """Ask the provider about ``user`` now; revoke their access if it no longer vouches
+        for them or they are in no enclave group."""
+        try:
+            refreshed = await super().refresh_user(user, handler)
+        except Exception as e:  # the provider could not be asked: no verdict, nothing revoked
+            self.log.warning(
+                "Cannot confirm %s with the sign-on provider: %s", user.name, type(e).__name__
+            )
+            return Confirmation()
+        if refreshed is True:  # auth state disabled: nothing to ask the provider with
+            return Confirmation(auth_model={})
+        if not refreshed:
+            reason = "the sign-on provider no longer accepts your sign-on"
+        elif not enclave_roles(refreshed.get("groups")):
+            reason = "you are no longer in any enclave group at the sign-on provider"
+        else:
+            return Confirmation(auth_model=refreshed)
+        await self.revoke(user, reason, groups=(refreshed or {}).get("groups") or [])
+        return Confirmation(revoked=reason)
+
+    async def refresh_user(self, user, handler=None, **kwargs):
+        """The fresh auth model, or False (sign on again): see ``confirm``. The servers of a
+        revoked user are ended through their spawners' ``poll()``."""
+        confirmation = await self.confirm(user, handler)
+        if confirmation.revoked:
+            for spawner in list(user.spawners.values()):
+                if spawner.active and not spawner.pending:
+                    asyncio.ensure_future(spawner.poll_and_notify())
+        return confirmation.auth_model or False
+
+    async def revoke(self, user, reason: str, *, groups=()) -> None:
+        """Delete every token of ``user``, invalidate their hub cookies, drop their auth state
+        and provider groups; recorded as ``access.revoke`` when anything was still held."""
+        from enclave.audit.actions import AuditAction
+        from enclave.hub.context import enclave_context
+
+        orm_user = user.orm_user
+        tokens = list(orm_user.api_tokens)
+        held = bool(tokens) or await user.get_auth_state() is not None
+        for token in tokens:
+            user.db.delete(token)
+        orm_user.cookie_id = new_token()  # every hub cookie of theirs names the old one
+        user.db.commit()
+        await user.save_auth_state(None)
+        if self.manage_groups:
+            user.sync_groups(list(groups))
+        user._auth_refreshed = None
+        if held:
+            self.log.warning("Revoked %s's access: %s", user.name, reason)
+            enclave_context(self.config).audit.append(
+                actor=user.name,
+                action=AuditAction.ACCESS_REVOKE,
+                details={"reason": reason, "tokens": len(tokens)},
+            )
+
+
+class EnclaveOAuthAuthorize(OAuthAuthorizeHandler):
+    """JupyterHub's OAuth authorization, recording each entry into a server not the user's
+    own (``session.enter``) before it is granted."""
+
+    def _complete_login(self, uri, headers, scopes, credentials):  # no confirmation asked
+        self._record_entry(credentials["client_id"])
+        return super()._complete_login(uri, headers, scopes, credentials)
+
+    @web.authenticated
+    def post(self):  # the confirmation form
+        self._record_entry(self.get_argument("client_id", ""))
+        return super().post()
+
+    def _record_entry(self, client_id: str) -> None:
+        client = self.oauth_provider.fetch_by_client_id(client_id) if client_id else None
+        spawner = getattr(client, "spawner", None)
+        if spawner is None or spawner.user.name == self.current_user.name:
+            return
+        from enclave.audit.actions import AuditAction
+        from enclave.hub.context import enclave_context
+
+        try:
+            enclave_context(self.settings["config"]).audit.append(
+                actor=self.current_user.name,
+                action=AuditAction.SESSION_ENTER,
+                details={"owner": spawner.user.name, "server": spawner.name},
+            )
+        except Exception as e:  # no record, no entry
+            self.log.error("Cannot record an entry into a session: %s", type(e).__name__)
+            raise web.HTTPError(403, "Entry refused: it could not be recorded.") from None

@@ -14,10 +14,18 @@ project's owners had approved when it started (``session_access``): once any of 
 withdrawn or narrowed, the session could still read what is no longer approved (its extract, a
 connection opened before), so it ends, and the next one starts on what is approved then. A
 session whose state has no such record (started before this rule) is ended too.
+
+``poll()`` also asks the sign-on provider about the user when their auth is older than
+``Authenticator.auth_refresh_age`` (``EnclaveAuthenticator.confirm``): a user it revoked loses
+the session at once, and changed groups (no longer ``researchers``) end it through the rules.
+A provider that cannot be asked ends the session only once the user has gone unconfirmed for
+twice the refresh age: a short outage of the provider does not cost everyone their kernels.
 """
 
+import asyncio
 import json
 import pwd
+import time
 from html import escape
 
 from jupyterhub.spawner import SpawnException
@@ -116,6 +124,9 @@ class SessionPolicy(HasTraits):
     async def reason_to_end(self, ctx) -> str | None:
         """Why the running session must end now, or None while every rule holds. Spawners
         extend it with their own reasons (the local one: statements no longer recorded)."""
+        revoked = await self.sign_on_reason_to_end()
+        if revoked:
+            return revoked
         try:
             project = self.check_may_run(ctx, self.session_project or "")
         except SpawnException as e:
@@ -137,6 +148,33 @@ class SessionPolicy(HasTraits):
             "narrowed; start a new session to work with what is approved now."
         )
 
+    _unconfirmed_since: float | None = None
+
+    async def sign_on_reason_to_end(self) -> str | None:
+        """Ask the provider about the user if their auth is due a refresh (see the module)."""
+        authenticator = getattr(self, "authenticator", None)
+        if not hasattr(authenticator, "confirm") or not authenticator.auth_refresh_age:
+            return None
+        user, now = self.user, time.monotonic()
+        age = authenticator.auth_refresh_age
+        if user._auth_refreshed and now - user._auth_refreshed < age:
+            return None
+        confirmation = await authenticator.confirm(user)
+        if confirmation.revoked:
+            return confirmation.revoked
+        if confirmation.auth_model is None:
+            since = self._unconfirmed_since = self._unconfirmed_since or user._auth_refreshed or now
+            if now - since >= 2 * age:
+                return "the sign-on provider could not confirm your access for too long"
+            return None
+        model = confirmation.auth_model
+        if authenticator.manage_groups and model.get("groups") is not None:
+            user.sync_groups(model["groups"])
+        if "auth_state" in model:
+            await user.save_auth_state(model["auth_state"])
+        user._auth_refreshed, self._unconfirmed_since = now, None
+        return None
+
     _stopping = False
 
     async def poll(self):
@@ -156,7 +194,16 @@ class SessionPolicy(HasTraits):
             return None
         self.log.warning("Stopping %s's session: %s", self.user.name, reason)
         await self.stop(now=True)
+        self._keep_why_it_ended(reason)
         return 1
+
+    def _keep_why_it_ended(self, reason: str) -> None:
+        """Keep the reason where JupyterHub keeps a failed start's: its pages (the start page,
+        /user/NAME/ which an open JupyterLab reaches) then tell the user why."""
+        ended = asyncio.get_running_loop().create_future()
+        ended.set_exception(refuse(f"Your session was ended: {reason}.", reason="ended"))
+        ended.exception()  # read: no "never retrieved" warning when it is replaced
+        self._spawn_future = ended
 
     async def stop(self, now=False):
         self._stopping = True  # a spawner's stop() may poll: no policy check from there

@@ -91,6 +91,13 @@ REFUSALS = {
         "Tell the administrators",
         None,
     ),
+    "ended": (
+        "Your session was ended",
+        "A session goes on only while every rule holds: your role and sign-on, the agreement, "
+        "the project, the recording of its queries, and what it may send to your browser.",
+        "Start a new session from the start page, or ask if the reason is unclear",
+        "home",
+    ),
     "configuration": (
         "Sessions are not set up on this enclave yet",
         "The enclave's session settings are incomplete, so no session can start safely.",

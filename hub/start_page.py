@@ -93,8 +93,10 @@ class StartPage:
 
     @property
     def is_admin(self) -> bool:
-        """JupyterHub's admin flag (the ``admins`` group, through the authenticator)."""
-        return bool(self.user and self.user.admin)
+        """In the provider's ``admins`` group (``authenticator.is_admin``)."""
+        from enclave.hub.authenticator import is_admin
+
+        return is_admin(self.user)
 
     # -- step 1: the agreement --------------------------------------------------------------
     @property

@@ -7,6 +7,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import requests
+
 from devstack.process import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
@@ -19,6 +21,9 @@ class OIDCProvider:
     ``accounts``: ``{login: {"password": str, "groups": [str], "email": str}}``.
     ``redirect_uris``: the hub's callback URLs; add more later with ``restart`` is not needed if
     you pass them up front. Attributes once started: ``issuer``, ``client_id``, ``client_secret``.
+    ``set_groups(login, groups)`` and ``remove_account(login)`` change accounts while it runs,
+    as the consortium's identity administrators would. ``access_token_ttl``: seconds an access
+    token is valid (the hub then needs its refresh token).
     Use as a context manager, or call ``start()`` / ``stop()``.
     """
 
@@ -30,12 +35,15 @@ class OIDCProvider:
         port: int = 0,
         client_id: str = "enclave-hub",
         client_secret: str | None = None,
+        access_token_ttl: int = 3600,
     ):
         self.accounts = accounts
         self.redirect_uris = redirect_uris
         self.port = port
         self.client_id = client_id
         self.client_secret = client_secret or secrets.token_hex(16)
+        self.access_token_ttl = access_token_ttl
+        self._control_secret = secrets.token_hex(16)
         self.issuer = None
         self.process = None
         self._config_dir = None
@@ -56,6 +64,8 @@ class OIDCProvider:
                         }
                     ],
                     "accounts": self.accounts,
+                    "control_secret": self._control_secret,
+                    "access_token_ttl": self.access_token_ttl,
                 },
                 f,
             )
@@ -74,6 +84,22 @@ class OIDCProvider:
             raise RuntimeError(f"OIDC provider did not start (said {line!r})")
         self.issuer = line.split()[1]
         return self
+
+    def set_groups(self, login: str, groups: list[str]) -> None:
+        self._control("PUT", login, {"groups": groups})
+
+    def remove_account(self, login: str) -> None:
+        self._control("DELETE", login)
+
+    def _control(self, method: str, login: str, body: dict | None = None) -> None:
+        response = requests.request(
+            method,
+            f"{self.issuer}/control/accounts/{login}",
+            json=body,
+            headers={"Authorization": f"Bearer {self._control_secret}"},
+            timeout=10,
+        )
+        response.raise_for_status()
 
     def stop(self) -> None:
         stop_process(self.process, 10)

@@ -4,6 +4,9 @@
 //   {"port": 0, "clients": [{"client_id", "client_secret", "redirect_uris": [...]}],
 //    "accounts": {"alice": {"password": "...", "groups": ["researchers"], "email": "..."}}}
 // Prints one line `READY <issuer>` on stdout once listening (port 0 = pick a free port).
+// With "control_secret" in the config, `PUT /control/accounts/<login>` (JSON {"groups": [...]})
+// changes an account's groups and `DELETE` removes it, as an identity administrator would;
+// requests must carry `Authorization: Bearer <control_secret>`.
 //
 // Unlike oidc-provider's devInteractions (which accept any password), the login form here checks
 // the account's password, and consent is granted implicitly (first-party clients only).
@@ -38,7 +41,7 @@ server.listen(config.port || 0, '127.0.0.1', () => {
   const issuer = `http://127.0.0.1:${server.address().port}`;
   const provider = new Provider(issuer, {
     clients: config.clients.map((c) => ({
-      grant_types: ['authorization_code'],
+      grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
       ...c,
@@ -83,12 +86,41 @@ server.listen(config.port || 0, '127.0.0.1', () => {
       await grant.save();
       return grant;
     },
-    ttl: { Session: 3600, Interaction: 600, AccessToken: 3600, Grant: 3600 },
+    // refresh tokens for confidential clients, as most enterprise providers issue them
+    issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+    ttl: {
+      Session: 3600, Interaction: 600, AccessToken: config.access_token_ttl || 3600, Grant: 3600,
+      RefreshToken: 86400,
+    },
   });
   provider.on('server_error', (ctx, err) => console.error('oidc server_error', err));
   const callback = provider.callback();
 
+  async function control(req, res, login) {
+    const expected = Buffer.from(`Bearer ${config.control_secret}`);
+    const given = Buffer.from(String(req.headers.authorization || ''));
+    if (!config.control_secret || given.length !== expected.length
+        || !crypto.timingSafeEqual(given, expected)) {
+      res.writeHead(403);
+      return res.end();
+    }
+    if (req.method === 'DELETE') {
+      delete accounts[login];
+    } else if (req.method === 'PUT' && Object.hasOwn(accounts, login)) {
+      let body = '';
+      for await (const chunk of req) body += chunk;
+      accounts[login].groups = JSON.parse(body).groups || [];
+    } else {
+      res.writeHead(404);
+      return res.end();
+    }
+    res.writeHead(204);
+    return res.end();
+  }
+
   server.on('request', async (req, res) => {
+    const controlled = req.url.match(/^\/control\/accounts\/([^/?]+)$/);
+    if (controlled) return control(req, res, decodeURIComponent(controlled[1]));
     const match = req.url.match(/^\/interaction\/([^/?]+)(\/login)?/);
     if (!match) return callback(req, res);
     try {

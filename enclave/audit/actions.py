@@ -41,6 +41,12 @@ class AuditAction(StrEnum):
     SPAWN = "spawn"
     # raw extracts deleted after a successful load (WarehouseSettings.remove_raw_after_load)
     WAREHOUSE_RAW_REMOVE = "warehouse.raw-remove"
+    # the provider no longer vouches for a user: servers stopped, tokens and cookies revoked
+    ACCESS_REVOKE = "access.revoke"
+    # someone other than its owner let into a session server (only where a deployment allows it)
+    SESSION_ENTER = "session.enter"
+    # a session's bytes sent to the browser, when it ends (and whether its cap ended it)
+    SESSION_OUTPUT = "session.output"
     # reading the warehouse: a kernel's record, or the server's statement log
     WAREHOUSE_QUERY = "warehouse.query"
     # review and release (enclave.review_service): one per transition, and the rest

@@ -85,7 +85,7 @@ def test_oidc_defaults_follow_the_issuer():
     assert (
         authenticator.manage_groups and authenticator.auth_state_groups_key == "oauth_user.groups"
     )
-    assert authenticator.admin_groups == {"admins"}
+    assert not authenticator.admin_groups  # admins get the enclave-admin role, not the flag
 
 
 def test_agreement_version_changes_with_its_text(tmp_path):
