@@ -8,7 +8,9 @@ namespace a container gets, the project's workspace as the home, a network names
 way out is the hub's nftables rules) with a scrubbed environment, resource limits and a memory
 cgroup for the whole session. While
 the session runs, ``poll()`` ends it as soon as a rule of the shared ``SessionPolicy`` (role,
-agreement, project) or the server-side query recording no longer holds.
+agreement, project) or the server-side query recording no longer holds, or once its server has
+sent more than ``max_output_bytes`` to the browser (counted on the host end of its link, where
+the researcher cannot reach the counter); the bytes sent are recorded when it stops.
 """
 
 import asyncio
@@ -23,6 +25,7 @@ from jupyterhub.spawner import LocalProcessSpawner
 from jupyterhub.traitlets import ByteSpecification
 from traitlets import Bool, Integer, List, Unicode, default
 
+from enclave.audit.actions import AuditAction
 from enclave.errors import EnclaveError
 from enclave.hub.context import enclave_context
 from enclave.hub.isolation.cgroups import SessionCgroup, hub_memory_cgroup
@@ -134,6 +137,15 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         memory cgroup.""",
     ).tag(config=True)
 
+    max_output_bytes = ByteSpecification(
+        "1G",
+        help="""What a session's server may send to the browser in all (its kernels' outputs,
+        files opened in Lab, terminals), counted by the hub on the host end of the session's
+        link. A session over it is ended at the next poll, with a message saying why; a new
+        session starts from zero. Every session's count is recorded when it stops
+        (``session.output``). 0: no limit (still recorded).""",
+    ).tag(config=True)
+
     require_memory_cgroup = Bool(
         True,
         help="""Refuse to start a session when no cgroup v1 memory controller can hold the
@@ -220,7 +232,10 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         self.hub_connect_url = sandbox.rewrite(f"{api.scheme}://{api.netloc}")
         cmd = [*self.cmd, *self.get_args()]
         try:
+            await sandbox.link.count_served(SESSION_PORT)
             self.proc = await sandbox.start(cmd, self.get_env())
+        except NetworkError as e:
+            raise self._sandbox_refusal(SandboxError(str(e))) from None
         except SandboxError as e:
             raise self._sandbox_refusal(e) from None
         self.pid = self.proc.pid
@@ -374,14 +389,51 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
             self._start_task.cancel()
             await asyncio.wait([self._start_task])
         uses_postgres = self._uses_postgres()  # super().stop() clears the state
+        project = self.session_project
         try:
             await super().stop(now=now)
         finally:
             sandbox, self._sandbox = self._sandbox, None
             if sandbox is not None:
-                await sandbox.close()
+                try:
+                    await self._record_output(sandbox, project)
+                finally:
+                    await sandbox.close()
             await self._close_warehouse(uses_postgres)
             await self._remove_cgroup()
+
+    _output_over_limit = False
+
+    async def _output_reason_to_end(self) -> str | None:
+        if self._sandbox is None or not self.max_output_bytes:
+            return None
+        if await self._sandbox.link.bytes_served() <= self.max_output_bytes:
+            return None
+        self._output_over_limit = True
+        return (
+            f"it sent more than {self.max_output_bytes / 1e6:,.0f} MB to your browser, this "
+            "enclave's limit per session (EnclaveSpawner.max_output_bytes); start a new "
+            "session to go on"
+        )
+
+    async def _record_output(self, sandbox: Sandbox, project: str | None) -> None:
+        """The ``session.output`` event: what the session's server sent to the browser."""
+        try:
+            sent = await sandbox.link.bytes_served()
+        except NetworkError as e:
+            self.log.error("Output of %s's session not counted: %s", self.user.name, e)
+            sent = None
+        enclave_context(self.config).audit.append(
+            actor=self.user.name,
+            action=AuditAction.SESSION_OUTPUT,
+            project=project,
+            details={
+                "bytes": sent,
+                "limit": int(self.max_output_bytes),
+                "ended_by_limit": self._output_over_limit,
+            },
+        )
+        self._output_over_limit = False
 
     async def _remove_cgroup(self) -> None:
         """Kill whatever is left of the session and remove its memory cgroup."""
@@ -439,7 +491,7 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
                 return "its warehouse query process ended"
             if not await self._import_queries():
                 return "its queries can no longer be imported into the audit trail"
-        return await super().reason_to_end(ctx)
+        return await self._output_reason_to_end() or await super().reason_to_end(ctx)
 
     async def _import_queries(self) -> bool:
         """Import the query log's new records; False (logged) when that failed

@@ -12,6 +12,10 @@ and only root (the hub and the proxy) opens connections into a session. The rese
 capability in the namespace, so cannot change its addresses, routes or rules. When the sandbox
 ends the kernel destroys its namespace, and the pair with it.
 
+What each session's server sends out of its link (to the proxy, so to the browser) is counted
+there too, per link (the ``served`` set's counters): bytes on the wire, as IP packets, where
+nothing the researcher runs can reach or reset them.
+
 Host ends are matched by interface index (``iif``), which the kernel does not hand out twice, so
 the table of a hub that died cannot apply to a later link of the same name. Link names
 (``encl<N>``) are unique on the machine, and N fixes the /30: two hubs never share an address.
@@ -19,6 +23,7 @@ the table of a hub that died cannot apply to a later link of the same name. Link
 
 import asyncio
 import ipaddress
+import json
 import os
 import socket
 from dataclasses import dataclass
@@ -45,6 +50,10 @@ table inet {table} {{
   set links {{ type iface_index; }}
   map endpoints {{ type inet_service : ipv4_addr . inet_service; }}
   set warehouse {{ type ipv4_addr . inet_service; }}
+  set served {{
+    type iface_index . inet_service
+    counter
+  }}
   chain prerouting {{
     type nat hook prerouting priority dstnat; policy accept;
     iif @links fib daddr type local meta nfproto ipv4 dnat ip to tcp dport map @endpoints
@@ -55,6 +64,7 @@ table inet {table} {{
   }}
   chain input {{
     type filter hook input priority filter; policy accept;
+    iif . tcp sport @served
     iif @links jump from_session
   }}
   chain forward {{
@@ -91,6 +101,19 @@ async def _run(*argv: str, stdin: str | None = None) -> tuple[int, str]:
     )
     _, err = await process.communicate(stdin.encode() if stdin is not None else None)
     return process.returncode, err.decode(errors="replace").strip()
+
+
+async def _output(*argv: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await process.communicate()
+    if process.returncode != 0:
+        said = err.decode(errors="replace").strip().splitlines()
+        raise NetworkError(
+            f"`{' '.join(argv[:4])}` failed: {said[-1] if said else process.returncode}"
+        )
+    return out.decode()
 
 
 async def _must(*argv: str, stdin: str | None = None) -> None:
@@ -159,6 +182,28 @@ class SessionLink:
             ),
         )
 
+    served_port: int | None = None
+
+    async def count_served(self, port: int) -> None:
+        """Count from now on what the session's server at ``port`` sends out of this link."""
+        element = f"{{ {self.ifindex} . {port} }}"
+        await _must("nft", "add", "element", "inet", self.network.table, "served", element)
+        self.served_port = port
+
+    async def bytes_served(self) -> int:
+        """Bytes the session's server has sent out of this link (0 before ``count_served``)."""
+        if self.served_port is None:
+            return 0
+        listing = json.loads(
+            await _output("nft", "-j", "list", "set", "inet", self.network.table, "served")
+        )
+        for item in listing["nftables"]:
+            for element in item.get("set", {}).get("elem", []):
+                link, port = element["elem"]["val"]["concat"]
+                if link in (self.name, self.ifindex) and port == self.served_port:
+                    return element["elem"]["counter"]["bytes"]
+        raise NetworkError(f"the output counter of {self.name} is gone")
+
     def rewrite(self, url: str) -> str:
         """``url`` as the session must use it: a local endpoint's host becomes the gateway."""
         parts = urlsplit(url)
@@ -171,7 +216,7 @@ class SessionLink:
 
     async def remove(self) -> None:
         """Forget the link (its index is never reused) and delete it if it still exists."""
-        await self.network.forget(self.ifindex)
+        await self.network.forget(self.ifindex, self.served_port)
         if (SYS_NET / self.name).exists():
             await _run("ip", "link", "delete", self.name)
 
@@ -276,8 +321,11 @@ class SandboxNetwork:
         await _must("nft", "add", "element", "inet", self.table, "links", f"{{ {link.ifindex} }}")
         await _must("ip", "address", "add", f"{link.gateway}/30", "dev", link.name)
 
-    async def forget(self, ifindex: int) -> None:
+    async def forget(self, ifindex: int, served_port: int | None = None) -> None:
         await _run("nft", "delete", "element", "inet", self.table, "links", f"{{ {ifindex} }}")
+        if served_port is not None:
+            element = f"{{ {ifindex} . {served_port} }}"
+            await _run("nft", "delete", "element", "inet", self.table, "served", element)
 
     async def remove_table(self) -> None:
         await _run("nft", "delete", "table", "inet", self.table)

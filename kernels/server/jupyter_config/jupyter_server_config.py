@@ -51,6 +51,13 @@ c.ServerApp.terminals_enabled = True
 c.ServerApp.terminado_settings = {
     "shell_command": ["/usr/bin/env", "SHELL=/bin/bash", "/bin/bash", "--noprofile"]
 }
+# output reaches the browser at a bounded rate: jupyter_server's own iopub limits, pinned (its
+# data limit counts stream output only and resets when the kernel goes idle; the hub's cap per
+# session, EnclaveSpawner.max_output_bytes, bounds the total whatever its kind)
+c.ZMQChannelsWebsocketConnection.limit_rate = True
+c.ZMQChannelsWebsocketConnection.iopub_data_rate_limit = 1_000_000  # bytes/s
+c.ZMQChannelsWebsocketConnection.iopub_msg_rate_limit = 1000  # messages/s
+c.ZMQChannelsWebsocketConnection.rate_limit_window = 3.0  # s
 # kernels over Unix sockets in the sandbox's private runtime directory
 c.KernelManager.transport = "ipc"
 c.ContentsManager.allow_hidden = False
