@@ -19,6 +19,7 @@ and the gate falls back to reading the text.
 """
 
 import functools
+import inspect
 import logging
 import re
 import threading
@@ -172,8 +173,12 @@ def grouped_evidence(values: pd.DataFrame, ids: np.ndarray, groups: int) -> dict
         v = numeric_values(values[label])
         if v is None:
             continue
-        ok = (ids >= 0) & ~np.isnan(v)
-        g, x = ids[ok], v[ok]
+        missing = np.isnan(v)
+        if missing.any() or (len(ids) and ids.min() < 0):  # else no copies of the columns
+            ok = (ids >= 0) & ~missing
+            g, x = ids[ok], v[ok]
+        else:
+            g, x = ids, v
         records = np.bincount(g, minlength=groups)
         total = np.bincount(g, weights=x, minlength=groups)
         top1 = np.full(groups, -np.inf)
@@ -195,8 +200,7 @@ def grouped_evidence(values: pd.DataFrame, ids: np.ndarray, groups: int) -> dict
         out["top2"][label] = top2
         out["negative"][label] = low < 0
         # a column of 0/1 values: its sum is a count, its mean a proportion
-        whole = bool(np.all(x == np.floor(x))) if len(x) else False
-        out["indicator"][label] = whole and bool(np.all((x >= 0) & (x <= 1)))
+        out["indicator"][label] = bool(len(x)) and bool(np.all((x == 0) | (x == 1)))
     return out
 
 
@@ -245,15 +249,19 @@ def attach(result, statistic: pd.DataFrame, evidence: dict | None = None) -> Non
 def column_evidence(frame: pd.DataFrame, sources: dict, ev: dict, rows=None) -> dict:
     """Evidence frames shaped like ``frame``: cell (i, c) takes the evidence of source column
     ``sources[c]`` at group ``frame.index[i]`` (or at ``rows`` when given: one group for all)."""
-    shaped = {}
+    shaped, aligned = {}, {}
     for name, values in ev.items():
         data = {}
+        if id(values.index) not in aligned:  # the groups in the result's order: no reindex
+            aligned[id(values.index)] = rows is None and values.index.equals(frame.index)
         for j, label in enumerate(frame.columns):
             source = sources.get(label)
             if source is None or source not in values.columns:
                 data[j] = np.full(len(frame), np.nan)
             elif rows is not None:
                 data[j] = np.repeat(values[source].to_numpy(dtype=float)[rows], len(frame))
+            elif aligned[id(values.index)]:
+                data[j] = values[source].to_numpy(dtype=float)
             else:
                 data[j] = values[source].reindex(frame.index).to_numpy(dtype=float)
         shaped[name] = pd.DataFrame(data, index=frame.index)
@@ -411,13 +419,13 @@ def describe_statistic(row: str) -> str | None:
 
 
 def value_counts_record(obj, result, args, kwargs) -> None:
-    normalize = kwargs.get("normalize", args[0] if args else False)
-    if isinstance(obj, pd.core.groupby.SeriesGroupBy):
-        normalize = kwargs.get("normalize", False)
-    if not normalize:
+    call = value_counts_call(obj, args, kwargs)
+    if call is None:
+        return
+    if not call.arguments.get("normalize"):
         attach(result, statistic_frame(as_frame(result), {SERIES: COUNT}))
         return
-    counts = value_counts_of(obj, kwargs)
+    counts = value_counts_of(obj, call)
     frame = as_frame(result)
     records = counts.reindex(result.index).to_numpy(dtype=float)
     if isinstance(obj, pd.core.groupby.SeriesGroupBy):
@@ -432,10 +440,20 @@ def value_counts_record(obj, result, args, kwargs) -> None:
     attach(result, statistic_frame(frame, {SERIES: PROPORTION}), ev)
 
 
-def value_counts_of(obj, kwargs):
-    options = {k: v for k, v in kwargs.items() if k in ("dropna", "sort", "bins")}
+def value_counts_call(obj, args, kwargs) -> inspect.BoundArguments | None:
+    """The call's arguments by name (``Series.value_counts(normalize, ...)`` but
+    ``DataFrame.value_counts(subset, normalize, ...)``), or None if they do not bind."""
+    try:
+        return inspect.signature(type(obj).value_counts).bind(obj, *args, **kwargs)
+    except (TypeError, ValueError):
+        return None
+
+
+def value_counts_of(obj, call: inspect.BoundArguments):
+    """The counts of the same call (its subset, bins, dropna...), not normalised."""
+    call.arguments["normalize"] = False
     with quiet():
-        return obj.value_counts(**options)
+        return type(obj).value_counts(*call.args, **call.kwargs)
 
 
 # -- describe and whole-column reductions ------------------------------------------------------
@@ -614,6 +632,10 @@ def pivot_table_record(obj, result, args, kwargs) -> None:
     if stats.isin([COUNT]).all().all():
         attach(result, stats)
         return
+    direct = pivot_evidence(call, result)
+    if direct is not None:
+        attach(result, stats, direct)
+        return
     if isinstance(aggfunc, dict):  # evidence is per value column whatever its aggregation
 
         def rerun(agg):
@@ -624,6 +646,49 @@ def pivot_table_record(obj, result, args, kwargs) -> None:
             return rerun_pivot(call, aggfunc=agg)
 
     attach(result, stats, table_evidence(rerun, result, agg_level))
+
+
+def pivot_evidence(call: dict, result: pd.DataFrame) -> dict | None:
+    """The evidence of a plain pivot (one value column, one aggregation, no margins or fill):
+    one numpy pass over the groups of its row and column keys, shaped like the result,
+    instead of five more pivots. None for any other pivot (those are run again)."""
+    data, values = call.get("data"), call.get("values")
+    rows, columns = as_keys(call.get("index")), as_keys(call.get("columns"))
+    plain = (
+        isinstance(data, pd.DataFrame)
+        and isinstance(values, str)
+        and isinstance(call.get("aggfunc", "mean"), str)
+        and rows
+        and columns
+        and not call.get("margins", False)
+        and call.get("fill_value") is None
+        and call.get("dropna", True) is True
+        and call.get("observed", True) is True
+        and all(isinstance(k, str) and k in data.columns for k in (*rows, *columns, values))
+        and not any(isinstance(data[k].dtype, pd.CategoricalDtype) for k in (*rows, *columns))
+        and isinstance(result.columns, pd.MultiIndex) == (len(columns) > 1)
+    )
+    if not plain:
+        return None
+    with quiet():
+        grouped = data.groupby(rows + columns, observed=True, sort=True, dropna=True)
+        ev, _ = groupby_evidence(grouped, data[[values]])
+        levels = list(range(len(rows), len(rows) + len(columns)))
+        shaped = {
+            name: frame[values]
+            .unstack(level=levels)
+            .reindex(index=result.index, columns=result.columns)
+            .astype(float)
+            for name, frame in ev.items()
+        }
+    shaped["negative"] = shaped["negative"].fillna(0.0)  # as `min < 0` of an empty cell
+    return shaped
+
+
+def as_keys(keys) -> list:
+    if keys is None:
+        return []
+    return list(keys) if isinstance(keys, list | tuple) else [keys]
 
 
 def rerun_pivot(call: dict, **changes):

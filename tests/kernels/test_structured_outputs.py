@@ -37,6 +37,8 @@ OPERATIONS = {
     "describe": lambda df: df.describe(),
     "groupby-describe": lambda df: df.groupby("school")["gpa"].describe(),
     "value-counts": lambda df: df.school.value_counts(normalize=True),
+    "frame-value-counts": lambda df: df.value_counts("school"),
+    "frame-value-counts-normalized": lambda df: df.value_counts(["school"], True),
     "crosstab": lambda df: pd.crosstab(df.school, df.gender, margins=True),
     "crosstab-mean": lambda df: pd.crosstab(
         df.school, df.gender, values=df.gpa, aggfunc="mean", margins=True
@@ -44,6 +46,9 @@ OPERATIONS = {
     "crosstab-normalize": lambda df: pd.crosstab(df.school, df.gender, normalize="index"),
     "pivot": lambda df: df.pivot_table(
         index="school", columns="gender", values="gpa", aggfunc=["mean", "count"]
+    ),
+    "pivot-one-aggregation": lambda df: df.pivot_table(
+        index="school", columns="gender", values="gpa", aggfunc="sum"
     ),
     "pivot-margins": lambda df: pd.pivot_table(
         df, index="school", columns="gender", values="gpa", margins=True
@@ -68,6 +73,51 @@ def test_capturing_changes_no_result(name):
         pd.testing.assert_series_equal(plain, captured)
     assert set(captured.attrs) == {provenance.ATTR}
     assert payload(captured)["cells"]["statistic"]
+
+
+def recorded(result) -> dict:
+    """Each cell's statistic and evidence, by the labels pandas shows."""
+    cells = payload(result)["cells"]
+    return {name: np.array(grid, dtype=object) for name, grid in cells.items()}
+
+
+def test_a_frames_value_counts_are_counts_of_the_subset_it_names():
+    # DataFrame.value_counts(subset, normalize, ...): the first argument is not normalize
+    provenance.install()
+    try:
+        counts = recorded(FRAME.value_counts("school"))
+        shares = recorded(FRAME.value_counts(["school"], True))
+        expected = FRAME.value_counts(["school"])
+    finally:
+        provenance.uninstall()
+    assert set(counts["statistic"].ravel()) == {"count"}
+    assert set(shares["statistic"].ravel()) == {"proportion"}
+    assert list(shares["records"].ravel()) == list(expected)  # each share's own count
+    assert set(shares["denominator"].ravel()) == {len(FRAME)}
+
+
+@pytest.mark.parametrize("aggfunc", ["mean", "sum", "max", "median"])
+def test_a_plain_pivots_evidence_is_what_running_it_again_gives(aggfunc):
+    frame = FRAME.assign(gpa=FRAME.gpa.where(FRAME.index % 6 != 0))  # some values missing
+    frame.loc[:1, "school"] = "D"  # a school of two students, one of each gender
+    call = {"index": "school", "columns": "gender", "values": "gpa", "aggfunc": aggfunc}
+    provenance.install()
+    try:
+        fast = recorded(frame.pivot_table(**call))  # one numpy pass over the groups
+        slow = provenance.table_evidence(
+            lambda agg: provenance.rerun_pivot({**call, "data": frame}, aggfunc=agg),
+            frame.pivot_table(**call),
+            False,
+        )
+    finally:
+        provenance.uninstall()
+    assert provenance.pivot_evidence({**call, "data": frame}, frame.pivot_table(**call))
+    tops = [[np.nan, np.nan] if t is None else t for t in fast["top"].ravel()]
+    fast["top1"], fast["top2"] = (np.array([t[k] for t in tops], dtype=float) for k in (0, 1))
+    for name, table in slow.items():
+        np.testing.assert_allclose(
+            np.array(fast[name], dtype=float).ravel(), table.to_numpy().ravel(), equal_nan=True
+        )
 
 
 def test_a_capture_that_fails_leaves_the_result_without_provenance(monkeypatch):
