@@ -231,7 +231,7 @@ class Changes:
         action = run_move(run.state, state)
         if audit.action != action:
             raise ValueError(f"moving a run to {state} is {action}, not {audit.action}")
-        stamp = now()
+        stamp = datetime.now(UTC).isoformat(timespec="microseconds")  # waits and runs timed
         if state == RunState.RUNNING:
             values = {"started": stamp, "attempts": run.attempts + 1, **values}
         elif state == RunState.QUEUED:

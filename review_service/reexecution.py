@@ -219,13 +219,18 @@ class Runner:
                     project=project,
                     log_file=str(log_file),
                 )
-                await asyncio.to_thread(query.wait_ready)
             except Exception as e:
-                query = None
                 return RunResult(None, Failure("unavailable", error=_reason(e)))
+            # the socket listens already: the kernel starts meanwhile, and a query sent before
+            # the process is ready waits in the socket's backlog
+            ready = asyncio.ensure_future(asyncio.to_thread(query.wait_ready))
             notebook, failure = await self._execute(
                 clean_copy(nb), run_dir, account, query, project, progress
             )
+            try:
+                await ready
+            except Exception as e:  # whatever the cells said, they had no warehouse
+                return RunResult(None, Failure("unavailable", error=_reason(e)))
             records = _records(log_file)
             return RunResult(notebook, failure, records, time.monotonic() - began)
         finally:
@@ -318,6 +323,7 @@ class Runner:
                 kernel_name=KERNEL_NAME,
                 allow_errors=False,
                 record_timing=False,
+                shutdown_kernel="immediate",  # nothing of the kernel's is kept: no grace needed
                 on_cell_start=started,
                 on_cell_executed=executed,
             )
