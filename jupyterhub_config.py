@@ -21,7 +21,15 @@ PROFILE = os.environ.get("ENCLAVE_PROFILE", "local")
 # --- the hub's own directory: 0700, it holds the client secret, tokens and every record ---------
 HUB_DIR.mkdir(parents=True, exist_ok=True)
 os.chmod(HUB_DIR, 0o700)
-c.JupyterHub.bind_url = "http://127.0.0.1:8000"
+# --- how the hub is reached (hub/transport.py, checked at start) ---------------------------------
+# Plain HTTP only on loopback. Beyond it, HTTPS with the consortium's certificate:
+#   ENCLAVE_TLS_CERT / ENCLAVE_TLS_KEY   PEM certificate chain and key (key 0600, the hub's)
+#   ENCLAVE_BIND_URL                     e.g. https://0.0.0.0:443 (default http://127.0.0.1:8000)
+# On TLS the hub's cookies are Secure and its pages send HSTS (c.SecureTransport.hsts_max_age).
+c.JupyterHub.bind_url = os.environ.get("ENCLAVE_BIND_URL", "http://127.0.0.1:8000")
+if os.environ.get("ENCLAVE_TLS_CERT"):
+    c.JupyterHub.ssl_cert = os.environ["ENCLAVE_TLS_CERT"]
+    c.JupyterHub.ssl_key = os.environ.get("ENCLAVE_TLS_KEY", "")
 c.JupyterHub.db_url = f"sqlite:///{HUB_DIR / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(HUB_DIR / "jupyterhub_cookie_secret")
 c.JupyterHub.pid_file = str(HUB_DIR / "jupyterhub.pid")
@@ -105,16 +113,21 @@ configure_review(c, hub_dir=HUB_DIR)
 
 # --- Kubernetes (deploy/values.yaml carries the same settings for Zero-to-JupyterHub) -----------
 if PROFILE == "kubernetes":
+    # TLS ends at the chart's ingress (proxy.https); in the cluster the hub listens on plain HTTP
+    # behind the NetworkPolicy, and every PostgreSQL connection asks for TLS (sslmode)
+    c.SecureTransport.tls_terminated_upstream = True
     # one pod per session; the NetworkPolicy (values.yaml, networkpolicy.yaml) replaces nftables
     c.JupyterHub.spawner_class = "enclave-kubernetes"  # enclave.hub.kube.EnclaveKubeSpawner
     c.JupyterHub.db_url = os.environ.get(
-        "ENCLAVE_HUB_DB_URL", "postgresql+psycopg://hub@enclave-postgres/hub"
+        "ENCLAVE_HUB_DB_URL", "postgresql+psycopg://hub@enclave-postgres/hub?sslmode=require"
     )
     c.EnclaveState.db_url = os.environ.get(
-        "ENCLAVE_STATE_DB_URL", "postgresql+psycopg://enclave@enclave-postgres/enclave"
+        "ENCLAVE_STATE_DB_URL",
+        "postgresql+psycopg://enclave@enclave-postgres/enclave?sslmode=require",
     )
     c.WarehouseSettings.url = os.environ.get(
-        "ENCLAVE_WAREHOUSE_ADMIN_URL", "postgresql+psycopg://warehouse@enclave-postgres/warehouse"
+        "ENCLAVE_WAREHOUSE_ADMIN_URL",
+        "postgresql+psycopg://warehouse@enclave-postgres/warehouse?sslmode=require",
     )
     c.EnclaveKubeSpawner.warehouse_admin_url = c.WarehouseSettings.url
     c.EnclaveKubeSpawner.warehouse_host = "enclave-postgres"

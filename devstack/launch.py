@@ -54,14 +54,23 @@ class RunningHub:
 
 
 def hub_config(
-    hub_dir: Path, port: int, hub_port: int, proxy_api_port: int, extra_config: str
+    hub_dir: Path,
+    port: int,
+    hub_port: int,
+    proxy_api_port: int,
+    extra_config: str,
+    tls: tuple[Path, Path] | None = None,
 ) -> str:
+    scheme, ssl = "http", ""
+    if tls:
+        scheme = "https"
+        ssl = f"c.JupyterHub.ssl_cert = {str(tls[0])!r}\nc.JupyterHub.ssl_key = {str(tls[1])!r}\n"
     return f"""c = get_config()  # noqa
 import os
 # the deployment's config reads its hub directory from here: this file alone names the state
 os.environ["ENCLAVE_HUB_DIR"] = {str(hub_dir)!r}
 load_subconfig({str(ROOT_CONFIG)!r})  # noqa
-c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
+{ssl}c.JupyterHub.bind_url = "{scheme}://127.0.0.1:{port}"
 c.JupyterHub.hub_port = {hub_port}
 c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
 c.EnclaveSpawner.session_venv = {SESSION_VENV!r}
@@ -77,11 +86,14 @@ def start_hub(
     extra_config: str = "",
     env: dict | None = None,
     timeout: float = 120,
+    tls: tuple[Path, Path] | None = None,
 ) -> RunningHub:
     """Start a hub signing on through ``provider`` (a started ``OIDCProvider``).
 
     The provider must list ``http://127.0.0.1:{port}/hub/oauth_callback`` among its redirect
-    URIs: pick ``port`` with ``free_port()`` before starting it.
+    URIs (``https://`` with ``tls``): pick ``port`` with ``free_port()`` before starting it.
+    ``tls``: (certificate, key) PEM files; the hub then serves HTTPS only, and ``hub.url`` is
+    ``https://``. Clients must trust the certificate (``REQUESTS_CA_BUNDLE``).
     """
     hub_dir = Path(hub_dir).resolve()
     hub_dir.mkdir(parents=True, exist_ok=True)
@@ -89,7 +101,8 @@ def start_hub(
     port = port or free_port()
     config_path = hub_dir / "jupyterhub_config.py"
     hub_port = free_port()
-    config_path.write_text(hub_config(hub_dir, port, hub_port, free_port(), extra_config))
+    config_path.write_text(hub_config(hub_dir, port, hub_port, free_port(), extra_config, tls))
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     hub_env = {
         **os.environ,
         "PATH": os.pathsep.join(
@@ -103,7 +116,7 @@ def start_hub(
         "ENCLAVE_OIDC_ISSUER": provider.issuer,
         "OAUTH_CLIENT_ID": provider.client_id,
         "OAUTH_CLIENT_SECRET": provider.client_secret,
-        "OAUTH_CALLBACK_URL": f"http://127.0.0.1:{port}/hub/oauth_callback",
+        "OAUTH_CALLBACK_URL": f"{url}/hub/oauth_callback",
         **(env or {}),
     }
     log_path = hub_dir / "hub.log"
@@ -118,7 +131,7 @@ def start_hub(
             stderr=subprocess.STDOUT,
         )
     hub = RunningHub(
-        f"http://127.0.0.1:{port}",
+        url,
         hub_dir,
         process,
         hub_port,

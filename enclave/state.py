@@ -81,6 +81,9 @@ def raw_engine(url: str) -> sa.Engine:
     pysqlite defers BEGIN until the first write, so two processes could both read the audit
     chain's head before either writes; ``BEGIN IMMEDIATE`` serializes whole transactions.
     """
+    from enclave.tls import check_database_tls
+
+    check_database_tls(url)
     engine = sa.create_engine(url)
     if engine.dialect.name == "sqlite":
 

@@ -59,6 +59,25 @@ def steward_institutions(groups) -> set[str]:
     }
 
 
+def check_transport_at_start(hub, log) -> None:
+    """Stop the hub at start, in one line, on plain HTTP beyond loopback or a private file
+    others could read (``transport.py``); on TLS, make its cookies Secure and send HSTS."""
+    from enclave.errors import EnclaveError
+    from enclave.hub.transport import (
+        check_private_files,
+        check_transport,
+        secure_tornado_settings,
+    )
+
+    try:
+        check_transport(hub)
+        check_private_files(hub.config)
+    except EnclaveError as e:
+        log.critical("%s", e)
+        raise SystemExit(1) from None
+    secure_tornado_settings(hub)
+
+
 def check_state_at_start(config, log) -> None:
     """Stop the hub at start, in one line, on a state database it must not use (one that needs
     ``enclave upgrade-db``), as JupyterHub does with its own (a new one is created here), and
@@ -140,6 +159,7 @@ class EnclaveAuthenticator(GenericOAuthenticator):
         from jupyterhub.app import JupyterHub
 
         if isinstance(self.parent, JupyterHub):  # the hub is starting: open the state now
+            check_transport_at_start(self.parent, self.log)
             check_state_at_start(self.config, self.log)
             self._use_auth_state_key()
 

@@ -114,6 +114,12 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
     @default("review_url")
     def _review_url_default(self):
         bind_url = self.config.JupyterHub.get("bind_url", "http://127.0.0.1:8000")
+        if bind_url.startswith("https:"):
+            # the proxy's certificate names the public host, not the sandbox's gateway: sessions
+            # reach the service itself on this machine (through the hub's nftables rules)
+            for service in self.config.JupyterHub.get("services", []):
+                if service.get("name") == "review" and service.get("url"):
+                    return service["url"].rstrip("/") + "/services/review/"
         return bind_url.rstrip("/") + "/services/review/"
 
     max_import_failures = Integer(

@@ -344,6 +344,8 @@ def main(argv=None) -> None:
     app = ReviewApplication(
         workflow, settings, prefix, persistent_secret(workflow.store), site_settings(config)
     )
+    if config.JupyterHub.get("ssl_cert"):  # served on HTTPS: its XSRF cookie is Secure too
+        app.settings["xsrf_cookie_kwargs"] = {"secure": True}
     app.listen(
         url.port,
         address=url.hostname,

@@ -98,16 +98,22 @@ def shown(url: str) -> str:
 
 
 def pg_connect(url: str, **kwargs):
-    """A psycopg connection, or a one-line error when the server refuses it."""
+    """A psycopg connection, or a one-line error when the server refuses it (or when it would
+    reach beyond loopback without TLS: ``enclave.tls``)."""
     import psycopg
 
+    from enclave.tls import check_database_tls
+
     u = pg_url(url)
+    check_database_tls(u)
     params = {
         "host": u.host,
         "port": u.port,
         "user": u.username,
         "password": u.password,
         "dbname": u.database,
+        # TLS: the mode, and the certificates that verify the server (or name this client)
+        **{k: v for k, v in u.query.items() if k.startswith("ssl")},
     }
     try:
         return psycopg.connect(**{k: v for k, v in params.items() if v is not None}, **kwargs)

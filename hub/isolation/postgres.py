@@ -84,6 +84,9 @@ def session_role(dbname: str, user: str) -> str:
 
 
 def _admin(url: str | sa.URL) -> sa.Engine:
+    from enclave.tls import check_database_tls
+
+    check_database_tls(url)
     return sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
 
 

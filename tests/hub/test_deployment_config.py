@@ -149,6 +149,8 @@ def test_postgres_manifest_has_no_trust_authentication():
     documents = list(yaml.safe_load_all((DEPLOY / "postgres.yaml").read_text()))
     hba = next(d for d in documents if d["kind"] == "ConfigMap")["data"]["pg_hba.conf"]
     assert "trust" not in hba and "scram-sha-256" in hba
+    # over the network only TLS (every enclave URL asks sslmode=require: enclave/tls.py)
+    assert [line.split()[0] for line in hba.splitlines() if "0.0.0.0/0" in line] == ["hostssl"]
     kinds = {d["kind"] for d in documents}
     assert {"StatefulSet", "Service", "NetworkPolicy"} <= kinds
 
