@@ -2,10 +2,13 @@
 never released.
 
 Every request of the project that is not ``released`` goes: its rows (the request, its rounds,
-decisions, comments, per-output decisions, notices: every table that refers to a request) and
-the frozen copies of its rounds, with their cached renderings. A frozen copy some kept request
-still uses (a released one, or another project's with the same bytes: the store is
-content-addressed) stays. Released requests, their packages and the audit trail stay.
+decisions, comments, per-output decisions, notices, re-executions: every table that refers to a
+request), every file of the store they name (each round's frozen copy, each re-executed
+notebook) with its cached renderings, and what a re-execution in progress has in
+``Reexecution.runs_dir``. A stored file some kept request still names (a released one, or
+another project's with the same bytes: the store is content-addressed) stays. The rows go last,
+so that a close killed before them finds the files again. Released requests, their packages and
+the audit trail stay.
 """
 
 import json
@@ -15,8 +18,9 @@ import sqlalchemy as sa
 
 from enclave.closure import ClosureContext, PathLocation, object_entry
 from enclave.review_service.config import ReviewService
+from enclave.review_service.reexecution import Reexecution
 from enclave.review_service.states import Status
-from enclave.tables import metadata, review_releases, review_requests, review_rounds
+from enclave.tables import metadata, review_releases, review_requests
 
 
 def _dependents() -> list[sa.Table]:
@@ -33,11 +37,19 @@ def _request_key(table: sa.Table) -> sa.Column:
 
 
 def _shas(conn, requests) -> set[str]:
+    """Every stored file the rows of ``requests`` name (a ``sha256`` column)."""
     if not requests:
         return set()
-    main = sa.select(review_requests.c.sha256).where(review_requests.c.id.in_(requests))
-    rounds = sa.select(review_rounds.c.sha256).where(review_rounds.c.request_id.in_(requests))
-    return set(conn.execute(main).scalars()) | set(conn.execute(rounds).scalars())
+    found = set(
+        conn.execute(
+            sa.select(review_requests.c.sha256).where(review_requests.c.id.in_(requests))
+        ).scalars()
+    )
+    for table in _dependents():
+        if "sha256" in table.c:
+            query = sa.select(table.c.sha256).where(_request_key(table).in_(requests))
+            found |= set(conn.execute(query).scalars())
+    return found - {None}
 
 
 def locations(context: ClosureContext) -> list:
@@ -53,7 +65,7 @@ def locations(context: ClosureContext) -> list:
         kept_ids = list(conn.execute(kept).scalars())
         shas = _shas(conn, destroyed) - _shas(conn, kept_ids)
         shas -= set(conn.execute(sa.select(review_releases.c.sha256)).scalars())
-    found: list = [SubmissionRows(engine, project)]
+    found: list = []
     root = Path(ReviewService(config=context.config).store_dir)
     for sha in sorted(shas):
         found.append(PathLocation("submission", root / "objects" / sha))
@@ -63,7 +75,14 @@ def locations(context: ClosureContext) -> list:
                 PathLocation("submission rendering", path)
                 for path in sorted(cache.glob(f"{sha}.*"))
             )
-    return found
+    runs = Path(Reexecution(config=context.config).runs_dir)
+    if runs.is_dir():
+        found.extend(
+            PathLocation("re-execution run", path)
+            for rid in destroyed
+            for path in sorted(runs.glob(f"{rid}-*"))
+        )
+    return [*found, SubmissionRows(engine, project)]  # the rows last: they name the files
 
 
 class SubmissionRows:

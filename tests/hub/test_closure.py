@@ -29,10 +29,11 @@ from enclave.projects import ProjectRegistry
 from enclave.review_service.config import ReviewService
 from enclave.review_service.identity import SCOPE_REVIEW, SCOPE_STEWARD, SCOPE_SUBMIT, Actor
 from enclave.review_service.release import build_package
+from enclave.review_service.states import RunState
 from enclave.review_service.store import FrozenStore
 from enclave.review_service.workflow import ReviewWorkflow, Submission
 from enclave.state import make_engine
-from enclave.tables import metadata
+from enclave.tables import metadata, review_reexecutions
 from enclave.warehouse.generate import generate
 from enclave.warehouse.grant import grant_project
 from enclave.warehouse.load import load
@@ -81,6 +82,7 @@ class Site:
             f"c.ReviewService.store_dir = {str(self.store_dir)!r}\n"
             f"c.JupyterHub.db_url = 'sqlite:///{self.hub_db}'\n"
             "c.ProjectClosure.session_stop_timeout = 1\n"
+            f"c.Reexecution.runs_dir = {str(root / 'runs')!r}\n"
         )
         self.engine = make_engine(self.state_url)
         self.registry = ProjectRegistry(self.engine)
@@ -114,6 +116,19 @@ class Site:
         self.workflow.store.cache_path(f"{self.sha(self.unreleased)}.1.review.html").write_text(
             "<p>rendering</p>"
         )
+        # the draft's re-execution: its notebook in the store, a run of it under way
+        self.rerun_sha, _ = self.workflow.store.put_bytes(notebook(f"{self.closing} re-run"))
+        with self.engine.begin() as conn:
+            conn.execute(
+                review_reexecutions.insert().values(
+                    request_id=self.unreleased, round=1, state=RunState.RUNNING,
+                    queued="2026-12-02T00:00:00+00:00", attempts=1, sha256=self.rerun_sha,
+                    result="{}",
+                )
+            )  # fmt: skip
+        self.run_dir = root / "runs" / f"{self.unreleased}-1"
+        (self.run_dir / "home").mkdir(parents=True)
+        (self.run_dir / "home" / "out.txt").write_text(f"{self.closing} partial run\n")
 
     def submit(self, researcher, project, title) -> str:
         upload = self.workflow.store.open_upload()
@@ -208,7 +223,7 @@ def test_close_destroys_everything_of_the_project_and_records_it(site, cli):
     released_files = {site.sha(site.released)}
     with site.engine.connect() as conn:
         released_files.add(conn.exec_driver_sql("SELECT sha256 FROM review_releases").scalar())
-    destroyed_objects = {site.sha(site.unreleased)}
+    destroyed_objects = {site.sha(site.unreleased), site.rerun_sha}
     assert len(of_project) >= 6 and destroyed_objects <= set(before.values())
 
     code, out, err = cli(
@@ -226,6 +241,7 @@ def test_close_destroys_everything_of_the_project_and_records_it(site, cli):
     copies = [p for p, d in after.items() if d in of_project.values() and d not in released_files]
     assert all(site.kept in str(p) for p in copies)  # the same rows in the other's extract
     assert not list((site.store_dir / "cache").iterdir())
+    assert not site.run_dir.exists() and (site.root / "runs").is_dir()
     for account in site.members:
         assert not site.workspace(account, site.closing).exists()
     assert not site.extract(site.closing).exists() and site.closing not in site.grants()
@@ -253,7 +269,7 @@ def test_close_destroys_everything_of_the_project_and_records_it(site, cli):
         assert recorded[str(path)]["sha256"] == digest
     kinds = {place["kind"] for place in record["destroyed"]}
     assert {"workspace", "extract", "extract grant", "submission", "submission records",
-            "submission rendering"} <= kinds  # fmt: skip
+            "submission rendering", "re-execution run"} <= kinds  # fmt: skip
     assert record["institutions"] == ["CC-101"] and len(status.begun) == 1
     assert cli("audit", "verify", "--config", site.config_path)[0] == 0
     code, out, _ = cli("project", "list", "--config", site.config_path)
