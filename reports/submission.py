@@ -2,9 +2,10 @@
 
 One run is submitted as its own notebook. A batch is submitted as ONE review request: its runs'
 notebooks are bundled into one notebook, a section per run headed by its parameters, with every
-run's template hash, parameters and run key in ``metadata.enclave.batch``. The service finds no
-query lineage under the bundle's name, so every institution approved for the project must sign
-off: conservative by design.
+run's template hash, parameters and run key in ``metadata.enclave.batch``: one queue entry and
+one request. The review service re-executes each run of it in a fresh kernel of its own from
+its recorded (injected) parameters (``batch_runs``), and the stewards are those whose data the
+re-executed runs read.
 """
 
 import hashlib
@@ -33,7 +34,9 @@ def bundle(template: Template, results: list[RunResult]) -> Path:
         report = nb.metadata.enclave.report
         entries.append({"file": result.path.name, **report})
         heading = ", ".join(f"{k} = {v!r}" for k, v in result.parameters.items())
-        combined.cells.append(nbformat.v4.new_markdown_cell(f"# Run {i}: {heading}"))
+        title = nbformat.v4.new_markdown_cell(f"# Run {i}: {heading}")
+        title.id = f"run{i}"  # where the review service's re-execution starts a fresh kernel
+        combined.cells.append(title)
         for cell in nb.cells:
             cell = nbformat.from_dict(cell)
             cell.id = f"run{i}-{cell.get('id', len(combined.cells))}"[:64]
@@ -48,6 +51,22 @@ def bundle(template: Template, results: list[RunResult]) -> Path:
     nbformat.write(combined, str(partial))
     os.replace(partial, path)
     return path
+
+
+def batch_runs(nb) -> list[list[int]] | None:
+    """The cells of each run of a bundle made by ``bundle`` (its heading ``run<i>``, then its
+    cells), in order; None for a notebook that is not a batch. The review service re-executes
+    each run in a fresh kernel of its own, as the batch ran them."""
+    runs = ((nb.get("metadata") or {}).get("enclave") or {}).get("batch", {}).get("runs")
+    if not runs:
+        return None
+    headings = {f"run{i}" for i in range(1, len(runs) + 1)}
+    sections: list[list[int]] = []
+    for index, cell in enumerate(nb.cells):
+        if cell.get("id") in headings or not sections:
+            sections.append([])
+        sections[-1].append(index)
+    return sections
 
 
 def submit_runs(template: Template, results: list[RunResult], purpose: str) -> str:

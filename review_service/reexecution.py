@@ -224,7 +224,7 @@ class Runner:
             # the socket listens already: the kernel starts meanwhile, and a query sent before
             # the process is ready waits in the socket's backlog
             ready = asyncio.ensure_future(asyncio.to_thread(query.wait_ready))
-            notebook, failure = await self._execute(
+            notebook, failure = await self._execute_runs(
                 clean_copy(nb), run_dir, account, query, project, progress
             )
             try:
@@ -296,6 +296,37 @@ class Runner:
             "OMP_NUM_THREADS": "1",
             "MALLOC_ARENA_MAX": "2",
         }
+
+    async def _execute_runs(self, nb, run_dir: Path, account, query, project: str, progress):
+        """A report batch's runs each in a fresh kernel of its own, as the batch ran them
+        (``reports.submission.batch_runs``), their outputs put back in the bundle; any other
+        notebook in one kernel. Stops at the first failure, placed in the whole notebook."""
+        import copy
+
+        from enclave.reports.submission import batch_runs
+
+        sections = batch_runs(nb)
+        if sections is None:
+            return await self._execute(nb, run_dir, account, query, project, progress)
+        total = sum(1 for c in nb.cells if c.cell_type == "code")
+        done = 0
+        for section in sections:
+            part = copy.deepcopy(nb)
+            part.cells = [nb.cells[i] for i in section]
+            offset = done
+
+            def counted(ran, _, offset=offset):
+                progress(offset + ran, total)
+
+            part, failure = await self._execute(part, run_dir, account, query, project, counted)
+            for index, cell in zip(section, part.cells, strict=True):
+                nb.cells[index] = cell
+            done += sum(1 for c in part.cells if c.cell_type == "code")
+            if failure is not None:
+                if failure.cell is not None:
+                    failure.cell = section[failure.cell]
+                return nb, failure
+        return nb, None
 
     async def _execute(self, nb, run_dir: Path, account, query, project: str, progress):
         from nbclient import NotebookClient

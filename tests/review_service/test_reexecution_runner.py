@@ -114,3 +114,47 @@ def test_the_clean_copy_holds_inputs_only():
     assert clean.cells[1].source == "# notes"
     assert nb.cells[0].outputs  # the frozen notebook itself is untouched
     nbformat.validate(clean)
+
+
+def batch(*runs):
+    """A report batch as ``reports.submission.bundle`` makes it: per run a heading ``run<i>``,
+    its injected parameters, its cells."""
+    nb = new_notebook(metadata={"enclave": {"batch": {"template": "t", "runs": list(runs)}}})
+    for i, (parameters, *sources) in enumerate(runs, 1):
+        heading = new_markdown_cell(f"# Run {i}: {parameters}")
+        heading.id = f"run{i}"
+        nb.cells.append(heading)
+        injected = new_code_cell(parameters, metadata={"tags": ["injected-parameters"]})
+        for n, cell in enumerate([injected, *map(new_code_cell, sources)]):
+            cell.id = f"run{i}-{n}"
+            nb.cells.append(cell)
+    return nb
+
+
+def run_notebook(extract, tmp_path, nb):
+    config = Config()
+    config.Reexecution.session_venv = os.environ.get("ENCLAVE_SESSION_VENV", "/opt/enclave/venv")
+    config.Reexecution.runs_dir = str(tmp_path / "runs")
+    config.QueryProcess.python = f"{config.Reexecution.session_venv}/bin/python"
+    runner = Runner(Reexecution(config=config), QueryProcess(config=config))
+    return asyncio.run(
+        runner.run(nb, run_id="r-batch-1", extract=extract, project="cconly", user="rita")
+    )
+
+
+def test_each_run_of_a_report_batch_runs_with_its_parameters_in_a_fresh_kernel(extract, tmp_path):
+    nb = batch(
+        ("n = 3", "left_over = 'from run 1'\nprint('run 1', n)"),
+        ("n = 5", "print('run 2', n, 'left_over' in dir())"),
+    )
+    result = run_notebook(extract, tmp_path, nb)
+    assert result.failure is None
+    printed = [c.outputs[0]["text"] for c in result.notebook.cells if c.get("outputs")]
+    assert printed == ["run 1 3\n", "run 2 5 False\n"]
+
+
+def test_a_failing_run_of_a_batch_is_placed_in_the_bundle(extract, tmp_path):
+    nb = batch(("n = 3", "print(n)"), ("n = 5", "print(1 / (n - 5))"))
+    result = run_notebook(extract, tmp_path, nb)
+    assert result.failure.kind == "error" and result.failure.error == "ZeroDivisionError"
+    assert result.failure.cell == 5 and result.failure.place == "cell 6 [2]"
