@@ -29,6 +29,12 @@ from enclave.tables import project_access, project_members, projects
 PROJECT_NAME = re.compile(r"^[a-z][a-z0-9_]{1,29}$")
 
 
+class NotTheirSteward(EnclaveError):
+    """Someone who is not the institution's steward tried to decide on the use of its data."""
+
+    exit_code = 3
+
+
 class ProjectRefused(EnclaveError):
     """A user may not work on a project now; the message says why and what to do."""
 
@@ -273,7 +279,7 @@ def check_steward(actor: str, stewards: Iterable[str], institution: str) -> None
     stewards = set(stewards)
     if institution not in stewards:
         of = f"a steward of {', '.join(sorted(stewards))}" if stewards else "not a steward"
-        raise EnclaveError(
+        raise NotTheirSteward(
             f"{actor} is {of}; only {institution}'s stewards decide on the use of its data."
         )
 
@@ -474,7 +480,7 @@ class ProjectRegistry:
         with self.engine.begin() as conn:
             project = self._require(conn, name)
             if stewards is not None and not set(stewards) & set(project.institutions):
-                raise EnclaveError(
+                raise NotTheirSteward(
                     f"project {name!r}: only a steward of an institution whose approval stands "
                     f"({', '.join(project.institutions) or 'none'}) may remove its members."
                 )

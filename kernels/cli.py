@@ -8,6 +8,8 @@ def _submit(args) -> int:
     result = submit(
         args.notebook,
         purpose=args.purpose,
+        release_use=args.use,
+        recipients=[c.strip() for c in (args.recipients or "").split(",") if c.strip()],
         summary=args.summary or "",
         exception_note=args.exception or "",
         resubmit=args.resubmit,
@@ -32,6 +34,16 @@ def register(groups) -> None:
     )
     sub.add_argument("notebook", help="the .ipynb file to submit")
     sub.add_argument("--purpose", required=True, help="why these outputs should leave")
+    sub.add_argument(
+        "--use",
+        required=True,
+        choices=("internal", "external"),
+        help="internal: used only by the member institutions in --recipients; external: "
+        "publication or a report outside the consortium (every member's steward decides)",
+    )
+    sub.add_argument(
+        "--recipients", metavar="CODES", help="internal use: the institutions, e.g. CC-101,UNI-201"
+    )
     sub.add_argument("--summary", help="what the outputs show, for the reviewers")
     sub.add_argument(
         "--exception",

@@ -34,6 +34,8 @@ class LabSubmission(Body):
 
     path: str = Field(max_length=4096)
     purpose: str = Field("", max_length=submit.TEXT_LIMIT)
+    release_use: str = Field("", max_length=16)
+    recipients: list[str] = Field([], max_length=100)
     summary: str = Field("", max_length=submit.TEXT_LIMIT)
     exception_note: str = Field("", max_length=submit.TEXT_LIMIT)
     resubmit: str = Field("", max_length=100)
@@ -50,6 +52,8 @@ class SubmitFromLab(APIHandler):
                 lambda: submit.submit(
                     notebook,
                     purpose=body.purpose,
+                    release_use=body.release_use,
+                    recipients=body.recipients,
                     summary=body.summary,
                     exception_note=body.exception_note,
                     resubmit=body.resubmit.strip() or None,
@@ -92,6 +96,16 @@ class NoticesForLab(APIHandler):
         self.finish({"notices": [{k: n.get(k) for k in keep} for n in found]})
 
 
+class MembersForLab(APIHandler):
+    """The consortium's member institutions (code -> name), for the dialog's recipients."""
+
+    @web.authenticated
+    def get(self):
+        from enclave.consortium import INSTITUTIONS
+
+        self.finish({code: name for code, (name, _) in INSTITUTIONS.items()})
+
+
 def _jupyter_server_extension_points():
     return [{"module": "enclave.kernels.lab"}]
 
@@ -103,5 +117,6 @@ def _load_jupyter_server_extension(serverapp):
         [
             (url_path_join(base, "enclave/review/submit"), SubmitFromLab),
             (url_path_join(base, "enclave/review/notices"), NoticesForLab),
+            (url_path_join(base, "enclave/review/members"), MembersForLab),
         ],
     )

@@ -77,13 +77,18 @@ def submit(
     notebook,
     *,
     purpose: str,
+    release_use: str = "",
+    recipients=(),
     summary: str = "",
     exception_note: str = "",
     resubmit: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> dict:
-    """Submit ``notebook`` for review; ``environ``: this process's environment unless given
-    (never a default holding it: ``help(submit)`` would print the session's token)."""
+    """Submit ``notebook`` for review; ``release_use``: ``internal`` (used only by the member
+    institutions ``recipients``) or ``external`` (publication, a report outside the
+    consortium: every member's steward decides); ``environ``: this process's environment
+    unless given (never a default holding it: ``help(submit)`` would print the session's
+    token)."""
     environ = os.environ if environ is None else environ
     path = Path(notebook)
     try:  # checked on the open file: a pipe or a device would never end
@@ -93,10 +98,11 @@ def submit(
             f"{path}: cannot open the notebook ({e.strerror}); give the path of an .ipynb file."
         ) from None
     with body:
-        return _upload(path, body, purpose, summary, exception_note, resubmit, environ)
+        use = {"release_use": release_use, "recipients": list(recipients)}
+        return _upload(path, body, purpose, use, summary, exception_note, resubmit, environ)
 
 
-def _upload(path: Path, body, purpose, summary, exception_note, resubmit, environ) -> dict:
+def _upload(path: Path, body, purpose, use, summary, exception_note, resubmit, environ) -> dict:
     token = environ.get("JUPYTERHUB_API_TOKEN")
     project = environ.get("ENCLAVE_PROJECT")
     if not token or not project:
@@ -109,6 +115,7 @@ def _upload(path: Path, body, purpose, summary, exception_note, resubmit, enviro
         "notebook": session_name(path, root),
         "project": project,
         "purpose": purpose,
+        **use,
         "summary": summary,
         "exception_note": exception_note,
     }

@@ -37,6 +37,8 @@ class SubmissionMetadata(Body):
     summary: str = Field("", max_length=LIMITS["summary"])
     exception_note: str = Field("", max_length=LIMITS["exception_note"])
     resubmit: str | None = Field(None, max_length=100)
+    release_use: str = Field("", max_length=16)  # internal | external
+    recipients: list[str] = Field([], max_length=100)
 
 
 class OutputDecisionBody(Body):
@@ -258,6 +260,8 @@ class SubmitHandler(APIHandler):
             summary=metadata.summary,
             exception_note=metadata.exception_note,
             resubmit=metadata.resubmit or None,
+            release_use=metadata.release_use,
+            recipients=tuple(metadata.recipients),
         )
         result = await self.in_thread(self.workflow.submit, self.actor, upload, submission)
         self.write_json(result, status=201)
@@ -281,6 +285,8 @@ class RequestHandler(APIHandler):
             {
                 **request_summary(row, info["waiting_for_me"]),
                 "purpose": row.purpose,
+                "release_use": row.release_use,
+                "recipients": json.loads(row.recipients) if row.recipients else [],
                 "summary": row.summary,
                 "exception_note": row.exception_note,
                 "sha256": row.sha256,

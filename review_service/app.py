@@ -23,7 +23,7 @@ from jupyterhub.utils import url_path_join
 from tornado import web
 from tornado.ioloop import IOLoop
 
-from enclave.review_service import api, pages
+from enclave.review_service import access_pages, api, pages
 from enclave.review_service.release import build_package
 from enclave.review_service.store import FrozenStore
 from enclave.scratch import Scratch
@@ -60,12 +60,19 @@ def site_settings(config) -> dict:
 
 
 class ReviewApplication(web.Application):
-    def __init__(self, workflow, settings, prefix: str, cookie_secret: bytes, site=None):
+    def __init__(
+        self, workflow, settings, prefix: str, cookie_secret: bytes, site=None, access=None
+    ):
         self.workflow = workflow
         self._notebooks: OrderedDict = OrderedDict()
         self.run_progress = {}
         p = prefix if prefix.endswith("/") else prefix + "/"
         rid = r"(r-[0-9a-f]{10})"
+        name, code, user = (
+            r"([a-z][a-z0-9_]{1,29})",
+            r"([A-Z0-9]{1,10}-[0-9A-Z]{1,10})",
+            r"([a-z][a-z0-9_-]{0,30})",
+        )
         routes = [
             (p, pages.QueuePage),
             (p + r"oauth_callback", HubOAuthCallbackHandler),
@@ -84,6 +91,14 @@ class ReviewApplication(web.Application):
             (p + rf"api/requests/{rid}/decision", api.DecisionHandler),
             (p + rf"api/requests/{rid}/comments", api.CommentHandler),
             (p + rf"api/requests/{rid}/withdraw", api.WithdrawHandler),
+            (p + r"access", access_pages.AccessPage),
+            (p + r"access/new", access_pages.NewAccessRequestPage),
+            (p + rf"access/{name}/{code}/decision", access_pages.AccessDecisionForm),
+            (p + rf"access/{name}/{code}/withdraw", access_pages.AccessWithdrawForm),
+            (p + rf"access/{name}/members/{user}/remove", access_pages.RemoveMemberForm),
+            (p + r"api/access", access_pages.AccessListHandler),
+            (p + rf"api/access/{name}/{code}/decision", access_pages.AccessDecisionHandler),
+            (p + rf"api/access/{name}/{code}/withdraw", access_pages.AccessWithdrawHandler),
             (p + r"api/waiting", api.WaitingHandler),
             (p + r"api/notices", api.NoticesHandler),
         ]
@@ -91,6 +106,7 @@ class ReviewApplication(web.Application):
             routes,
             cookie_secret=cookie_secret,
             review_workflow=workflow,
+            review_access=access or access_requests(workflow),
             review_settings=settings,
             review_prefix=p,
             review_jinja=pages.make_jinja_env(),
@@ -120,7 +136,14 @@ class ReviewApplication(web.Application):
         sha256 = run.sha256 if reexecution else request.sha256
         self.workflow.store.verify(sha256)
         path = self.workflow.store.path(sha256)
-        return build_package(request, progress, path.read_bytes(), read_notebook(path), reexecution)
+        return build_package(
+            request,
+            progress,
+            path.read_bytes(),
+            read_notebook(path),
+            reexecution,
+            self.workflow.settings.institutions,
+        )
 
     async def notebook(self, request):
         """The frozen notebook of ``request`` (a request or round row), parsed once and kept
@@ -263,6 +286,24 @@ def sweep_store(workflow) -> None:
         log.warning("%s; recorded in the audit trail", describe(swept))
 
 
+def access_requests(workflow, config=None):
+    """The data-access requests over ``workflow``'s registry; decisions rebuild the project's
+    warehouse access (``WarehouseSettings.url`` of ``config``; no config: nothing to grant)."""
+    from enclave.review_service.access import AccessRequests
+    from enclave.warehouse.grant import apply_access, catalog
+
+    grant = None
+    if config is not None:
+        from enclave.warehouse.db import WarehouseSettings
+
+        url = WarehouseSettings(config=config).url
+
+        def grant(project, scopes):
+            return apply_access(url, project, scopes)
+
+    return AccessRequests(workflow, catalog(), grant)
+
+
 def build_workflow(config):
     from enclave.audit import keying
     from enclave.notify import Mail
@@ -342,7 +383,12 @@ def main(argv=None) -> None:
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{settings.service_name}/")
     url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
     app = ReviewApplication(
-        workflow, settings, prefix, persistent_secret(workflow.store), site_settings(config)
+        workflow,
+        settings,
+        prefix,
+        persistent_secret(workflow.store),
+        site_settings(config),
+        access=access_requests(workflow, config),
     )
     if config.JupyterHub.get("ssl_cert"):  # served on HTTPS: its XSRF cookie is Secure too
         app.settings["xsrf_cookie_kwargs"] = {"secure": True}

@@ -90,6 +90,18 @@ class Changes:
     def decisions(self, request_id: str) -> list:
         return _decisions_by_request(self.conn, [request_id]).get(request_id, [])
 
+    def open_requests_of(self, project: str, statuses) -> list:
+        """The project's requests in ``statuses``, each locked until the transaction ends."""
+        query = (
+            sa.select(review_requests)
+            .where(
+                review_requests.c.project == project,
+                review_requests.c.status.in_([str(s) for s in statuses]),
+            )
+            .order_by(review_requests.c.id)
+        )
+        return list(self.conn.execute(query.with_for_update()))
+
     def release_sha256(self, request_id: str) -> str | None:
         return self.conn.execute(
             sa.select(review_releases.c.sha256).where(review_releases.c.request_id == request_id)

@@ -22,12 +22,16 @@ def gate_report_from_record(record: dict) -> GateReport:
     return GateReport(record["notebook"], [Finding(**f) for f in record["findings"]])
 
 
-def build_package(request, progress, notebook_bytes: bytes, nb, reexecution=None) -> bytes:
+def build_package(
+    request, progress, notebook_bytes: bytes, nb, reexecution=None, members=None
+) -> bytes:
     """Return the zip bytes for ``request`` (a row) approved by ``progress``: of the
     re-executed notebook when ``reexecution`` (the run's result) is given, screened by the
-    gate as re-executed; else of the submitted one, "released without re-execution"."""
+    gate as re-executed; else of the submitted one, "released without re-execution".
+    ``members``: code -> name of the consortium's institutions (for the permitted use)."""
     from enclave.output_review.redact import released_notebook, strip_structures
     from enclave.output_review.render import render_html
+    from enclave.review_service.rules import permitted_use
 
     # the kernel's structured data holds reviewers' evidence (records behind each cell, the
     # largest contributions): it never leaves
@@ -36,6 +40,7 @@ def build_package(request, progress, notebook_bytes: bytes, nb, reexecution=None
 
     built = datetime.now(UTC).replace(microsecond=0)
     gate = reexecution["gate"] if reexecution else json.loads(request.gate_report)
+    recipients = json.loads(request.recipients) if request.recipients else []
     stamp = {
         "request_id": request.id,
         "project": request.project,
@@ -46,6 +51,9 @@ def build_package(request, progress, notebook_bytes: bytes, nb, reexecution=None
         "stewards": progress.stewards,
         "released": built.isoformat(),
         "purpose": request.purpose,
+        "release_use": request.release_use,
+        "recipients": recipients,
+        "permitted_use": permitted_use(request.release_use, recipients, members or {}),
     }
     report_html = render_html(
         nb, gate_report_from_record(gate), template=RELEASE_TEMPLATE, extra=stamp

@@ -52,6 +52,56 @@ def check_text(field: str, value: str | None, *, required: bool) -> str:
     return value
 
 
+RELEASE_USES = ("internal", "external")
+
+
+def check_release_use(use: str, recipients, members: dict) -> tuple[str, list[str]]:
+    """What the release is for: ``internal`` use by the member institutions ``recipients``, or
+    ``external`` reporting (no recipients: it goes beyond the consortium)."""
+    if use not in RELEASE_USES:
+        raise BadSubmission(
+            "release_use: say 'internal' (use by named member institutions) or 'external' "
+            "(publication, or a report outside the consortium)."
+        )
+    recipients = sorted(set(recipients or ()))
+    unknown = [r for r in recipients if r not in members]
+    if unknown:
+        raise BadSubmission(
+            f"recipients: {str(unknown[0])[:20]!r} is not a consortium member; use one of "
+            f"{', '.join(members)}."
+        )
+    if use == "internal" and not recipients:
+        raise BadSubmission(
+            "recipients: an internal release names the member institutions that will use it."
+        )
+    if use == "external" and recipients:
+        raise BadSubmission(
+            "recipients: an external release goes beyond the consortium; name no recipients "
+            "(every member's steward decides on it)."
+        )
+    return use, recipients
+
+
+def permitted_use(use: str | None, recipients, members: dict) -> str:
+    """The sentence every page of the release and its manifest carry."""
+    if use == "internal":
+        names = ", ".join(f"{members.get(c, c)} ({c})" for c in recipients)
+        return (
+            f"Internal use only, by {names}, for the purpose stated above; not for "
+            "publication or any report outside the consortium. Any other use needs a new review."
+        )
+    if use == "external":
+        return (
+            "External reporting (publication, or a report outside the consortium) for the "
+            "purpose stated above, as decided by a steward of every consortium member; any "
+            "other use needs a new review."
+        )
+    return (
+        "Only for the purpose stated above, as approved by the reviewers and data stewards "
+        "named here; any other use needs a new review."
+    )
+
+
 def check_gate(report, notebook: str, exception_note: str) -> None:
     """A blocked verdict goes to reviewers only with a written exception request."""
     if report.verdict == "block" and not exception_note:
@@ -155,6 +205,9 @@ def summary_of_outputs(outputs: list[dict]) -> dict[str, int]:
     """How many outputs got each decision (the audit event's details: no comment text)."""
     return {d: n for d in DECISIONS if (n := sum(o["decision"] == d for o in outputs))}
 
+
+# requests still on their way out: withdrawn data sends them back (``Action.RETURN``)
+RETURNABLE = frozenset({Status.SUBMITTED, Status.IN_REVIEW, Status.APPROVED})
 
 # statuses the requester reaches by their own hand: no notice for those
 OWN_STATUSES = frozenset({Status.SUBMITTED, Status.WITHDRAWN})

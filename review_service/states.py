@@ -29,6 +29,7 @@ class Action(StrEnum):
     RESUBMIT = "resubmit"
     WITHDRAW = "withdraw"
     RELEASE = "release"
+    RETURN = "return"  # an approval of data it used was withdrawn: back to its researcher
 
 
 S, A = Status, Action
@@ -40,6 +41,7 @@ TRANSITIONS: dict[Status, dict[Action, Status]] = {
         A.REJECT: S.REJECTED,
         A.RESUBMIT: S.SUBMITTED,
         A.WITHDRAW: S.WITHDRAWN,
+        A.RETURN: S.CHANGES_REQUESTED,
     },
     S.IN_REVIEW: {
         A.APPROVE: S.IN_REVIEW,
@@ -47,12 +49,13 @@ TRANSITIONS: dict[Status, dict[Action, Status]] = {
         A.REQUEST_CHANGES: S.CHANGES_REQUESTED,
         A.REJECT: S.REJECTED,
         A.WITHDRAW: S.WITHDRAWN,
+        A.RETURN: S.CHANGES_REQUESTED,
     },
     S.CHANGES_REQUESTED: {
         A.RESUBMIT: S.SUBMITTED,
         A.WITHDRAW: S.WITHDRAWN,
     },
-    S.APPROVED: {A.RELEASE: S.RELEASED},
+    S.APPROVED: {A.RELEASE: S.RELEASED, A.RETURN: S.CHANGES_REQUESTED},
     S.RELEASED: {},
     S.REJECTED: {},
     S.WITHDRAWN: {},
@@ -67,6 +70,7 @@ AUDIT_ACTIONS: dict[Action, AuditAction] = {
     A.RESUBMIT: AuditAction.REQUEST_RESUBMIT,
     A.WITHDRAW: AuditAction.REQUEST_WITHDRAW,
     A.RELEASE: AuditAction.RELEASE_BUILD,
+    A.RETURN: AuditAction.REQUEST_RETURNED,
 }
 del S, A
 

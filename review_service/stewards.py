@@ -18,6 +18,9 @@ Nothing the session says about its own queries counts.
    each counts as reading every table.)
 4. Always: institutions whose code or name appears in an output table, because a report that
    names or ranks a member needs that member's sign-off even without lineage.
+5. The release's stated use: an internal release also needs its recipients' stewards (the
+   member institutions that will use it); an external one (publication, a report outside the
+   consortium) a steward of every consortium member, as the principles say.
 """
 
 import json
@@ -38,6 +41,9 @@ ANY_TABLE = "every table"  # a record that names no relations
 LINEAGE = "read by the re-execution of this notebook"
 NO_RERUN = "approved for the project; released without re-execution"
 NAMED = "named in an output table"
+RECIPIENT = "a recipient of this internal release"
+EXTERNAL = "a consortium member: this release is for external reporting"
+DATA_REASONS_EXCLUDE = (RECIPIENT, EXTERNAL)  # reasons that say nothing of the data used
 LOG_UNREADABLE = (
     "approved for the project; the warehouse's record of reads could not be read at submission"
 )
@@ -116,12 +122,18 @@ def required_institutions(
     project_institutions: Callable[[], Iterable[str]],
     institutions: dict[str, str],
     server_log_read: bool = True,
+    release_use: str | None = None,
+    recipients: Iterable[str] = (),
+    ever_approved: Callable[[], Iterable[str]] | None = None,
 ) -> dict[str, list[str]]:
     """Institution code -> the reasons its steward is needed, in code order.
 
     ``run_lineage``: the institutions the re-execution's recorded reads touched (None: not
     re-executed); ``query_events``: this user's server-side ``warehouse.query`` events in the
-    project; ``server_log_read``: False when those could not be brought up to date first.
+    project; ``server_log_read``: False when those could not be brought up to date first;
+    ``release_use``: internal (``recipients`` will use it) or external (every member decides);
+    ``ever_approved``: the institutions whose approval stood at some time (a withdrawn one's
+    rows read before the withdrawal may be in the notebook; default: the project's now).
     """
     query_events = [e for e in query_events if e.details.get("source") in SERVER_SOURCES]
     reasons: dict[str, list[str]] = {}
@@ -135,14 +147,23 @@ def required_institutions(
     else:
         need(run_lineage, LINEAGE)
     read = tables_read_server_side(query_events)
-    for code in project_institutions():
+    for code in (ever_approved or project_institutions)():
         tables = [t for t in read if t == ANY_TABLE or holds_rows_of(t, code)]
         if tables:
             need([code], server_read_reason(tables))
     if not server_log_read:
         need(project_institutions(), LOG_UNREADABLE)
     need(named_in_tables(nb, institutions), NAMED)
+    if release_use == "internal":
+        need(recipients, RECIPIENT)
+    elif release_use == "external":
+        need(institutions, EXTERNAL)
     return dict(sorted(reasons.items()))
+
+
+def used_data_of(reasons: dict[str, list[str]], code: str) -> bool:
+    """Whether ``code`` is required for its data (not only as a recipient or a member)."""
+    return any(r not in DATA_REASONS_EXCLUDE for r in reasons.get(code, ()))
 
 
 def as_json(reasons: dict[str, list[str]]) -> tuple[str, str]:

@@ -13,8 +13,9 @@ import logging
 from dataclasses import dataclass
 
 from enclave.audit.actions import AuditAction, AuditEvent
+from enclave.projects import AccessStatus
 from enclave.review_service import approvals, permissions, rules, stewards
-from enclave.review_service.data_access import ReviewData
+from enclave.review_service.data_access import Changes, ReviewData
 from enclave.review_service.errors import BadSubmission, Conflict
 from enclave.review_service.identity import REVIEWERS_GROUP, Actor
 from enclave.review_service.states import (
@@ -37,6 +38,8 @@ class Submission:
     summary: str = ""
     exception_note: str = ""
     resubmit: str | None = None  # the id of a request this replaces the file of
+    release_use: str = ""  # internal | external
+    recipients: tuple[str, ...] = ()  # member institutions that will use an internal release
 
 
 def event(action: AuditAction, actor: str, row, details: dict) -> AuditEvent:
@@ -135,6 +138,9 @@ class ReviewWorkflow:
             purpose = rules.check_text("purpose", sub.purpose, required=True)
             summary = rules.check_text("summary", sub.summary, required=False)
             exception_note = rules.check_text("exception_note", sub.exception_note, required=False)
+            release_use, recipients = rules.check_release_use(
+                sub.release_use, sub.recipients, self.settings.institutions
+            )
             project = self._check_project(actor, sub.project)
             upload.finish()
             nb = self._read(upload, notebook)
@@ -149,6 +155,13 @@ class ReviewWorkflow:
                     project_institutions=lambda: project.institutions,
                     institutions=self.settings.institutions,
                     server_log_read=server_log_read,
+                    release_use=release_use,
+                    recipients=recipients,
+                    ever_approved=lambda: [
+                        a.institution
+                        for a in project.access
+                        if a.status in (AccessStatus.APPROVED, AccessStatus.WITHDRAWN)
+                    ],
                 )
             )
             if required == "[]":
@@ -168,6 +181,8 @@ class ReviewWorkflow:
                 gate_report=json.dumps(report.to_dict()),
                 institutions=required,
                 institutions_source=reasons,
+                release_use=release_use,
+                recipients=json.dumps(recipients),
             )
             opened = {
                 "notebook": notebook,
@@ -175,6 +190,8 @@ class ReviewWorkflow:
                 "size": upload.size,
                 "institutions": json.loads(required),
                 "exception_requested": bool(exception_note),
+                "release_use": release_use,
+                "recipients": recipients,
             }
             gate_result = {
                 "sha256": sha256,
@@ -399,6 +416,35 @@ class ReviewWorkflow:
     def _comment(tx, actor: Actor, row, body: str, visibility: str) -> None:
         audit = event(AuditAction.REQUEST_COMMENT, actor.name, row, {"visibility": visibility})
         tx.add_comment(row, actor.name, body, visibility, audit)
+
+    def return_for_withdrawal(self, conn, project: str, institution: str, actor: str, why: str):
+        """In the transaction of ``institution``'s withdrawal from ``project``: every open or
+        approved request of the project that used its data goes back to its researcher (changes
+        requested, with a comment saying why); returns their ids."""
+        tx = Changes(conn, self.audit, self.data.mail)
+        returned = []
+        for row in tx.open_requests_of(project, rules.RETURNABLE):
+            if not stewards.used_data_of(json.loads(row.institutions_source), institution):
+                continue
+            status = rules.move(row, Action.RETURN)
+            details = {"round": row.round, "status": status.value, "institution": institution}
+            tx.move(row, status, event(AUDIT_ACTIONS[Action.RETURN], actor, row, details))
+            body = (
+                f"{institution}'s approval of project {project} was withdrawn ({why}). This "
+                "request used its data: run the notebook again on what the project may read "
+                "now and resubmit, or withdraw the request."
+            )
+            audit = event(AuditAction.REQUEST_COMMENT, actor, row, {"visibility": "all"})
+            tx.add_comment(row, actor, body, "all", audit)
+            tx.notify(  # read as the steward asking for changes: the data is no longer there
+                "request.decided",
+                users=[row.author],
+                context={"request": row.id, "project": project, "by": actor, "round": row.round}
+                | {"decision": "request_changes", "status": status.value},
+                exclude=[actor],
+            )
+            returned.append(row.id)
+        return returned
 
     def withdraw(self, actor: Actor, request_id: str) -> str:
         with self.data.transaction() as tx:

@@ -17,16 +17,21 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ToolbarButton } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
-import { EnclaveRequestError, postEnclave } from './api';
+import { EnclaveRequestError, getEnclave, postEnclave } from './api';
 import { CommandIDs, PALETTE_CATEGORY } from './commands';
 
 /** What the researcher tells the reviewers (the fields of the server's submission body). */
 export interface ISubmissionContext {
   purpose: string;
+  release_use: string;
+  recipients: string[];
   summary: string;
   exception_note: string;
   resubmit: string;
 }
+
+/** The consortium's member institutions: code -> name (`enclave/review/members`). */
+export type Members = Record<string, string>;
 
 /** What the session server answers for a filed submission. */
 export interface ISubmissionResult {
@@ -44,11 +49,48 @@ const FIELDS: [keyof ISubmissionContext, string, boolean][] = [
   ['resubmit', 'Resubmitting? The request id (e.g. r-0123456789)', false]
 ];
 
-/** The dialog's form: one text area per field. */
+/** The dialog's form: the release's use (internal, with its recipients, or external), then
+ * one text area per field. Nothing is preselected: the researcher states the use. */
 export class SubmissionForm extends Widget {
-  constructor() {
+  constructor(members: Members) {
     super({ node: document.createElement('form') });
     this.addClass('enclave-review-form');
+    const use = document.createElement('fieldset');
+    use.className = 'enclave-review-use';
+    const legend = document.createElement('legend');
+    legend.textContent = 'Use of the release (required)';
+    use.appendChild(legend);
+    const choices: [string, string][] = [
+      ['internal', 'Internal: used only by the member institutions ticked below'],
+      [
+        'external',
+        'External reporting: publication or a report outside the consortium ' +
+          '(a steward of every member decides)'
+      ]
+    ];
+    for (const [value, text] of choices) {
+      const label = document.createElement('label');
+      label.className = 'enclave-review-choice';
+      const radio = document.createElement('input');
+      radio.type = 'radio';
+      radio.name = 'release_use';
+      radio.value = value;
+      label.append(radio, ' ' + text);
+      use.appendChild(label);
+    }
+    const recipients = document.createElement('div');
+    recipients.className = 'enclave-review-recipients';
+    for (const [code, name] of Object.entries(members)) {
+      const label = document.createElement('label');
+      const box = document.createElement('input');
+      box.type = 'checkbox';
+      box.name = 'recipient';
+      box.value = code;
+      label.append(box, ` ${code}${name ? ' (' + name + ')' : ''}`);
+      recipients.appendChild(label);
+    }
+    use.appendChild(recipients);
+    this.node.appendChild(use);
     for (const [name, label, required] of FIELDS) {
       const wrapper = document.createElement('label');
       wrapper.className = 'enclave-review-field';
@@ -64,8 +106,16 @@ export class SubmissionForm extends Widget {
   getValue(): ISubmissionContext {
     const value = (name: string) =>
       (this.node.querySelector(`[name=${name}]`) as HTMLTextAreaElement).value;
+    const use = this.node.querySelector(
+      '[name=release_use]:checked'
+    ) as HTMLInputElement | null;
+    const recipients = Array.from(
+      this.node.querySelectorAll('[name=recipient]:checked')
+    ).map(box => (box as HTMLInputElement).value);
     return {
       purpose: value('purpose'),
+      release_use: use ? use.value : '',
+      recipients: use && use.value === 'internal' ? recipients : [],
       summary: value('summary'),
       exception_note: value('exception_note'),
       resubmit: value('resubmit')
@@ -76,9 +126,18 @@ export class SubmissionForm extends Widget {
 /** Save, ask, submit, and show the outcome (or the server's one-line refusal). */
 export async function submitNotebook(panel: NotebookPanel): Promise<void> {
   await panel.context.save(); // the frozen copy is what the researcher sees now
+  let members: Members;
+  try {
+    members = await getEnclave<Members>('review/members');
+  } catch (error) {
+    const message =
+      error instanceof EnclaveRequestError ? error.message : String(error);
+    await showErrorMessage('Output review', message);
+    return;
+  }
   const answer = await showDialog({
     title: 'Submit for output review',
-    body: new SubmissionForm(),
+    body: new SubmissionForm(members),
     buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Submit' })]
   });
   if (!answer.button.accept || answer.value === null) {

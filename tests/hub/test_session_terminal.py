@@ -203,7 +203,8 @@ def test_enclave_review_submit_from_the_terminal(enclave, alice, terminal):
     saved = contents(alice, "study.ipynb", type="notebook", format="json", content=notebook)
     assert saved.status_code in (200, 201), saved.text
     status, out = terminal.run(
-        'enclave review submit study.ipynb --purpose "Counts by term, from a terminal"'
+        'enclave review submit study.ipynb --purpose "Counts by term, from a terminal" '
+        "--use internal --recipients CC-101"
     )
     assert status == 0, out
     request_id = out.split(" as request ")[1].split()[0]

@@ -90,6 +90,8 @@ def submit(wf, actor, nb=None, *, notebook="analysis.ipynb", **fields):
     upload = wf.store.open_upload()
     upload.write(notebooks.to_bytes(nb if nb is not None else notebooks.passing()))
     fields.setdefault("purpose", "Completion rates by term for the board report.")
+    fields.setdefault("release_use", "internal")
+    fields.setdefault("recipients", ("CC-101",))
     return wf.submit(actor, upload, Submission(notebook=notebook, project=PROJECT, **fields))
 
 

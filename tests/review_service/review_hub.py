@@ -66,6 +66,8 @@ class Person:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(to_bytes(nb if nb is not None else passing()))
         fields.setdefault("purpose", "Completion by term for the consortium board.")
+        fields.setdefault("release_use", "internal")
+        fields.setdefault("recipients", ["CC-101"])
         return client.submit(path, environ=self.environ(home), **fields)
 
 

@@ -64,6 +64,10 @@ def take(wf, rid: str, action: Action, status: Status) -> None:
         wf.withdraw(RITA, rid)
     elif action is Action.RELEASE:
         assert wf.release(rid, builder(wf))
+    elif action is Action.RETURN:  # in the transaction of CC-101's withdrawal of its data
+        with wf.engine.begin() as conn:
+            returned = wf.return_for_withdrawal(conn, PROJECT, "CC-101", "steward-cc-101", "ended")
+            assert returned == [rid]  # else rolled back: nothing written
     else:
         raise AssertionError(f"nobody takes {action} in this test: add it")
 
@@ -98,6 +102,8 @@ def test_every_transition_writes_its_event(wf, status, action):
     if action is Action.RESUBMIT:
         expected.append(AuditAction.GATE_RESULT)
     if action in (Action.REQUEST_CHANGES, Action.REJECT):  # the required comment is a change too
+        expected.append(AuditAction.REQUEST_COMMENT)
+    if action is Action.RETURN:  # the comment saying why
         expected.append(AuditAction.REQUEST_COMMENT)
     assert [e.action for e in new] == expected
     assert new[0].request == rid and new[0].project == PROJECT

@@ -144,6 +144,8 @@ def test_release_package_html_renders_tables(tmp_path):
         round=1,
         gate_report=json.dumps(REPORT.to_dict()),
         institutions='["CC-101"]',
+        release_use="internal",
+        recipients='["CC-101"]',
     )
     progress = SimpleNamespace(approvers=["rosalind"], reviewers=["rosalind"], stewards={})
     import io

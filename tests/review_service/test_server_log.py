@@ -14,7 +14,7 @@ from review_factories import researcher
 from enclave.audit import AuditLog
 from enclave.hub.isolation.postgres import SessionRoles, ensure_cluster
 from enclave.kernels.client import Warehouse
-from enclave.review_service.stewards import NO_RERUN, server_read_reason
+from enclave.review_service.stewards import NO_RERUN, RECIPIENT, server_read_reason
 from enclave.warehouse import statement_log
 
 RITA = researcher("rita")
@@ -78,7 +78,7 @@ def test_the_relations_the_server_recorded_decide_the_stewards(
     assert result["institutions"] == ["CC-101", "UNI-201"]  # (the project, until re-run)
     reasons = json.loads(wf.get(RITA, result["id"])["request"].institutions_source)
     assert reasons == {
-        "CC-101": [NO_RERUN, server_read_reason(["cc_enrollments"])],
+        "CC-101": [NO_RERUN, server_read_reason(["cc_enrollments"]), RECIPIENT],
         "UNI-201": [NO_RERUN],
     }
 

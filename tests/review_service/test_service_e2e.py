@@ -167,7 +167,13 @@ def test_a_file_that_is_not_a_notebook_is_refused_and_nothing_stored(enclave, pe
     from enclave.kernels import submit as client
 
     with pytest.raises(EnclaveError, match=r"HTTP 400.*data.ipynb: not valid JSON"):
-        client.submit(path, purpose="x", environ=people["rita"].environ(home))
+        client.submit(
+            path,
+            purpose="x",
+            release_use="internal",
+            recipients=["CC-101"],
+            environ=people["rita"].environ(home),
+        )
     assert set(os.listdir(objects)) == before
     assert os.listdir(enclave.hub.hub_dir / "review" / "tmp") == []
 

@@ -39,7 +39,8 @@ SUBMIT = """
 import subprocess
 done = subprocess.run(
     ["enclave", "review", "submit", os.path.expanduser("~/study.ipynb"),
-     "--purpose", "Completion counts for the board", "--summary", "Two term counts"],
+     "--purpose", "Completion counts for the board", "--summary", "Two term counts",
+     "--use", "internal", "--recipients", "CC-101"],
     capture_output=True, text=True,
 )
 print(done.returncode, done.stdout, done.stderr)
@@ -108,6 +109,8 @@ def test_submit_button_in_jupyterlab(enclave, session):
         if page.locator(".jp-Dialog").count():  # e.g. a kernel prompt: accept it
             page.click(".jp-Dialog .jp-mod-accept")
         button.click()
+        page.check(".jp-Dialog input[name=release_use][value=internal]")
+        page.check(".jp-Dialog input[name=recipient][value=UNI-201]")
         page.fill("textarea[name=purpose]", "Counts by term, from JupyterLab")
         page.click(".jp-Dialog .jp-mod-accept")
         result = page.locator("#enclave-review-result")
@@ -117,6 +120,7 @@ def test_submit_button_in_jupyterlab(enclave, session):
     rid = text.split("Request ")[1].split()[0]
     info = sign_in(enclave, "rev1").api("GET", f"api/requests/{rid}").json()
     assert info["author"] == rita.name and info["purpose"] == "Counts by term, from JupyterLab"
+    assert (info["release_use"], info["recipients"]) == ("internal", ["UNI-201"])
 
 
 def test_a_bad_body_from_lab_is_one_line_naming_the_field(enclave, session):

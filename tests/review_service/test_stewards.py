@@ -181,3 +181,18 @@ def test_the_query_process_records_count_like_pgaudit_and_forged_ones_not_at_all
 def test_an_unread_log_asks_every_steward():
     reasons = stewards_for([forged()], server_log_read=False)
     assert reasons == {"CC-101": [LINEAGE, LOG_UNREADABLE], "UNI-201": [LOG_UNREADABLE]}
+
+
+def test_a_withdrawn_institution_whose_rows_were_read_before_still_signs_off():
+    """UNI-201 withdrew (the project now has CC-101 only), but this user's recorded reads of
+    students in the project may hold its rows: its steward is asked."""
+    students = server_read_reason(["students"])
+    reasons = required_institutions(
+        nb=nb_with(),
+        run_lineage=("CC-101",),
+        query_events=[server("warehouse.students")],
+        project_institutions=lambda: ["CC-101"],
+        institutions=NAMES,
+        ever_approved=lambda: ["CC-101", "UNI-201"],
+    )
+    assert reasons == {"CC-101": [LINEAGE, students], "UNI-201": [students]}

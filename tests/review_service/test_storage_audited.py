@@ -37,7 +37,7 @@ TABLES = (
 
 # the calls that only read; every other public call must take an audit event
 READS = {
-    Changes: {"lock", "decisions", "release_sha256", "run"},
+    Changes: {"lock", "decisions", "release_sha256", "run", "open_requests_of"},
     ReviewData: {
         "transaction",
         "request",

@@ -27,6 +27,8 @@ METADATA = {
     "summary": "Σ\n" * 4000,
     "exception_note": "\"quoted\" & 'escaped' \\ ✓" * 320,
     "resubmit": "r-0123456789",
+    "release_use": "internal",
+    "recipients": ["CC-101", "UNI-201"],
 }
 
 

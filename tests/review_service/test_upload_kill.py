@@ -44,6 +44,7 @@ def service_pid(enclave) -> int:
 def start_upload(person, path) -> http.client.HTTPConnection:
     """Send the headers and about half of the submission; the rest is never sent."""
     metadata = {"notebook": path.name, "project": "demo", "purpose": "Kill test."}
+    metadata |= {"release_use": "internal", "recipients": ["CC-101"]}
     notebook = open(path, "rb")  # noqa: SIM115 (closed below)
     content_type, length, chunks = client.multipart_body(metadata, notebook)
     url = urlparse(f"{person.base}api/submit")

@@ -27,6 +27,7 @@ from enclave.review_service.stewards import (
     LOG_UNREADABLE,
     NAMED,
     NO_RERUN,
+    RECIPIENT,
     server_read_reason,
 )
 from enclave.tables import review_decisions, review_requests
@@ -171,7 +172,14 @@ def test_a_file_that_is_not_a_notebook_stores_nothing(workflow):
 
     with pytest.raises(BadSubmission, match="analysis.ipynb: is a zip archive"):
         workflow.submit(
-            RITA, upload, Submission(notebook="analysis.ipynb", project="demo", purpose="x")
+            RITA,
+            upload,
+            Submission(
+                notebook="analysis.ipynb",
+                project="demo",
+                purpose="x",
+                release_use="external",
+            ),
         )
     assert_nothing_stored(workflow)
 
@@ -220,7 +228,7 @@ def test_before_re_execution_the_project_and_named_institutions_decide_the_stewa
     assert result["institutions"] == ["CC-101", "K12-002", "UNI-201"]
     reasons = json.loads(workflow.get(RITA, result["id"])["request"].institutions_source)
     assert reasons == {
-        "CC-101": [NO_RERUN, NAMED],
+        "CC-101": [NO_RERUN, NAMED, RECIPIENT],  # (the conftest's internal release, to CC-101)
         "K12-002": [NAMED],
         "UNI-201": [NO_RERUN],
     }
