@@ -64,7 +64,8 @@ def write_key(path: str | os.PathLike) -> Path:
 
 
 def read_key(path: str | os.PathLike) -> bytes:
-    """The key's bytes; refuses a key that group or others could read."""
+    """The key's bytes; refuses a key that group or others could read, or that another account
+    owns (it could read, replace or reopen it)."""
     path = Path(path)
     try:
         st = path.stat()
@@ -74,6 +75,11 @@ def read_key(path: str | os.PathLike) -> bytes:
         ) from None
     if not stat.S_ISREG(st.st_mode):
         raise EnclaveError(f"{path}: the key must be a regular file.")
+    if st.st_uid != os.geteuid():
+        raise EnclaveError(
+            f"{path}: key file belongs to uid {st.st_uid}, not to this account "
+            f"({os.geteuid()}); `chown` it to the account that loads the warehouse."
+        )
     if st.st_mode & 0o077:
         raise EnclaveError(
             f"{path}: key file is readable by group or others "

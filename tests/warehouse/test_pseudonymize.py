@@ -60,6 +60,14 @@ def test_load_refuses_a_key_others_can_read(tmp_path, mode):
         read_key(path)
 
 
+def test_load_refuses_a_key_another_account_owns(tmp_path):
+    path = write_key(tmp_path / "k")
+    read_key(path)
+    os.chown(path, 65534, 65534)  # e.g. a researcher's: they could replace it
+    with pytest.raises(EnclaveError, match=r"key file belongs to uid 65534, not to this account"):
+        read_key(path)
+
+
 @pytest.mark.parametrize("content", [b"", b"not hex at all", b"abcd" * 8])
 def test_a_file_that_is_not_a_key_is_refused(tmp_path, content):
     path = tmp_path / "k"
