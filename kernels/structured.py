@@ -190,6 +190,27 @@ def same_values(shown_values: np.ndarray, computed: np.ndarray) -> np.ndarray:
     return equal
 
 
+def key_positions(arrays: list, keys: list) -> np.ndarray | None:
+    """For each displayed cell (its coordinates in ``keys``), the position of the computed
+    cell with the same coordinates (``arrays``), -1 for none; None when computed coordinates
+    repeat. Looked up in a dict of tuples (building two MultiIndexes cost more than the rest
+    of a display); pandas' own matching where labels are missing (NaN) or a lookup misses."""
+    plain = arrays and not any(pd.isna(a).any() for a in (*arrays, *keys))
+    if plain:
+        computed = list(zip(*arrays, strict=True))
+        lookup = dict(zip(computed, range(len(computed)), strict=True))
+        if len(lookup) != len(computed):
+            return None
+        shown = list(zip(*keys, strict=True))
+        position = np.fromiter((lookup.get(k, -1) for k in shown), dtype=np.intp, count=len(shown))
+        if (position >= 0).all():
+            return position
+    computed_index = pd.MultiIndex.from_arrays(arrays)
+    if not computed_index.is_unique:
+        return None
+    return computed_index.get_indexer(pd.MultiIndex.from_arrays(keys))
+
+
 def cell_evidence(displayed: pd.DataFrame, series_name, prov) -> dict | None:
     """Statistic, evidence and ``derived`` for each displayed cell, or None if unmatched."""
     frame = prov.frame
@@ -217,10 +238,9 @@ def cell_evidence(displayed: pd.DataFrame, series_name, prov) -> dict | None:
             )
         else:
             arrays.append(level_values(frame.columns, slot[1])[r_cols])
-    computed_index = pd.MultiIndex.from_arrays(arrays)
-    if not computed_index.is_unique:
+    position = key_positions(arrays, keys)
+    if position is None:
         return grid
-    position = computed_index.get_indexer(pd.MultiIndex.from_arrays(keys))
     found = position >= 0
     i, j = layout.row_of[found], layout.col_of[found]
     src_i, src_j = r_rows[position[found]], r_cols[position[found]]
