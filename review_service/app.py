@@ -229,9 +229,20 @@ class ReviewApplication(web.Application):
                 user=row.author,
                 progress=lambda done, total: self.run_progress.__setitem__(key, (done, total)),
             )
+            second = None
+            if result.failure is None and self.workflow.differs_from_submission(row, result):
+                # an output unlike the submitted one: was it edited, or does it change from
+                # run to run? A second clean run tells
+                second = await runner.run(
+                    nb,
+                    run_id=f"{run.request_id}-{run.round}-again",
+                    extract=project.warehouse_access,
+                    project=row.project,
+                    user=row.author,
+                )
             versions = session_versions(runner.settings.session_venv, project.warehouse_access)
             state = await IOLoop.current().run_in_executor(
-                None, self.workflow.finish_run, row, run, result, versions
+                None, self.workflow.finish_run, row, run, result, versions, second
             )
         finally:
             self.run_progress.pop(key, None)

@@ -213,7 +213,7 @@ class Runner:
             try:
                 query = self.query_settings.start(
                     extract,
-                    str(run_dir / "warehouse" / "query.sock"),
+                    str(run_dir / "db" / "q.sock"),
                     peer=account,
                     user=user,
                     project=project,
@@ -250,7 +250,7 @@ class Runner:
         os.chmod(root, 0o700)
         run_dir = root / run_id
         shutil.rmtree(run_dir, ignore_errors=True)  # what a killed service left of this run
-        for sub in ("home", "warehouse", "home/.kernel"):  # the run's own, nobody else's
+        for sub in ("home", "db", "home/.kernel"):  # the run's own, nobody else's
             (run_dir / sub).mkdir(parents=True, mode=0o700)
             os.chown(run_dir / sub, account.pw_uid, account.pw_gid)
         return run_dir
@@ -261,7 +261,7 @@ class Runner:
             account,
             home_fd,
             settings.session_venv,
-            read_only=(str(run_dir / "warehouse"),),
+            read_only=(str(run_dir / "db"),),
             home=str(run_dir / "home"),
         )
         limits = ["prlimit", "--core=0", "--nofile=1024", "--nproc=1024"]
@@ -509,6 +509,11 @@ def page_view(run, queue: list[tuple[str, int]], progress) -> dict:
         "differs": [],
         "tally": {},
         "gate_verdict": (result.get("gate") or {}).get("verdict"),
+        "not_reproducible": [
+            f"cell {f['cell'] + 1}, output {f['output'] + 1}"
+            for f in (result.get("gate") or {}).get("findings", ())
+            if f["rule"] == "not-reproducible"
+        ],
         "institutions": result.get("institutions"),
     }
     marks = result.get("marks") or {}

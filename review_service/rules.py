@@ -301,3 +301,34 @@ def check_run_allows_approval(run, without_reexecution: bool) -> None:
         f"approval waits for the re-execution of this round (it is {run.state}); decide "
         "once it has run."
     )
+
+
+NOT_REPRODUCIBLE = "not-reproducible"
+
+
+def not_reproducible(report, rerun_nb, second) -> None:
+    """A ``review`` finding on each output of the re-execution that a second clean run did
+    not give again (``second``: that run's result; one that failed counts as not giving any)."""
+    from enclave.output_review.findings import Finding
+    from enclave.review_service import compare
+
+    if second.notebook is None:
+        return
+    between = compare.compare(rerun_nb, second.notebook)
+    for key, mark in sorted(between["marks"].items()):
+        if mark == compare.REPRODUCED:
+            continue
+        cell, _, output = key.partition(":")
+        count = rerun_nb.cells[int(cell)].get("execution_count")
+        report.findings.append(
+            Finding(
+                int(cell),
+                int(output),
+                NOT_REPRODUCIBLE,
+                "review",
+                "not reproducible: two clean runs of the notebook gave different outputs here "
+                "(a random seed not set, the time, an order not fixed?); a reviewer must "
+                "confirm which is meant",
+                execution_count=count if isinstance(count, int) else None,
+            )
+        )

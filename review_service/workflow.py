@@ -549,7 +549,12 @@ class ReviewWorkflow:
                 return row, tx.run(run.request_id, run.round)
         return None
 
-    def finish_run(self, row, run, result, versions: dict) -> str:
+    def differs_from_submission(self, row, result) -> bool:
+        from enclave.review_service import compare
+
+        return bool(compare.compare(self._frozen(row), result.notebook)["differs"])
+
+    def finish_run(self, row, run, result, versions: dict, second=None) -> str:
         """What the run found, applied: outputs compared with the submission's, the gate on
         the re-executed notebook, the stewards from its lineage; a failure (or a gate block
         the submission did not have an exception for) sends the request back to the
@@ -569,6 +574,8 @@ class ReviewWorkflow:
             submitted = self._frozen(row)
             compared = compare.compare(submitted, result.notebook)
             report = self.gate.screen(result.notebook, row.notebook, result.institutions)
+            if second is not None:
+                rules.not_reproducible(report, result.notebook, second)
             data = nbformat.writes(result.notebook).encode()
             sha256, _ = self.store.put_bytes(data)
             required = stewards.as_json(

@@ -185,7 +185,9 @@ def _listen(path: str, peer: pwd.struct_passwd) -> socket.socket:
         listener.listen(16)
     except OSError as e:
         listener.close()
-        raise QueryProcessError(f"the query socket {path} cannot be made ({e.strerror}).") from None
+        raise QueryProcessError(
+            f"the query socket {path} cannot be made ({e.strerror or e}); choose a shorter path."
+        ) from None
     listener.set_inheritable(True)
     return listener
 

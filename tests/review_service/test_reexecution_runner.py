@@ -5,6 +5,8 @@ failures named by cell and error class, never by the error's message."""
 import asyncio
 import os
 import pwd
+import shutil
+import tempfile
 
 import nbformat
 import pytest
@@ -14,6 +16,15 @@ from traitlets.config import Config
 from enclave.review_service.reexecution import Reexecution, Runner, clean_copy
 from enclave.warehouse.query_process import QueryProcess
 from tests.kernels.enclave_test_warehouse import build_sqlite, grant
+
+
+@pytest.fixture
+def runs_dir():
+    """A runs directory whose sockets fit a Unix socket's 108 bytes (pytest's paths are long)."""
+    path = tempfile.mkdtemp(prefix="rx-", dir="/tmp")  # noqa: S108
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
 
 pytestmark = pytest.mark.e2e  # real kernels in real sandboxes, as root
 SECRET_VALUE = "7310-unique-value"
@@ -25,10 +36,10 @@ def extract(tmp_path_factory):
     return grant(str(build_sqlite(root)), "cconly", "CC-101")
 
 
-def run(extract, tmp_path, *sources, **settings):
+def run(extract, runs_dir, *sources, **settings):
     config = Config()
     config.Reexecution.session_venv = os.environ.get("ENCLAVE_SESSION_VENV", "/opt/enclave/venv")
-    config.Reexecution.runs_dir = str(tmp_path / "runs")
+    config.Reexecution.runs_dir = runs_dir
     config.QueryProcess.python = f"{config.Reexecution.session_venv}/bin/python"
     for key, value in settings.items():
         setattr(config.Reexecution, key, value)
@@ -48,10 +59,10 @@ def run(extract, tmp_path, *sources, **settings):
     return result, seen
 
 
-def test_a_clean_run_as_its_own_account_with_its_own_lineage(extract, tmp_path):
+def test_a_clean_run_as_its_own_account_with_its_own_lineage(extract, runs_dir):
     result, seen = run(
         extract,
-        tmp_path,
+        runs_dir,
         "df = warehouse.query('SELECT term, COUNT(*) AS n FROM cc_enrollments GROUP BY term')\n"
         "len(df) > 0",
         "import os, pathlib\n"
@@ -71,12 +82,12 @@ def test_a_clean_run_as_its_own_account_with_its_own_lineage(extract, tmp_path):
     assert result.institutions == ["CC-101"]
     assert result.relations == ["warehouse.cc_enrollments"]
     assert seen[0] == (0, 4) and seen[-1] == (4, 4)
-    assert not (tmp_path / "runs" / "r-0123456789-1").exists()  # nothing left
+    assert os.listdir(runs_dir) == []  # nothing left
 
 
-def test_a_raising_cell_is_named_with_its_error_class_only(extract, tmp_path):
+def test_a_raising_cell_is_named_with_its_error_class_only(extract, runs_dir):
     result, _ = run(
-        extract, tmp_path, "x = 1", f"raise KeyError('{SECRET_VALUE}')", "print('never')"
+        extract, runs_dir, "x = 1", f"raise KeyError('{SECRET_VALUE}')", "print('never')"
     )
     failure = result.failure.to_dict()
     assert failure["kind"] == "error" and failure["error"] == "KeyError"
@@ -85,17 +96,17 @@ def test_a_raising_cell_is_named_with_its_error_class_only(extract, tmp_path):
     assert result.notebook.cells[2].outputs == []
 
 
-def test_memory_and_time_limits(extract, tmp_path):
-    memory, _ = run(extract, tmp_path, "x = bytearray(3 * 1024**3)", memory_limit=1024**3)
+def test_memory_and_time_limits(extract, runs_dir):
+    memory, _ = run(extract, runs_dir, "x = bytearray(3 * 1024**3)", memory_limit=1024**3)
     assert memory.failure.kind == "memory" and memory.failure.place == "cell 1 [1]"
-    slow, _ = run(extract, tmp_path, "1", "import time\ntime.sleep(30)", cell_timeout=2.0)
+    slow, _ = run(extract, runs_dir, "1", "import time\ntime.sleep(30)", cell_timeout=2.0)
     assert slow.failure.kind == "cell-timeout" and slow.failure.cell == 1
-    long, _ = run(extract, tmp_path, "import time", "time.sleep(30)", total_timeout=6.0)
+    long, _ = run(extract, runs_dir, "import time", "time.sleep(30)", total_timeout=6.0)
     assert long.failure.kind == "too-long"
 
 
-def test_a_missing_extract_is_the_services_failure_not_the_researchers(tmp_path):
-    result, _ = run(str(tmp_path / "gone.sqlite"), tmp_path, "1")
+def test_a_missing_extract_is_the_services_failure_not_the_researchers(tmp_path, runs_dir):
+    result, _ = run(str(tmp_path / "gone.sqlite"), runs_dir, "1")
     assert result.failure.kind == "unavailable"
 
 
@@ -131,10 +142,10 @@ def batch(*runs):
     return nb
 
 
-def run_notebook(extract, tmp_path, nb):
+def run_notebook(extract, runs_dir, nb):
     config = Config()
     config.Reexecution.session_venv = os.environ.get("ENCLAVE_SESSION_VENV", "/opt/enclave/venv")
-    config.Reexecution.runs_dir = str(tmp_path / "runs")
+    config.Reexecution.runs_dir = runs_dir
     config.QueryProcess.python = f"{config.Reexecution.session_venv}/bin/python"
     runner = Runner(Reexecution(config=config), QueryProcess(config=config))
     return asyncio.run(
@@ -142,19 +153,19 @@ def run_notebook(extract, tmp_path, nb):
     )
 
 
-def test_each_run_of_a_report_batch_runs_with_its_parameters_in_a_fresh_kernel(extract, tmp_path):
+def test_each_run_of_a_report_batch_runs_with_its_parameters_in_a_fresh_kernel(extract, runs_dir):
     nb = batch(
         ("n = 3", "left_over = 'from run 1'\nprint('run 1', n)"),
         ("n = 5", "print('run 2', n, 'left_over' in dir())"),
     )
-    result = run_notebook(extract, tmp_path, nb)
+    result = run_notebook(extract, runs_dir, nb)
     assert result.failure is None
     printed = [c.outputs[0]["text"] for c in result.notebook.cells if c.get("outputs")]
     assert printed == ["run 1 3\n", "run 2 5 False\n"]
 
 
-def test_a_failing_run_of_a_batch_is_placed_in_the_bundle(extract, tmp_path):
+def test_a_failing_run_of_a_batch_is_placed_in_the_bundle(extract, runs_dir):
     nb = batch(("n = 3", "print(n)"), ("n = 5", "print(1 / (n - 5))"))
-    result = run_notebook(extract, tmp_path, nb)
+    result = run_notebook(extract, runs_dir, nb)
     assert result.failure.kind == "error" and result.failure.error == "ZeroDivisionError"
     assert result.failure.cell == 5 and result.failure.place == "cell 6 [2]"

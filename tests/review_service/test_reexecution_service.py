@@ -6,6 +6,8 @@ naming its cell and error class, a service stopped mid-run losing nothing."""
 import asyncio
 import json
 import os
+import shutil
+import tempfile
 import zipfile
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +27,15 @@ from enclave.review_service.states import RunState, Status
 from enclave.warehouse.query_process import QueryProcess
 from tests.kernels.enclave_test_warehouse import build_sqlite, grant
 
+
+@pytest.fixture
+def runs_dir():
+    """A runs directory whose sockets fit a Unix socket's 108 bytes (pytest's paths are long)."""
+    path = tempfile.mkdtemp(prefix="rx-", dir="/tmp")  # noqa: S108
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 pytestmark = pytest.mark.e2e  # real kernels in real sandboxes, as root
 QUERY = "df = warehouse.query('SELECT COUNT(*) AS n FROM cc_enrollments')\nprint(int(df.n[0]))"
 
@@ -36,7 +47,7 @@ def extract(tmp_path_factory):
 
 
 @pytest.fixture
-def service(workflows, sqlite_url, tmp_path, extract):
+def service(workflows, sqlite_url, tmp_path, extract, runs_dir):
     wf = workflows(sqlite_url, tmp_path / "store", required_reviewer_approvals=1)
     wf.reexecute = True
     registry = ProjectRegistry(wf.engine)
@@ -49,7 +60,7 @@ def service(workflows, sqlite_url, tmp_path, extract):
         )
     config = Config()
     config.Reexecution.session_venv = os.environ.get("ENCLAVE_SESSION_VENV", "/opt/enclave/venv")
-    config.Reexecution.runs_dir = str(tmp_path / "runs")
+    config.Reexecution.runs_dir = runs_dir
     config.QueryProcess.python = f"{config.Reexecution.session_venv}/bin/python"
     runner = Runner(Reexecution(config=config), QueryProcess(config=config))
     return wf, runner
@@ -198,3 +209,34 @@ def test_the_page_shows_queue_position_and_progress(service):
     assert "Position" in app.settings["review_jinja"].get_template("reexec.html").render(
         reexec=app.reexecution_view(wf.data.request(second))
     )
+
+
+def test_outputs_that_change_between_two_clean_runs_are_not_reproducible(service):
+    wf, runner = service
+    nb = notebook(
+        ("import random\nprint(random.random())", [stdout("0.5\n")]),  # no seed: every run differs
+        ("print('fixed')", [stdout("edited\n")]),  # edited by hand: the same in both clean runs
+    )
+    request_id = submit(wf, researcher(), nb)["id"]
+    app = run_queue(wf, runner, lambda: run_state(wf, request_id) == RunState.DONE)
+    view = app.reexecution_view(wf.data.request(request_id))
+    assert view["marks"] == {(0, 0): "differs", (1, 0): "differs"}
+    assert view["not_reproducible"] == ["cell 1, output 1"]
+    gate = json.loads(wf.run_of(wf.data.request(request_id)).result)["gate"]
+    [finding] = [f for f in gate["findings"] if f["rule"] == "not-reproducible"]
+    assert finding["severity"] == "review" and gate["verdict"] == "review"
+
+
+def test_a_notebook_the_runs_reproduce_is_run_once(service):
+    wf, runner = service
+    calls = []
+    original = runner.run
+
+    async def counted(*args, **kwargs):
+        calls.append(kwargs["run_id"])
+        return await original(*args, **kwargs)
+
+    runner.run = counted
+    request_id = submit(wf, researcher(), notebook(("print(7)", [stdout("7\n")])))["id"]
+    run_queue(wf, runner, lambda: run_state(wf, request_id) == RunState.DONE)
+    assert calls == [f"{request_id}-1"]
