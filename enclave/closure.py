@@ -23,6 +23,8 @@ names everything it may have destroyed; re-running ``enclave project close`` fin
 trail (the record's audit sequence number and hash).
 """
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -203,6 +205,42 @@ def closed_projects(engine: sa.Engine) -> dict[str, str]:
 
 
 # -- closing -----------------------------------------------------------------------------------
+CLOSE_LOCK = 7_401_415  # the PostgreSQL advisory lock every close of this state database takes
+
+
+@contextlib.contextmanager
+def closing_lock(engine: sa.Engine):
+    """One close at a time per state database (a second one says so, in one line): two closes
+    of one project would interleave their records. PostgreSQL: a session advisory lock;
+    SQLite: ``flock`` on ``<database>.closing.lock`` beside it (the hub's 0700 directory)."""
+    busy = EnclaveError(
+        "another `enclave project close` is under way on this enclave; wait until it ends, "
+        "then re-run this one."
+    )
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            held = conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({CLOSE_LOCK})").scalar()
+            conn.commit()  # the lock is the session's: no transaction stays open meanwhile
+            if not held:
+                raise busy
+            try:
+                yield
+            finally:
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({CLOSE_LOCK})")
+                conn.commit()
+        return
+    path = f"{engine.url.database}.closing.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise busy from None
+        yield
+    finally:
+        os.close(fd)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -243,9 +281,13 @@ def close_project(
     when none of its sessions runs (raising an EnclaveError otherwise): nothing is destroyed
     while a session could still read or write it."""
     registry = ProjectRegistry(engine)
-    project = registry.get(name)
-    if project is None:
+    if registry.get(name) is None:
         raise EnclaveError(f"project {name!r}: no such project; see `enclave project list`.")
+    with closing_lock(engine):
+        return _close(engine, config, registry, name, actor, stop_sessions, reason)
+
+
+def _close(engine, config, registry, name, actor, stop_sessions, reason):
     status = closure_status(engine, name)
     if status.closed:
         raise EnclaveError(

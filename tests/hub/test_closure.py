@@ -23,6 +23,7 @@ from traitlets.config import Config
 from devstack.unix_users import unix_users
 from enclave.cli import main
 from enclave.closure import close_expired, closure_notices, closure_status
+from enclave.errors import EnclaveError
 from enclave.hub.isolation.workspaces import WORKSPACES, prepare_workspace
 from enclave.output_review.gate import Gate
 from enclave.projects import ProjectRegistry
@@ -133,7 +134,13 @@ class Site:
     def submit(self, researcher, project, title) -> str:
         upload = self.workflow.store.open_upload()
         upload.write(notebook(f"{project} {title}"))
-        sub = Submission(notebook=f"{title}.ipynb", project=project, purpose="board report")
+        sub = Submission(
+            notebook=f"{title}.ipynb",
+            project=project,
+            purpose="board report",
+            release_use="internal",
+            recipients=("CC-101",),
+        )
         return self.workflow.submit(researcher, upload, sub)["id"]
 
     def release(self, request_id: str) -> None:
@@ -484,3 +491,29 @@ def test_a_close_killed_mid_way_is_recorded_and_finished_by_re_running_it(site, 
     recorded = {i["name"]: i["sha256"] for p in record["destroyed"] for i in p["items"]}
     assert all(recorded[str(path)] == digest for path, digest in before.items())
     assert status.begun[1].details["resumes"] == [first.seq]
+
+
+def test_one_close_at_a_time(db_url):
+    """A second close while one runs is refused in one line, on both state databases."""
+    from enclave.closure import closing_lock
+
+    first, second = make_engine(db_url), make_engine(db_url)
+    try:
+        busy = pytest.raises(EnclaveError, match="another `enclave project close` is under way")
+        with closing_lock(first), busy, closing_lock(second):
+            pass
+        with closing_lock(second):  # released with the first
+            pass
+    finally:
+        first.dispose()
+        second.dispose()
+
+
+def test_a_close_while_another_runs_is_refused_and_changes_nothing(site, cli):
+    from enclave.closure import closing_lock
+
+    with closing_lock(site.engine):
+        code, _, err = cli("project", "close", site.closing, "--config", site.config_path)
+    assert code == 1 and len(err) == 1 and "another `enclave project close`" in err[0]
+    assert not site.registry.get(site.closing).is_expired  # refused before anything
+    assert closure_status(site.engine, site.closing).begun == []
