@@ -22,7 +22,13 @@ def hex_run(text) -> bool:
     return HEX_RUN in text.classes(HEX_CLASS)
 
 
-def words(*literals: str):
+def words(*literals: str, assigned: bool = False):
+    """A needle: any of ``literals`` in the lower-case text; ``assigned``: only where the
+    text holds ":" or "=" (which every pattern so marked needs after its word)."""
+    if assigned:
+        return lambda text: (
+            (":" in text.text or "=" in text.text) and any(word in text.lower for word in literals)
+        )
     return lambda text: any(word in text.lower for word in literals)
 
 
@@ -35,7 +41,7 @@ PATTERNS = {
         rf'(?<![{HEX}])(?<!"model_id": ")[{HEX}]{{12}}4[{HEX}]{{3}}[89ab][{HEX}]{{15}}(?![{HEX}])',
     ),
     "a password inside a URL": (
-        words("://"),
+        words("://", assigned=True),
         r"\b[a-z][a-z0-9+.-]*://[^\s/:@'\"<>]+:(?!\*+@|x+@|\{[^}@]*\}@|\$\{?\w+\}?@|%\(\w+\)s@|"
         r"<[^>@]*>@)[^\s/@'\"<>]+@",
     ),
@@ -44,11 +50,11 @@ PATTERNS = {
         r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----",
     ),
     "an Authorization header": (
-        words("authorization"),
+        words("authorization", assigned=True),
         rf"(?i)\bauthorization['\"]?\s*[:=]\s*['\"]?(?:token|bearer|basic|digest)\s+{GENERATED_VALUE}",
     ),
     "a value labelled as a secret": (
-        words(*LABELS),
+        words(*LABELS, assigned=True),
         r"(?i)(?:token|secret|passw(?:or)?d|pwd|api[_-]?key|access[_-]?key)['\"]?\s*[:=]\s*"
         rf"['\"]?{GENERATED_VALUE}",
     ),
