@@ -89,6 +89,20 @@ def _prepare_project(state_url: str, warehouse: Path) -> None:
     registry.engine.dispose()
 
 
+def demo_mail_server(maildir: Path):
+    """An SMTP server on loopback that files every message in ``maildir`` (aiosmtpd, dev tooling
+    only): the demo's notifications, readable with any mail reader."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Mailbox
+
+    from devstack.ports import free_port
+
+    # mailbox.Maildir makes the folder (0700) with its tmp/new/cur only when it does not exist
+    controller = Controller(Mailbox(str(maildir)), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    return controller
+
+
 def run_demo(
     directory: str | os.PathLike,
     warehouse: Path,
@@ -111,6 +125,7 @@ def run_demo(
     url = f"http://127.0.0.1:{port}"
     table = f"enclave_demo_{port}"  # two demos on other ports never share sessions' rules
     sessions_dir = f"/var/lib/enclave/demo-sessions-{port}"
+    mail = demo_mail_server(root / "mail")
     provider = OIDCProvider(
         accounts, [f"{url}/hub/oauth_callback"], port=provider_port, client_secret=None
     ).start()
@@ -123,10 +138,15 @@ def run_demo(
                 f"c.WarehouseSettings.url = {str(Path(warehouse).resolve())!r}\n"
                 f"c.EnclaveSpawner.sessions_dir = {sessions_dir!r}\n"
                 f"c.EnclaveSpawner.egress_table = {table!r}\n"
+                'c.Mail.smtp_host = "127.0.0.1"\n'
+                f"c.Mail.smtp_port = {mail.port}\n"
+                'c.Mail.security = "none"\n'
+                'c.Mail.sender = "enclave@demo.example"\n'
             ),
         )
     except BaseException:
         provider.stop()
+        mail.stop()
         raise
     print(f"\nThe enclave is running at {url}  (sign-on: {provider.issuer})")
     print(f"Demo project {PROJECT!r}, approved by {', '.join(APPROVED_BY)}.\n")
@@ -136,7 +156,11 @@ def run_demo(
     print("\nAdminister it in the hub (sign in as admin: Administration) or from this checkout:")
     for command in admin_commands(hub.config_path):
         print(f"  {command}")
-    print(f"\nHub log: {hub.log_path}. Press Ctrl-C to stop.")
+    print(
+        f"\nE-mail notifications (reviewers, stewards, the researcher) are delivered to the "
+        f"Maildir {root / 'mail'} (e.g. `mutt -f {root / 'mail'}`)."
+    )
+    print(f"Hub log: {hub.log_path}. Press Ctrl-C to stop.")
     try:
         while hub.process.poll() is None:
             time.sleep(0.5)
@@ -149,6 +173,7 @@ def run_demo(
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopping is not interrupted half-way
         hub.stop()
         provider.stop()
+        mail.stop()
         subprocess.run(["nft", "delete", "table", "inet", table], capture_output=True)
         shutil.rmtree(sessions_dir, ignore_errors=True)  # empty once its sessions stopped
         print("stopped.", flush=True)

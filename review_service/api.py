@@ -265,6 +265,7 @@ class SubmitHandler(APIHandler):
         )
         result = await self.in_thread(self.workflow.submit, self.actor, upload, submission)
         self.write_json(result, status=201)
+        IOLoop.current().add_callback(self.application.render_ahead, result["id"])
 
     def on_finish(self):
         if self.upload is not None:  # refused before post() took it

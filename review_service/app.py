@@ -66,6 +66,7 @@ class ReviewApplication(web.Application):
         self.workflow = workflow
         self._notebooks: OrderedDict = OrderedDict()
         self.run_progress = {}
+        self._renderings: dict = {}  # sha256 -> the rendering being made (one at a time each)
         p = prefix if prefix.endswith("/") else prefix + "/"
         rid = r"(r-[0-9a-f]{10})"
         name, code, user = (
@@ -249,7 +250,23 @@ class ReviewApplication(web.Application):
         log.info("re-execution of %s round %d: %s", run.request_id, run.round, state)
 
     async def render_for_review(self, request) -> str:
-        return await IOLoop.current().run_in_executor(None, self._render_for_review, request)
+        """The reviewer's rendering of ``request``'s file: from the cache, else made once in a
+        worker thread (a second page asking meanwhile waits for the same one)."""
+        key = request.sha256
+        pending = self._renderings.get(key)
+        if pending is None:
+            pending = IOLoop.current().run_in_executor(None, self._render_for_review, request)
+            self._renderings[key] = pending
+            pending.add_done_callback(lambda _: self._renderings.pop(key, None))
+        return await pending
+
+    async def render_ahead(self, request_id: str) -> None:
+        """Render a new submission's file before its first reviewer opens it (a 5 MB notebook
+        takes nbconvert tens of seconds); a failure here is the page's to report."""
+        try:
+            await self.render_for_review(self.workflow.data.request(request_id))
+        except Exception as e:
+            log.warning("rendering %s ahead failed (%s)", request_id, type(e).__name__)
 
     def _render_for_review(self, request) -> str:
         from enclave.output_review.render import render_html

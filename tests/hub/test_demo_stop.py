@@ -75,6 +75,7 @@ def test_ctrl_c_stops_the_whole_demo_within_seconds(tmp_path):
         ada.wait_ready()  # a session runs when Ctrl-C comes
         started = _descendants(demo.pid)
         assert answers(port) and answers(provider_port) and len(started) >= 5
+        assert (tmp_path / "demo" / "mail" / "new").is_dir()  # where its e-mail is filed
         began = time.monotonic()
         os.killpg(demo.pid, signal.SIGINT)  # what Ctrl-C does
         assert demo.wait(20) == 0, log.read_text()

@@ -155,3 +155,13 @@ def test_release_package_html_renders_tables(tmp_path):
     report = package.read("r-0123456789/report.html").decode()
     assert {"mean_gpa", "coef"} <= set(Page(report).header_cells)
     assert "&lt;thead" not in report
+
+
+def test_only_a_long_notebook_defers_laying_out_the_cells_off_screen():
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    deferred = "content-visibility: auto"
+    short = new_notebook(cells=[new_code_cell("x = 1") for _ in range(200)])
+    long = new_notebook(cells=[new_code_cell("x = 1") for _ in range(201)])
+    assert deferred not in render_html(short, GateReport("long.ipynb", []))
+    assert deferred in render_html(long, GateReport("long.ipynb", []))

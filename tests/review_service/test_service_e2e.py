@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import zipfile
 from io import BytesIO
 from urllib.parse import urlparse
@@ -312,3 +313,12 @@ def _config_tail(enclave) -> str:
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if "ConfigurableHTTPProxy.api_url" in line)
     return "\n".join(lines[start + 1 :])
+
+
+def test_a_submission_is_rendered_before_its_first_reviewer_opens_it(enclave, people, home):
+    result = people["rita"].submit(home, notebooks.passing(title="Rendered ahead"))
+    cache = enclave.hub.hub_dir / "review" / "cache"
+    deadline = time.monotonic() + 120
+    while not list(cache.glob(f"{result['sha256']}.*.review.html")):
+        assert time.monotonic() < deadline, "no rendering was made after the submission"
+        time.sleep(0.3)
