@@ -183,6 +183,8 @@ class SmallCounts(OutputCheck):
             return []
         # only counts below the threshold matter to the caller: found by a regex, not a loop
         counts = [whole(n) for n in self.below_threshold().findall(joined)]
+        if not counts:
+            return []  # nothing below the threshold: what the column is does not matter
         label = label.strip()
         if self.matches("count_columns", label):
             return counts
