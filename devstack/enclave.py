@@ -78,6 +78,7 @@ def running_enclave(
     warehouse_url: str | None = None,
     env: dict | None = None,
     provider_options: dict | None = None,
+    tls: tuple[Path, Path] | None = None,
 ):
     """``warehouse_url``: a PostgreSQL database to load the synthetic warehouse into (sessions
     then use PostgreSQL roles); default: the SQLite warehouse under the hub directory.
@@ -86,6 +87,8 @@ def running_enclave(
     under /var/lib/enclave, removed afterwards. Sessions see /tmp as a private tmpfs of their own,
     so files under /tmp do not exist for them (rather than being unreadable). ``env``: more
     environment for the hub. ``provider_options``: more arguments for ``OIDCProvider``.
+    ``tls``: (certificate, key): the hub serves HTTPS only (``start_hub``); clients must trust
+    the certificate (``REQUESTS_CA_BUNDLE``).
 
     On exit everything stops in order: the hub (its sessions, services and proxy; then whatever
     it left, see ``RunningHub.stop``), this run's nftables table, the session and hub
@@ -130,7 +133,7 @@ def running_enclave(
         provider = stack.enter_context(
             OIDCProvider(
                 accounts,
-                [f"http://127.0.0.1:{port}/hub/oauth_callback"],
+                [f"{'https' if tls else 'http'}://127.0.0.1:{port}/hub/oauth_callback"],
                 **(provider_options or {}),
             )
         )
@@ -142,7 +145,7 @@ c.Spawner.poll_interval = 2
 c.WarehouseSettings.url = {warehouse_url or str(demo.warehouse)!r}
 {extra_config}
 """
-        hub = start_hub(hub_dir, provider, port=port, extra_config=config, env=env)
+        hub = start_hub(hub_dir, provider, port=port, extra_config=config, env=env, tls=tls)
         stack.callback(hub.stop)
         yield Enclave(hub, provider, names, warehouse_dir, sessions_dir, password, projects)
 

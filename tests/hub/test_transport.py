@@ -295,3 +295,45 @@ def test_a_real_hub_refuses_to_start_on_plain_http_beyond_loopback_or_an_open_di
     extra = f"import os\nos.chmod({str(hub_dir)!r}, 0o755)"
     [line] = start_refused(tmp_path, extra, hub_dir)
     assert f"{hub_dir}: the hub's directory has mode 0755, open to others; chmod 0700" in line
+
+
+WRITE_AND_SUBMIT = """
+import os, subprocess, nbformat
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+rows = warehouse.query("select count(*) as n from cc_enrollments")
+nb = new_notebook(cells=[new_code_cell("by_term", outputs=[new_output(
+    "execute_result", data={"text/plain": "term  n\\\\n2021FA  120\\\\n2022SP  140"})])],
+    metadata={"kernelspec": {"name": "enclave-python", "display_name": "Enclave (Python)",
+                             "language": "python"}})
+nbformat.write(nb, os.path.expanduser("~/study.ipynb"))
+done = subprocess.run(
+    ["enclave", "review", "submit", os.path.expanduser("~/study.ipynb"), "--purpose",
+     "Completion counts for the board", "--use", "internal", "--recipients", "CC-101"],
+    capture_output=True, text=True)
+print(os.environ["ENCLAVE_REVIEW_URL"], done.returncode, done.stdout, done.stderr)
+"""
+
+
+@pytest.mark.e2e  # a real hub on TLS, a real session in its sandbox, the review service
+def test_a_session_of_a_hub_on_tls_reads_and_submits(tmp_path, monkeypatch):
+    from devstack.enclave import running_enclave
+    from devstack.researcher import Researcher
+
+    cert, key = certificate(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    people = {"alice": ["researchers"]}
+    projects = {"proj_tls": {"members": ["alice"], "institutions": ["CC-101"]}}
+    with running_enclave(None, people, projects, tls=(cert, key)) as enclave:
+        assert enclave.hub.url.startswith("https://")
+        alice = Researcher.sign_on(enclave.hub.url, enclave.names["alice"], enclave.password)
+        alice.accept_agreement()
+        session = alice.start_session("proj_tls")
+        try:
+            out = session.execute(WRITE_AND_SUBMIT, timeout=180)
+        finally:
+            session.shutdown()
+        assert out["error"] is None, out
+        review_url, code, *said = out["stdout"].split(" ", 2)
+        # the session reached the service on this machine, not through the proxy's TLS
+        assert review_url.startswith("http://") and review_url.endswith("/services/review/")
+        assert code == "0", out["stdout"]
