@@ -4,9 +4,11 @@ raising on re-run comes back with its cell and error class; a service restarted 
 nothing (the run starts again)."""
 
 import json
+import os
 import time
 import zipfile
 from io import BytesIO
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -14,6 +16,7 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 from review_hub import PEOPLE, PROJECTS, sign_in, wait_for_service
 
 from devstack.enclave import running_enclave, start_hub
+from tests.support.browser import launch
 
 pytestmark = pytest.mark.e2e  # a real hub, provider, service and sandboxed kernels: slow
 CONFIG = """
@@ -99,6 +102,36 @@ def test_a_notebook_raising_on_re_run_comes_back_with_cell_and_error_class(peopl
     assert "cell 2 [2] raised KeyError" in comment["body"] and "4711" not in comment["body"]
 
 
+def test_the_reviewer_sees_the_marks_and_both_versions_in_a_browser(
+    enclave, people, tmp_path, tmp_path_factory
+):
+    from playwright.sync_api import sync_playwright
+
+    nb = notebook((QUERY, [stdout("3\n")]), ("print('same')", [stdout("same\n")]))
+    rid = people["rita"].submit(tmp_path, nb, name="shown.ipynb")["id"]
+    reexecution(people["rev1"], rid, lambda x: x["state"] == "done")
+    shots = Path(os.environ.get("ENCLAVE_TEST_ARTIFACTS") or tmp_path_factory.mktemp("shots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+        path = f"/services/review/requests/{rid}"
+        page.goto(f"{enclave.hub.url}/hub/oauth_login?next={path}")
+        page.fill("input[name=login]", enclave.names["rev1"])
+        page.fill("input[name=password]", enclave.password)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{enclave.hub.url}{path}**")
+        block = page.locator("#reexecution")
+        assert "1 differs" in block.inner_text() and "1 reproduced" in block.inner_text()
+        assert block.locator(".reexec-differs pre.submitted").inner_text().strip() == "3"
+        assert block.locator(".reexec-differs pre.rerun").inner_text().strip().isdigit()
+        block.scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / "review-reexecution.png"), full_page=True)
+        block.screenshot(path=str(shots / "review-reexecution-block.png"))
+        browser.close()
+
+
+# last: the hub it starts again is stopped at its end
 def test_a_service_restart_mid_run_loses_nothing(enclave, people, tmp_path, request):
     rita = people["rita"]
     nb = notebook(("import time\ntime.sleep(6)", []), ("print('after the restart')", []))
