@@ -53,11 +53,13 @@ class ProjectsPage(AdminPage):
     template = "enclave_admin_projects.html"
 
     async def _show_projects(self, message: str = "", error: str = "", status: int = 200):
+        from enclave.closure import closed_projects
         from enclave.consortium import INSTITUTIONS
 
         await self.show(
             status,
             projects=self.ctx.projects.all(),
+            closures=closed_projects(self.ctx.projects.engine),  # closed | closing
             institutions=sorted(INSTITUTIONS),
             message=message,
             error=error,

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e  # a real hub, provider, session and chromium: slow
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("ENCLAVE_TEST_ARTIFACTS", REPO / "test-artifacts")) / "hub-pages"
-PEOPLE = {"alice": ["researchers"], "gina": ["researchers"]}
+PEOPLE = {"alice": ["researchers"], "gina": ["researchers"], "adam": ["admins"]}
 PROJECTS = {
     "proj_close": {"members": ["alice"], "institutions": ["CC-101"]},
     "proj_keep": {"members": ["alice"], "institutions": ["UNI-201"]},
@@ -76,20 +76,39 @@ def test_a_close_stops_the_running_session_first_then_destroys_its_data(enclave)
     assert again.returncode == 1 and "already closed" in again.stderr
 
 
+def signed_in(browser, enclave, stem):
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(f"{enclave.hub.url}/hub/oauth_login")
+    page.fill('input[name="login"]', enclave.names[stem])
+    page.fill('input[name="password"]', enclave.password)
+    page.click('button[type="submit"]')
+    page.wait_for_url(f"{enclave.hub.url}/hub/home")
+    return page
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
 def test_a_member_of_an_expired_project_sees_when_its_data_goes(enclave):
     done = enclave_command(enclave, "close-expired")
     assert done.returncode == 0, done.stderr
     assert "proj_gone: notice given: data destroyed after " in done.stdout
     with sync_playwright() as p:
         browser = launch(p)
-        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-        page.goto(f"{enclave.hub.url}/hub/oauth_login")
-        page.fill('input[name="login"]', enclave.names["gina"])
-        page.fill('input[name="password"]', enclave.password)
-        page.click('button[type="submit"]')
-        page.wait_for_url(f"{enclave.hub.url}/hub/home")
+        page = signed_in(browser, enclave, "gina")
         notice = page.locator("#enclave-inactive-projects .enclave-closure-notice")
         expect(notice).to_contain_text("unreleased submissions are destroyed after")
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "start-closure-notice.png"), full_page=True)
+        shot(page, "start-closure-notice")
+        # the administrators' list says which projects are closed
+        page = signed_in(browser, enclave, "adam")
+        page.goto(f"{enclave.hub.url}/hub/enclave-admin/projects")
+        status = page.locator('tr[data-project="proj_close"] .project-status')
+        expect(status).to_have_text("closed")
+        assert "enclave project certificate proj_close" in status.locator("span").get_attribute(
+            "title"
+        )
+        expect(page.locator('tr[data-project="proj_keep"] .project-status')).to_have_text("active")
+        shot(page, "admin-projects-closed")
         browser.close()
