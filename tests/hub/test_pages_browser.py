@@ -119,8 +119,8 @@ def test_researcher_without_a_project_is_told_how_to_ask(enclave, browser):
     Researcher.sign_on(enclave.hub.url, enclave.names["gina"], enclave.password).accept_agreement()
     page = signed_in(browser, enclave, "gina")
     expect(page.locator("#enclave-no-project")).to_be_visible()
-    ask = page.locator("#enclave-ask-for-access a[href^='mailto:']")
-    assert ask.get_attribute("href") == f"mailto:{CONTACT}"
+    ask = page.locator("#enclave-ask-for-access #enclave-request-access")
+    assert ask.get_attribute("href").endswith("/services/review/access/new")
     expect(page.locator("#enclave-inactive-projects")).to_contain_text("proj_old: expired on")
     assert page.locator("#enclave-start").count() == 0
     shot(page, "no-project-start-page")
@@ -214,7 +214,7 @@ def test_admin_manages_projects_in_the_hub_and_every_change_is_audited(enclave, 
     expect(row.locator(".project-status")).to_have_text("awaiting approval")
     row.locator("input[name=user]").fill(enclave.names["gina"])
     row.locator("button", has_text="Add member").click()
-    page.locator('tr[data-project="proj_new"] select').select_option("UNI-201")
+    page.locator('tr[data-project="proj_new"] select[name=institution]').select_option("UNI-201")
     page.locator('tr[data-project="proj_new"] input[name=reason]').fill("signed form UNI-7")
     page.locator('tr[data-project="proj_new"] button', has_text="Record approval").click()
     row = page.locator('tr[data-project="proj_new"]')
