@@ -30,6 +30,7 @@ admin flag) can do anything and cannot be narrowed, so nobody gets it from the p
 
 import asyncio
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,11 +145,13 @@ def enclave_roles(groups) -> set[str]:
 
 @dataclass(frozen=True)
 class Confirmation:
-    """What the provider said of a user: their fresh ``auth_model``, or why their access is
-    revoked, or (neither) that it could not be asked."""
+    """What the provider said of a user: their fresh ``auth_model`` (``{}``: nothing to ask it,
+    auth state being off), or why their access is revoked; or, when it could not be asked,
+    whether the user is still within the grace of twice the refresh age since it last did."""
 
     auth_model: dict | None = None
     revoked: str | None = None
+    within_grace: bool = False
 
 
 class EnclaveAuthenticator(GenericOAuthenticator):
@@ -286,13 +289,19 @@ class EnclaveAuthenticator(GenericOAuthenticator):
     async def confirm(self, user, handler=None) -> Confirmation:
         """Ask the provider about ``user`` now; revoke their access if it no longer vouches
         for them or they are in no enclave group."""
+        now = time.monotonic()
         try:
             refreshed = await super().refresh_user(user, handler)
         except Exception as e:  # the provider could not be asked: no verdict, nothing revoked
             self.log.warning(
                 "Cannot confirm %s with the sign-on provider: %s", user.name, type(e).__name__
             )
-            return Confirmation()
+            # the grace runs from the last confirmation (the sign-on, or a refresh), or from
+            # this failure when this hub process has seen none
+            since = getattr(user, "_enclave_confirmed", None) or user._auth_refreshed
+            if since is None:
+                since = user._enclave_confirmed = now
+            return Confirmation(within_grace=now - since < 2 * self.auth_refresh_age)
         if refreshed is True:  # auth state disabled: nothing to ask the provider with
             return Confirmation(auth_model={})
         if not refreshed:
@@ -300,19 +309,24 @@ class EnclaveAuthenticator(GenericOAuthenticator):
         elif not enclave_roles(refreshed.get("groups")):
             reason = "you are no longer in any enclave group at the sign-on provider"
         else:
+            user._enclave_confirmed = now
             return Confirmation(auth_model=refreshed)
         await self.revoke(user, reason, groups=(refreshed or {}).get("groups") or [])
         return Confirmation(revoked=reason)
 
     async def refresh_user(self, user, handler=None, **kwargs):
-        """The fresh auth model, or False (sign on again): see ``confirm``. The servers of a
-        revoked user are ended through their spawners' ``poll()``."""
+        """The fresh auth model, True (nothing to refresh, or the provider unreachable within
+        the grace: asked again after ``auth_refresh_age``), or False (sign on again): see
+        ``confirm``. The servers of a revoked user are ended through their spawners' ``poll()``."""
         confirmation = await self.confirm(user, handler)
         if confirmation.revoked:
             for spawner in list(user.spawners.values()):
                 if spawner.active and not spawner.pending:
                     asyncio.ensure_future(spawner.poll_and_notify())
-        return confirmation.auth_model or False
+            return False
+        if confirmation.auth_model is not None:
+            return confirmation.auth_model or True
+        return confirmation.within_grace
 
     async def revoke(self, user, reason: str, *, groups=()) -> None:
         """Delete every token of ``user``, invalidate their hub cookies, drop their auth state
@@ -330,7 +344,7 @@ class EnclaveAuthenticator(GenericOAuthenticator):
         await user.save_auth_state(None)
         if self.manage_groups:
             user.sync_groups(list(groups))
-        user._auth_refreshed = None
+        user._auth_refreshed = user._enclave_confirmed = None
         if held:
             self.log.warning("Revoked %s's access: %s", user.name, reason)
             enclave_context(self.config).audit.append(

@@ -148,31 +148,27 @@ class SessionPolicy(HasTraits):
             "narrowed; start a new session to work with what is approved now."
         )
 
-    _unconfirmed_since: float | None = None
-
     async def sign_on_reason_to_end(self) -> str | None:
         """Ask the provider about the user if their auth is due a refresh (see the module)."""
         authenticator = getattr(self, "authenticator", None)
         if not hasattr(authenticator, "confirm") or not authenticator.auth_refresh_age:
             return None
         user, now = self.user, time.monotonic()
-        age = authenticator.auth_refresh_age
-        if user._auth_refreshed and now - user._auth_refreshed < age:
+        if user._auth_refreshed and now - user._auth_refreshed < authenticator.auth_refresh_age:
             return None
         confirmation = await authenticator.confirm(user)
         if confirmation.revoked:
             return confirmation.revoked
-        if confirmation.auth_model is None:
-            since = self._unconfirmed_since = self._unconfirmed_since or user._auth_refreshed or now
-            if now - since >= 2 * age:
+        if confirmation.auth_model is None:  # the provider could not be asked
+            if not confirmation.within_grace:
                 return "the sign-on provider could not confirm your access for too long"
-            return None
-        model = confirmation.auth_model
-        if authenticator.manage_groups and model.get("groups") is not None:
-            user.sync_groups(model["groups"])
-        if "auth_state" in model:
-            await user.save_auth_state(model["auth_state"])
-        user._auth_refreshed, self._unconfirmed_since = now, None
+        else:
+            model = confirmation.auth_model
+            if authenticator.manage_groups and model.get("groups") is not None:
+                user.sync_groups(model["groups"])
+            if "auth_state" in model:
+                await user.save_auth_state(model["auth_state"])
+        user._auth_refreshed = now  # asked again after auth_refresh_age
         return None
 
     _stopping = False

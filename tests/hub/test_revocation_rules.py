@@ -124,18 +124,19 @@ async def test_a_confirmed_user_gets_the_providers_groups_and_tokens(tmp_path):
     assert time.monotonic() - person._auth_refreshed < 5
 
 
-async def test_an_unreachable_provider_ends_the_session_only_after_twice_the_age(tmp_path):
+async def test_an_unreachable_provider_ends_the_session_after_its_grace(tmp_path):
     person = user(61)
-    s = spawner(tmp_path, Provider(Confirmation()), person)
-    assert await s.sign_on_reason_to_end() is None  # unconfirmed for 61 s: goes on
-    person._auth_refreshed = time.monotonic() - 121
-    s._unconfirmed_since = None
+    s = spawner(tmp_path, Provider(Confirmation(within_grace=True)), person)
+    assert await s.sign_on_reason_to_end() is None  # goes on, asked again after the age
+    assert time.monotonic() - person._auth_refreshed < 5
+    s = spawner(tmp_path, Provider(Confirmation(within_grace=False)), user(61))
     assert "could not confirm" in await s.sign_on_reason_to_end()
 
 
-async def test_a_provider_that_cannot_be_reached_revokes_nothing():
+@pytest.mark.parametrize(("confirmed_ago", "grace"), [(10, True), (599, True), (601, False)])
+async def test_a_provider_that_cannot_be_reached_revokes_nobody(confirmed_ago, grace):
     authenticator = EnclaveAuthenticator(
-        oidc_issuer="http://127.0.0.1:9", enable_auth_state=True
+        oidc_issuer="http://127.0.0.1:9", enable_auth_state=True, auth_refresh_age=300
     )  # discard port: refused
 
     async def get_auth_state():
@@ -145,6 +146,20 @@ async def test_a_provider_that_cannot_be_reached_revokes_nothing():
         raise AssertionError("revoked on an outage")
 
     authenticator.revoke = revoke
-    person = SimpleNamespace(name="alice", get_auth_state=get_auth_state)
+    person = SimpleNamespace(
+        name="alice",
+        get_auth_state=get_auth_state,
+        spawners={},
+        _auth_refreshed=time.monotonic() - confirmed_ago,
+    )
     confirmation = await authenticator.confirm(person)
     assert confirmation.auth_model is None and confirmation.revoked is None
+    assert confirmation.within_grace is grace
+    # a request within the grace keeps its sign-on (the hub asks again after the age)
+    assert await authenticator.refresh_user(person) is grace
+
+
+async def test_without_auth_state_nobody_is_signed_out():
+    authenticator = EnclaveAuthenticator(oidc_issuer="http://127.0.0.1:9", enable_auth_state=False)
+    person = SimpleNamespace(name="alice", spawners={}, _auth_refreshed=None)
+    assert await authenticator.refresh_user(person) is True
