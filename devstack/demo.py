@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -91,16 +92,15 @@ def _prepare_project(state_url: str, warehouse: Path) -> None:
 
 def demo_mail_server(maildir: Path):
     """An SMTP server on loopback that files every message in ``maildir`` (aiosmtpd, dev tooling
-    only): the demo's notifications, readable with any mail reader."""
+    only): the demo's notifications, readable with any mail reader. Not started yet: its start
+    waits about a second for the server, so it starts while the hub does."""
     from aiosmtpd.controller import Controller
     from aiosmtpd.handlers import Mailbox
 
     from devstack.ports import free_port
 
     # mailbox.Maildir makes the folder (0700) with its tmp/new/cur only when it does not exist
-    controller = Controller(Mailbox(str(maildir)), hostname="127.0.0.1", port=free_port())
-    controller.start()
-    return controller
+    return Controller(Mailbox(str(maildir)), hostname="127.0.0.1", port=free_port())
 
 
 def run_demo(
@@ -126,6 +126,8 @@ def run_demo(
     table = f"enclave_demo_{port}"  # two demos on other ports never share sessions' rules
     sessions_dir = f"/var/lib/enclave/demo-sessions-{port}"
     mail = demo_mail_server(root / "mail")
+    mail_started = threading.Thread(target=mail.start, name="demo-mail")
+    mail_started.start()
     provider = OIDCProvider(
         accounts, [f"{url}/hub/oauth_callback"], port=provider_port, client_secret=None
     ).start()
@@ -146,6 +148,7 @@ def run_demo(
         )
     except BaseException:
         provider.stop()
+        mail_started.join()
         mail.stop()
         raise
     print(f"\nThe enclave is running at {url}  (sign-on: {provider.issuer})")
@@ -173,6 +176,7 @@ def run_demo(
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopping is not interrupted half-way
         hub.stop()
         provider.stop()
+        mail_started.join()
         mail.stop()
         subprocess.run(["nft", "delete", "table", "inet", table], capture_output=True)
         shutil.rmtree(sessions_dir, ignore_errors=True)  # empty once its sessions stopped
