@@ -251,14 +251,37 @@ class PostgresBackend:
                 with self.engine.connect() as conn:
                     inspector = sa.inspect(conn)
                     names = inspector.get_table_names(schema=POSTGRES_SCHEMA)
+                    readable = self._readable_columns(conn)
                     self._catalog = {
-                        n: inspector.get_columns(n, schema=POSTGRES_SCHEMA) for n in names
+                        n: [
+                            c
+                            for c in inspector.get_columns(n, schema=POSTGRES_SCHEMA)
+                            if (n, c["name"]) in readable
+                        ]
+                        for n in names
+                        if any(t == n for t, _ in readable)
                     }
             except sa.exc.SQLAlchemyError as e:
                 raise WarehouseError(
                     f"the warehouse cannot be read ({type(e).__name__}); ask an administrator."
                 ) from None
         return self._catalog
+
+    @staticmethod
+    def _readable_columns(conn) -> set[tuple[str, str]]:
+        """(table, column) pairs this role may SELECT: a project's grant can leave out tables
+        and columns its owners did not approve, and the catalog shows only what it may read."""
+        rows = conn.execute(
+            sa.text(
+                "SELECT c.relname, a.attname FROM pg_attribute a "
+                "JOIN pg_class c ON c.oid = a.attrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = :schema AND a.attnum > 0 AND NOT a.attisdropped "
+                "AND has_column_privilege(c.oid, a.attnum, 'SELECT')"
+            ),
+            {"schema": POSTGRES_SCHEMA},
+        )
+        return {(table, column) for table, column in rows}
 
     def close(self) -> None:
         self.engine.dispose()

@@ -331,6 +331,22 @@ def test_a_failed_query_names_the_error_class_never_the_values_it_quotes(pg_proj
     assert "stu_" not in str(e.value) and "integer" not in str(e.value)
 
 
+def test_postgres_narrowed_role_sees_only_what_its_owners_approved(pg_url, pg_project):
+    """A grant of students' gender only: tables() and describe() show just that, and the
+    server refuses the rest."""
+    import sqlalchemy as sa
+
+    from enclave.warehouse.grant import apply_access
+
+    role = apply_access(pg_url, "narrow", {"CC-101": {"students": ["gender"]}})
+    wh = session(sa.engine.make_url(pg_url).set(username=role).render_as_string(False))
+    assert wh.tables() == ["students"]
+    assert wh.describe("students").column.tolist() == ["student_key", "institution", "gender"]
+    assert wh.query("SELECT DISTINCT institution FROM students").institution.tolist() == ["CC-101"]
+    with pytest.raises(WarehouseError):
+        wh.query("SELECT zip3 FROM students")
+
+
 def test_postgres_unknown_column_is_named_in_one_line(pg_project):
     wh = session(pg_project)
     with pytest.raises(WarehouseError, match="no column 'gpa_typo' in the tables it reads"):
