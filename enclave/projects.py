@@ -209,6 +209,16 @@ class Project:
         """Institution -> the scope its steward approved (what the project may read)."""
         return {a.institution: a.approved for a in self.access if a.status == AccessStatus.APPROVED}
 
+    @property
+    def scopes_ever_approved(self) -> dict[str, Scope]:
+        """Institution -> the scope it approves or approved until it withdrew (what the
+        project's members may have read of its data)."""
+        return {
+            a.institution: a.approved
+            for a in self.access
+            if a.status in (AccessStatus.APPROVED, AccessStatus.WITHDRAWN) and a.approved
+        }
+
     def access_of(self, institution: str) -> Access | None:
         return next((a for a in self.access if a.institution == institution), None)
 
@@ -654,7 +664,9 @@ class ProjectRegistry:
                     f"standing: {', '.join(project.institutions) or 'none'}."
                 )
             status = next_access_status(current.status, AccessMove.WITHDRAW, name, institution)
-            self._set(conn, project, institution, status, None, actor, comment, False, grant)
+            # the scope stays on the row: what was approved until now (no longer granted)
+            approved = current.approved
+            self._set(conn, project, institution, status, approved, actor, comment, False, grant)
             self.audit.record(
                 conn,
                 actor=actor,

@@ -124,7 +124,7 @@ def required_institutions(
     server_log_read: bool = True,
     release_use: str | None = None,
     recipients: Iterable[str] = (),
-    ever_approved: Callable[[], Iterable[str]] | None = None,
+    ever_approved: Callable[[], dict] | None = None,
 ) -> dict[str, list[str]]:
     """Institution code -> the reasons its steward is needed, in code order.
 
@@ -132,8 +132,9 @@ def required_institutions(
     re-executed); ``query_events``: this user's server-side ``warehouse.query`` events in the
     project; ``server_log_read``: False when those could not be brought up to date first;
     ``release_use``: internal (``recipients`` will use it) or external (every member decides);
-    ``ever_approved``: the institutions whose approval stood at some time (a withdrawn one's
-    rows read before the withdrawal may be in the notebook; default: the project's now).
+    ``ever_approved``: institution -> the scope it approves or approved until it withdrew (a
+    withdrawn one's rows read before may be in the notebook; a table outside its scope never
+    held its rows for this project; default: the project's institutions now, every table).
     """
     query_events = [e for e in query_events if e.details.get("source") in SERVER_SOURCES]
     reasons: dict[str, list[str]] = {}
@@ -147,8 +148,13 @@ def required_institutions(
     else:
         need(run_lineage, LINEAGE)
     read = tables_read_server_side(query_events)
-    for code in (ever_approved or project_institutions)():
-        tables = [t for t in read if t == ANY_TABLE or holds_rows_of(t, code)]
+    scopes = ever_approved() if ever_approved else dict.fromkeys(project_institutions(), "*")
+    for code, scope in scopes.items():
+        tables = [
+            t
+            for t in read
+            if t == ANY_TABLE or (holds_rows_of(t, code) and (scope == "*" or t in scope))
+        ]
         if tables:
             need([code], server_read_reason(tables))
     if not server_log_read:

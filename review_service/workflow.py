@@ -13,7 +13,6 @@ import logging
 from dataclasses import dataclass
 
 from enclave.audit.actions import AuditAction, AuditEvent
-from enclave.projects import AccessStatus
 from enclave.review_service import approvals, permissions, rules, stewards
 from enclave.review_service.data_access import Changes, ReviewData
 from enclave.review_service.errors import BadSubmission, Conflict
@@ -157,11 +156,7 @@ class ReviewWorkflow:
                     server_log_read=server_log_read,
                     release_use=release_use,
                     recipients=recipients,
-                    ever_approved=lambda: [
-                        a.institution
-                        for a in project.access
-                        if a.status in (AccessStatus.APPROVED, AccessStatus.WITHDRAWN)
-                    ],
+                    ever_approved=lambda: project.scopes_ever_approved,
                 )
             )
             if required == "[]":

@@ -103,7 +103,9 @@ def test_a_withdrawal_rebuilds_access_without_it_and_runs_its_follow_up_in_the_t
         then=lambda conn, p: seen.append(p.institutions),
     )
     assert seen == [("UNI-201",)] and grants[-1] == {"UNI-201": ASKED["UNI-201"]}
-    assert project.access_of("CC-101").status == "withdrawn"
+    withdrawn = project.access_of("CC-101")
+    assert (withdrawn.status, withdrawn.approved) == ("withdrawn", ASKED["CC-101"])  # the record
+    assert project.scopes_ever_approved == ASKED and "CC-101" not in project.scopes
     registry.withdraw(
         "study",
         "UNI-201",

@@ -193,6 +193,20 @@ def test_a_withdrawn_institution_whose_rows_were_read_before_still_signs_off():
         query_events=[server("warehouse.students")],
         project_institutions=lambda: ["CC-101"],
         institutions=NAMES,
-        ever_approved=lambda: ["CC-101", "UNI-201"],
+        ever_approved=lambda: {"CC-101": "*", "UNI-201": {"students": None}},
     )
     assert reasons == {"CC-101": [LINEAGE, students], "UNI-201": [students]}
+
+
+def test_a_table_outside_an_institutions_approved_scope_never_held_its_rows():
+    """Both approved students; only CC-101 approved cc_awards: a read of cc_awards asks CC-101
+    only (the sectors alone would not tell), a read of students both."""
+    reasons = required_institutions(
+        nb=nb_with(),
+        run_lineage=(),
+        query_events=[server("warehouse.cc_awards")],
+        project_institutions=lambda: ["CC-101", "CC-102"],
+        institutions=NAMES,
+        ever_approved=lambda: {"CC-101": "*", "CC-102": {"students": ["gender"]}},
+    )
+    assert reasons == {"CC-101": [server_read_reason(["cc_awards"])]}
