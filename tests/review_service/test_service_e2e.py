@@ -288,7 +288,16 @@ def test_the_service_refuses_anonymous_calls(people):
     assert response.status_code == 403
 
 
-# last: it replaces the module's hub with a restarted one
+def test_a_submission_is_rendered_before_its_first_reviewer_opens_it(enclave, people, home):
+    result = people["rita"].submit(home, notebooks.passing(title="Rendered ahead"))
+    cache = enclave.hub.hub_dir / "review" / "cache"
+    deadline = time.monotonic() + 120
+    while not list(cache.glob(f"{result['sha256']}.*.review.html")):
+        assert time.monotonic() < deadline, "no rendering was made after the submission"
+        time.sleep(0.3)
+
+
+# last: it stops the module's hub and starts another, which its finalizer stops
 def test_a_restart_of_hub_and_service_mid_review_loses_nothing(enclave, people, home, request):
     rid = people["rita"].submit(home, notebooks.passing(title="Across a restart"))["id"]
     assert people["rev1"].decide(rid).status_code == 200
@@ -313,12 +322,3 @@ def _config_tail(enclave) -> str:
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if "ConfigurableHTTPProxy.api_url" in line)
     return "\n".join(lines[start + 1 :])
-
-
-def test_a_submission_is_rendered_before_its_first_reviewer_opens_it(enclave, people, home):
-    result = people["rita"].submit(home, notebooks.passing(title="Rendered ahead"))
-    cache = enclave.hub.hub_dir / "review" / "cache"
-    deadline = time.monotonic() + 120
-    while not list(cache.glob(f"{result['sha256']}.*.review.html")):
-        assert time.monotonic() < deadline, "no rendering was made after the submission"
-        time.sleep(0.3)
