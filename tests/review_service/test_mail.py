@@ -313,3 +313,27 @@ def test_every_kind_has_a_template_using_only_its_fields(smtp, tmp_path):
         assert subject(message).startswith("[Consortium research enclave] ")
         assert "r-0123456789" in message.get_content()
     engine.dispose()
+
+
+def test_starttls_is_verified_against_the_configured_ca(mailing, tmp_path):
+    from tests.support.smtp import self_signed
+
+    wf, _ = mailing
+    cert, key = self_signed(tmp_path)
+    (tmp_path / "other").mkdir()
+    other, _ = self_signed(tmp_path / "other")  # a certificate the server does not have
+    with SMTPServer(starttls=(cert, key)) as server:
+        wf.data.mail = mail_settings(
+            server, smtp_host="localhost", security="starttls", ca_file=cert
+        )
+        wf.data.mail.send_to = ["researchers"]
+        rid = submit(wf, RITA)["id"]
+        wf.decide(reviewer("rev1"), rid, "approve")
+        assert Postman(wf.data.mail, wf.engine).deliver_due() == 1
+        assert len(server.mailbox.to("rita@example.org")) == 1
+        wf.decide(reviewer("rev2"), rid, "approve")
+        wf.data.mail.ca_file = other  # a server that cannot prove who it is gets nothing
+        assert Postman(wf.data.mail, wf.engine).deliver_due() == 0
+        assert len(server.mailbox.to("rita@example.org")) == 1
+    (failed,) = AuditLog(wf.engine).events(action="mail.failed")
+    assert failed.details["error"] == "SSLCertVerificationError"

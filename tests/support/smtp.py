@@ -57,11 +57,61 @@ class Mailbox:
         return list(self.messages)
 
 
+def self_signed(folder) -> tuple[str, str]:
+    """(certificate, key) files for ``localhost``, made here: a server to verify against."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = f"{folder}/smtp.crt", f"{folder}/smtp.key"
+    with open(cert_file, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_file, "wb") as f:
+        f.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    return cert_file, key_file
+
+
 class SMTPServer:
-    def __init__(self):
+    """``starttls``: (certificate, key) files; the server then refuses mail before STARTTLS."""
+
+    def __init__(self, starttls: tuple[str, str] | None = None):
         self.mailbox = Mailbox()
         self.port = free_port()
-        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+        self.options = {}
+        if starttls:
+            import ssl
+
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*starttls)
+            self.options = {"tls_context": context, "require_starttls": True}
+        self.controller = self._controller()
+
+    def _controller(self):
+        return Controller(self.mailbox, hostname="127.0.0.1", port=self.port, **self.options)
 
     def __enter__(self):
         self.controller.start()
@@ -72,7 +122,7 @@ class SMTPServer:
 
     def restart(self) -> None:
         """Back on the same port (a stopped controller's loop is closed: a new one)."""
-        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+        self.controller = self._controller()
         self.controller.start()
 
     def __exit__(self, *exc):
