@@ -39,6 +39,7 @@ class SandboxSpec:
     read_only: tuple[str, ...] = ()  # more host paths shown read-only at the same place
     scratch_bytes: int = 512 * 1024**2  # size of each private tmpfs
     home: str = ""  # where the workspace is shown (default: the account's home directory)
+    writable: tuple[str, ...] = ()  # more host paths shown writable at the same place
 
 
 def bwrap_argv(
@@ -90,6 +91,8 @@ def bwrap_argv(
         argv += ["--size", str(spec.scratch_bytes), "--perms", "1777", "--tmpfs", path]
     for path in (spec.venv, *spec.read_only):
         argv += [*parents(path), "--ro-bind", path, path]
+    for path in spec.writable:
+        argv += [*parents(path), "--bind", path, path]
     home = spec.home or spec.account.pw_dir
     argv += [*parents(home), "--bind-fd", str(spec.workspace_fd), home, "--chdir", home]
     if info_fd is not None:

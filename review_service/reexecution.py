@@ -250,7 +250,7 @@ class Runner:
         os.chmod(root, 0o700)
         run_dir = root / run_id
         shutil.rmtree(run_dir, ignore_errors=True)  # what a killed service left of this run
-        for sub in ("home", "db", "home/.kernel"):  # the run's own, nobody else's
+        for sub in ("home", "db", "kernel"):  # the run's own, nobody else's
             (run_dir / sub).mkdir(parents=True, mode=0o700)
             os.chown(run_dir / sub, account.pw_uid, account.pw_gid)
         return run_dir
@@ -262,6 +262,7 @@ class Runner:
             home_fd,
             settings.session_venv,
             read_only=(str(run_dir / "db"),),
+            writable=(str(run_dir / "kernel"),),
             home=str(run_dir / "home"),
         )
         limits = ["prlimit", "--core=0", "--nofile=1024", "--nproc=1024"]
@@ -332,7 +333,9 @@ class Runner:
         from nbclient import NotebookClient
         from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-        kernel_dir = run_dir / "home" / ".kernel"
+        kernel_dir = run_dir / "kernel"
+        os.chown(kernel_dir, account.pw_uid, account.pw_gid)  # a batch's next kernel binds here
+        os.chmod(kernel_dir, 0o700)
         home_fd = os.open(run_dir / "home", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         try:
             km = _kernel_manager(self._command(run_dir, account, home_fd), kernel_dir, account)
@@ -346,9 +349,17 @@ class Runner:
                 state["done"] += 1
                 progress(state["done"], len(code_cells))
 
+            def lock_kernel_dir(**_):
+                # the kernel has bound its sockets and the driver is connected: from now on
+                # the code under test can neither remove nor replace them (ZeroMQ reconnects
+                # by path, as root: a swapped-in link would take it elsewhere)
+                os.chown(kernel_dir, 0, 0)
+                os.chmod(kernel_dir, 0o755)  # noqa: S103 (root's; the kernel only connects)
+
             client = NotebookClient(
                 nb,
                 km=km,
+                on_notebook_start=lock_kernel_dir,
                 timeout=self.settings.cell_timeout,
                 startup_timeout=KERNEL_START_TIMEOUT,
                 kernel_name=KERNEL_NAME,

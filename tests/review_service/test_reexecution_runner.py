@@ -67,6 +67,9 @@ def test_a_clean_run_as_its_own_account_with_its_own_lineage(extract, runs_dir):
         "len(df) > 0",
         "import os, pathlib\n"
         "print(os.getuid(), sorted(p.name for p in pathlib.Path('.').iterdir()))",
+        "import pathlib, sys\nk = pathlib.Path(sys.argv[sys.argv.index('-f') + 1]).parent\n"
+        "try:\n    (k / 'swapped').symlink_to('/run')\nexcept OSError as e:\n"
+        "    print('kernel dir locked', type(e).__name__)",
         "import socket\ntry:\n    socket.create_connection(('1.1.1.1', 53), timeout=1)\n"
         "except OSError as e:\n    print('no network', type(e).__name__)",
         f"print(pathlib.Path('{extract}').exists())",
@@ -76,12 +79,13 @@ def test_a_clean_run_as_its_own_account_with_its_own_lineage(extract, runs_dir):
     assert cells[0].outputs[0]["data"]["text/plain"] == "True"
     uid, listing = cells[1].outputs[0]["text"].split(" ", 1)
     assert int(uid) == pwd.getpwnam("enclave-rerun").pw_uid != os.getuid()
-    assert listing.strip() == "['.kernel']"  # an empty home: nothing of the researcher's
-    assert cells[2].outputs[0]["text"].startswith("no network")
-    assert cells[3].outputs[0]["text"] == "False\n"  # the extract is not in the sandbox
+    assert listing.strip() == "[]"  # an empty home: nothing of the researcher's
+    assert cells[2].outputs[0]["text"] == "kernel dir locked PermissionError\n"
+    assert cells[3].outputs[0]["text"].startswith("no network")
+    assert cells[4].outputs[0]["text"] == "False\n"  # the extract is not in the sandbox
     assert result.institutions == ["CC-101"]
     assert result.relations == ["warehouse.cc_enrollments"]
-    assert seen[0] == (0, 4) and seen[-1] == (4, 4)
+    assert seen[0] == (0, 5) and seen[-1] == (5, 5)
     assert os.listdir(runs_dir) == []  # nothing left
 
 
