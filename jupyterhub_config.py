@@ -6,7 +6,9 @@
 #   OAUTH_CLIENT_ID / OAUTH_CLIENT_SECRET / OAUTH_CALLBACK_URL   the hub's client at that provider
 #   ENCLAVE_PROFILE       "local" (default: LocalProcess sessions on this machine) or
 #                         "kubernetes" (KubeSpawner; see deploy/)
-# Every enclave setting below is a traitlet with help text: `jupyterhub --help-all` lists them.
+# Every enclave setting is a traitlet with help text: `enclave config --help-all` lists them, and
+# `enclave config --generate-config` writes them all commented (JupyterHub's own settings:
+# `jupyterhub --help-all`). The hub checks them at start and stops on a bad one, in one line.
 import os
 from pathlib import Path
 
@@ -41,9 +43,15 @@ c.EnclaveState.db_url = f"sqlite:///{HUB_DIR / 'enclave.sqlite'}"
 c.AuditTrail.key_file = str(HUB_DIR / "audit.key")
 c.AuditTrail.head_file = str(HUB_DIR / "audit-head.log")
 
+# --- the consortium: members, sectors, stewards' and role groups (enclave/consortium.py) -------
+# c.Consortium.sectors = {"adult": {"name": "Adult schools", "extracts": "cc"}, ...}
+# c.Consortium.institutions = {"CC-101": {"name": "...", "sector": "cc"}, ...}  (default: the
+#   demo's five fictional members). Here or in a site config that loads this file.
+
 # --- sign-on: the consortium's OpenID Connect provider; groups become roles ---------------------
 c.JupyterHub.authenticator_class = "enclave"  # enclave.hub.authenticator (an entry point)
-# EnclaveAuthenticator: researchers | reviewers | stewards-<institution> | admins; others refused.
+# EnclaveAuthenticator: the Consortium's researchers | reviewers | steward | admins groups;
+# everyone else is refused.
 # Its OIDC defaults (scopes, groups claim, basic auth) are in hub/authenticator.py.
 # Auth state (the provider's tokens) encrypted with a key only the hub reads; the provider is
 # asked again every Authenticator.auth_refresh_age (300 s): whom it drops loses sessions,
@@ -89,13 +97,13 @@ c.WarehouseSettings.remove_raw_after_load = True
 # --- services ----------------------------------------------------------------------------------
 from enclave.hub import culler, services  # noqa: E402
 from enclave.review_service.hub_config import configure as configure_review  # noqa: E402
-from enclave.review_service.hub_config import hub_config_file  # noqa: E402
 
 # the hub checks its services every c.ManagedServices.poll_interval (1 s) and restarts a dead one,
 # stops them within c.ManagedServices.stop_timeout, and never restarts one after (hub/services.py)
 services.supervise()
-# the idle culler reads c.IdleCuller.timeout | cull_every from the hub's config file (hub/culler.py)
-c.JupyterHub.services = [culler.service(hub_config_file())]
+# the idle culler reads c.IdleCuller.timeout | cull_every from the settings the hub writes at start
+# (hub/culler.py); no service runs this file again
+c.JupyterHub.services = [culler.service(HUB_DIR)]
 # administrators manage people and servers but do not enter researchers' sessions;
 # admin_role(enter_sessions=True) allows it, each entry then audited (hub/authenticator.py)
 from enclave.hub.authenticator import admin_role  # noqa: E402

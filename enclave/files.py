@@ -34,6 +34,7 @@ class FileLimits(Configurable):
 
     max_extract_bytes = Integer(
         2048 * MiB,
+        min=1,
         help="""Largest CSV extract ``enclave warehouse load|check`` reads, in bytes. The loader
         holds a file in memory while it validates it (several times its size for a students
         file): raise this only on a machine with the memory for it.""",
@@ -41,6 +42,7 @@ class FileLimits(Configurable):
 
     max_notebook_bytes = Integer(
         256 * MiB,
+        min=1,
         help="""Largest notebook the gate (``enclave review check|redact|render``, the review
         service, report templates) and ``enclave review submit`` read, in bytes. The review
         service also refuses uploads over ``ReviewService.max_upload_bytes``.""",
@@ -48,6 +50,7 @@ class FileLimits(Configurable):
 
     max_text_bytes = Integer(
         16 * MiB,
+        min=1,
         help="""Largest small text input read, in bytes: an extracts folder's
         ``manifest.json`` and a report batch's parameter grid.""",
     ).tag(config=True)

@@ -260,12 +260,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def known_institutions() -> dict:
-    from enclave.consortium import INSTITUTIONS
-
-    return INSTITUTIONS
-
-
 def check_project_name(name: str) -> str:
     if not PROJECT_NAME.match(name or ""):
         raise EnclaveError(
@@ -275,12 +269,12 @@ def check_project_name(name: str) -> str:
     return name
 
 
-def check_institution(code: str) -> str:
-    if code not in known_institutions():
-        raise EnclaveError(
-            f"--institution {code!r}: unknown institution; use one of "
-            f"{', '.join(sorted(known_institutions()))}."
-        )
+def check_institution(code: str, consortium=None) -> str:
+    """``code``, a member of ``consortium`` (the deployment's ``Consortium``; the demo's
+    without one), or a one-line refusal."""
+    from enclave.consortium import demo
+
+    (consortium or demo()).require([code], "--institution")
     return code
 
 
@@ -319,9 +313,10 @@ def _asked(project: str, institution: str, scope: Scope, actor: str) -> dict:
 class ProjectRegistry:
     """Projects in the enclave state database (``EnclaveState.db_url``)."""
 
-    def __init__(self, engine: sa.Engine):
+    def __init__(self, engine: sa.Engine, consortium=None):
         self.engine = engine
         self.audit = AuditLog(engine)
+        self.consortium = consortium  # whose members may approve (None: the demo's)
 
     # -- reading -------------------------------------------------------------------------------
     def get(self, name: str) -> Project | None:
@@ -533,7 +528,10 @@ class ProjectRegistry:
             raise EnclaveError("--members: a project needs at least one member; name them.")
         if not scopes:
             raise EnclaveError("--institution: name at least one institution whose data you need.")
-        scopes = {check_institution(i): check_scope(s, catalog) for i, s in scopes.items()}
+        scopes = {
+            check_institution(i, self.consortium): check_scope(s, catalog)
+            for i, s in scopes.items()
+        }
         self.create(name, purpose=purpose, expires=expires, actor=actor, requested_by=actor)
         with self.engine.begin() as conn:
             for member in members:
@@ -561,7 +559,7 @@ class ProjectRegistry:
         self, name: str, institution: str, scope: Scope, *, actor: str, catalog: Catalog
     ) -> Project:
         """Ask one more institution (or one that declined or withdrew, again)."""
-        check_institution(institution)
+        check_institution(institution, self.consortium)
         scope = check_scope(scope, catalog)
         with self.engine.begin() as conn:
             project = self._check_open(conn, name)
@@ -598,7 +596,7 @@ class ProjectRegistry:
         (``scope``: less than asked for, or None for all of it) or declines, with a comment
         (required to decline or narrow). ``grant(project, scopes) -> access`` rebuilds the
         project's warehouse access inside the transaction: if it fails, nothing is recorded."""
-        check_institution(institution)
+        check_institution(institution, self.consortium)
         check_steward(actor, stewards, institution)
         comment = (comment or "").strip()
         if decision not in ("approve", "decline"):
@@ -648,7 +646,7 @@ class ProjectRegistry:
         administrator's emergency stop, recorded as theirs). The access is rebuilt without it,
         and ``then(conn, project)`` runs in the same transaction (the review service returns the
         submissions that used its data)."""
-        check_institution(institution)
+        check_institution(institution, self.consortium)
         if stewards is not None:
             check_steward(actor, stewards, institution)
         comment = (comment or "").strip()
@@ -692,7 +690,7 @@ class ProjectRegistry:
         """An administrator records an approval in the steward's place (a decision the
         institution made outside the enclave, e.g. a signed agreement): ``reason`` names it.
         The steward sees it marked as an override and may withdraw it like any approval."""
-        check_institution(institution)
+        check_institution(institution, self.consortium)
         reason = (reason or "").strip()
         if not reason:
             raise EnclaveError(

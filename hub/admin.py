@@ -30,14 +30,16 @@ def add_member(registry, project: str, user: str, *, actor: str):
 def warehouse_grant(config, url: str = ""):
     """``grant(project, scopes) -> access``: the project's warehouse access rebuilt for the
     scopes approved now (none: revoked)."""
+    from enclave.consortium import consortium
     from enclave.warehouse.db import WarehouseSettings
 
     url = url or WarehouseSettings(config=config).url
+    members = consortium(config)
 
     def grant(name, scopes):
         from enclave.warehouse.grant import apply_access
 
-        return apply_access(url, name, scopes)
+        return apply_access(url, name, scopes, members)
 
     return grant
 

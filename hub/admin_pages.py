@@ -18,6 +18,7 @@ from jupyterhub.handlers import BaseHandler
 from tornado import web
 from tornado.httputil import url_concat
 
+from enclave.consortium import consortium
 from enclave.errors import EnclaveError
 from enclave.hub import admin
 from enclave.hub.authenticator import is_admin
@@ -30,7 +31,7 @@ def admin_only(method):
     @web.authenticated
     @functools.wraps(method)
     async def wrapper(self, *args, **kwargs):
-        if not is_admin(self.current_user):
+        if not is_admin(self.current_user, consortium(self.settings["config"])):
             raise web.HTTPError(403, "These pages are for the enclave's administrators.")
         return await method(self, *args, **kwargs)
 
@@ -54,13 +55,12 @@ class ProjectsPage(AdminPage):
 
     async def _show_projects(self, message: str = "", error: str = "", status: int = 200):
         from enclave.closure import closed_projects
-        from enclave.consortium import INSTITUTIONS
 
         await self.show(
             status,
             projects=self.ctx.projects.all(),
             closures=closed_projects(self.ctx.projects.engine),  # closed | closing
-            institutions=sorted(INSTITUTIONS),
+            institutions=consortium(self.settings["config"]).codes,
             message=message,
             error=error,
         )

@@ -1,11 +1,13 @@
 """Sign-on through the consortium's OpenID Connect provider; provider groups become enclave roles.
 
 A thin subclass of oauthenticator's ``GenericOAuthenticator``: the provider's ``groups`` claim is
-synced into JupyterHub groups (``manage_groups``), and only these groups let anyone in:
+synced into JupyterHub groups (``manage_groups``), and only the consortium's role groups
+(``Consortium``, enclave/consortium.py; these are the defaults) let anyone in:
 
 - ``researchers`` — may start data sessions for their approved projects;
 - ``reviewers`` — review outputs (the review service), no data sessions;
-- ``stewards-<institution>`` — the data steward of one member institution, no data sessions;
+- ``stewards-<institution>`` (or the group its entry names) — the data steward of one member
+  institution, no data sessions;
 - ``admins`` — hub administrators, no data sessions unless also ``researchers``.
 
 Everybody else is refused at login: nobody gets in by omission.
@@ -32,6 +34,7 @@ import asyncio
 import os
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from jupyterhub.apihandlers.auth import OAuthAuthorizeHandler
@@ -41,23 +44,6 @@ from tornado import web
 from traitlets import Unicode, default
 
 from enclave.errors import EnclaveError
-
-RESEARCHERS = "researchers"
-REVIEWERS = "reviewers"
-ADMINS = "admins"
-STEWARDS_PREFIX = "stewards-"
-
-
-def steward_institutions(groups) -> set[str]:
-    """The institutions whose steward a member of ``groups`` is."""
-    from enclave.projects import known_institutions
-
-    institutions = known_institutions()
-    return {
-        g.removeprefix(STEWARDS_PREFIX)
-        for g in groups
-        if g.startswith(STEWARDS_PREFIX) and g.removeprefix(STEWARDS_PREFIX) in institutions
-    }
 
 
 def check_transport_at_start(hub, log) -> None:
@@ -94,6 +80,86 @@ def check_state_at_start(config, log) -> None:
         raise SystemExit(1) from None
 
 
+def settings_checked_at_start(hub) -> list[type]:
+    """The enclave classes whose settings the hub checks before it starts anything: its own
+    (spawner, sign-on, services' supervision, pages), the consortium, the state, the warehouse,
+    the review service's and the gate's (with its checks). A session's server and report runs
+    check theirs when they start."""
+    from enclave.audit.keying import AuditTrail
+    from enclave.consortium import Consortium
+    from enclave.files import FileLimits
+    from enclave.hub.agreement import DataUseAgreement
+    from enclave.hub.culler import IdleCuller
+    from enclave.hub.services import ManagedServices
+    from enclave.hub.start_page import EnclavePages
+    from enclave.output_review.gate import BUILT_IN_CHECKS, Gate
+    from enclave.output_review.policy import DisclosurePolicy
+    from enclave.review_service.config import ReviewService
+    from enclave.state import EnclaveState
+    from enclave.warehouse.db import WarehouseSettings
+    from enclave.warehouse.query_process import QueryProcess
+
+    return [
+        hub.spawner_class,
+        EnclaveAuthenticator,
+        IdleCuller,
+        ManagedServices,
+        EnclavePages,
+        DataUseAgreement,
+        Consortium,
+        EnclaveState,
+        AuditTrail,
+        WarehouseSettings,
+        QueryProcess,
+        FileLimits,
+        ReviewService,
+        Gate,
+        DisclosurePolicy,
+        *BUILT_IN_CHECKS,
+    ]
+
+
+def check_at_start(hub, log) -> None:
+    """Stop the hub at start, in one line, on settings it must not run with: an enclave setting
+    that fails its checks (a typo, a bad value, a consortium that does not hold together), or a
+    setting its services or sessions could not be given; then settle the review and admin
+    roles on the final settings, write those its services read (``$ENCLAVE_SETTINGS_FILE``)
+    and open the state (``check_state_at_start``)."""
+    from traitlets import TraitError
+
+    from enclave.config import SETTINGS_FILE, check_section, settings_of, write_settings
+    from enclave.consortium import consortium
+    from enclave.output_review.gate import Gate
+    from enclave.review_service.config import ReviewService
+    from enclave.review_service.hub_config import settle_at_start
+    from enclave.session_env import session_settings
+
+    try:
+        for cls in settings_checked_at_start(hub):
+            check_section(cls, hub.config)
+        consortium(hub.config)
+        try:
+            ReviewService(config=hub.config)
+        except (TraitError, ValueError) as e:  # its own checks raise ValueError
+            raise EnclaveError(str(e).splitlines()[0]) from None
+        members = consortium(hub.config)
+        settle_at_start(hub)
+        for role in hub.load_roles:  # in place: JupyterHub has copied the list, not the roles
+            if role.get("name") == ADMIN_ROLE:
+                role["groups"] = [members.admins_group]
+        Gate(config=hub.config)
+        session_settings(hub.config)
+        settings = settings_of(hub.config)
+        for service in hub.services:
+            path = (service.get("environment") or {}).get(SETTINGS_FILE)
+            if path:
+                write_settings(Path(path), settings)
+    except EnclaveError as e:
+        log.critical("%s", e)
+        raise SystemExit(1) from None
+    check_state_at_start(hub.config, log)
+
+
 # What administrators need (the admin pages: users, their servers started and stopped, groups,
 # services, the hub): JupyterHub's admin role without entering anyone's server, directly
 # (access:servers) or by a detour (tokens minted for the user, shares, a service given scopes,
@@ -116,31 +182,29 @@ ADMIN_SCOPES = [
 ]
 
 
+ADMIN_ROLE = "enclave-admin"
+
+
 def admin_role(*, enter_sessions: bool = False) -> dict:
-    """The ``JupyterHub.load_roles`` entry of the ``admins`` group; ``enter_sessions=True``
-    lets administrators open researchers' servers (each entry audited)."""
+    """The ``JupyterHub.load_roles`` entry of the administrators' group
+    (``Consortium.admins_group``, settled at start); ``enter_sessions=True`` lets
+    administrators open researchers' servers (each entry audited)."""
     scopes = [*ADMIN_SCOPES, *(["access:servers"] if enter_sessions else [])]
     return {
-        "name": "enclave-admin",
+        "name": ADMIN_ROLE,
         "description": "Enclave administrators: people, projects and servers, not sessions",
-        "groups": [ADMINS],
+        "groups": ["admins"],
         "scopes": scopes,
     }
 
 
-def is_admin(user) -> bool:
-    """An enclave administrator: in the provider's ``admins`` group (never JupyterHub's
-    admin flag, which nobody gets from the provider)."""
-    return user is not None and ADMINS in {g.name for g in user.groups}
+def is_admin(user, consortium=None) -> bool:
+    """An enclave administrator: in the consortium's administrators' group (never
+    JupyterHub's admin flag, which nobody gets from the provider)."""
+    from enclave.consortium import demo
 
-
-def enclave_roles(groups) -> set[str]:
-    """The enclave roles carried by these provider groups (empty: refuse)."""
-    groups = set(groups or ())
-    roles = groups & {RESEARCHERS, REVIEWERS, ADMINS}
-    if steward_institutions(groups):
-        roles.add("stewards")
-    return roles
+    group = (consortium or demo()).admins_group
+    return user is not None and group in {g.name for g in user.groups}
 
 
 @dataclass(frozen=True)
@@ -161,10 +225,16 @@ class EnclaveAuthenticator(GenericOAuthenticator):
         super().__init__(**kwargs)
         from jupyterhub.app import JupyterHub
 
-        if isinstance(self.parent, JupyterHub):  # the hub is starting: open the state now
+        if isinstance(self.parent, JupyterHub):  # the hub is starting: check, open the state
             check_transport_at_start(self.parent, self.log)
-            check_state_at_start(self.config, self.log)
+            check_at_start(self.parent, self.log)
             self._use_auth_state_key()
+
+    @cached_property
+    def consortium(self):
+        from enclave.consortium import consortium
+
+        return consortium(self.config)
 
     auth_state_key_file = Unicode(
         "",
@@ -275,7 +345,7 @@ class EnclaveAuthenticator(GenericOAuthenticator):
         """Allow exactly the members of an enclave role group; refuse everyone else."""
         if auth_model is None:
             return False
-        roles = enclave_roles(auth_model.get("groups"))
+        roles = self.consortium.roles(auth_model.get("groups"))
         if roles:
             self.remember_signon(username, auth_model)
             return True
@@ -306,7 +376,7 @@ class EnclaveAuthenticator(GenericOAuthenticator):
             return Confirmation(auth_model={})
         if not refreshed:
             reason = "the sign-on provider no longer accepts your sign-on"
-        elif not enclave_roles(refreshed.get("groups")):
+        elif not self.consortium.roles(refreshed.get("groups")):
             reason = "you are no longer in any enclave group at the sign-on provider"
         else:
             user._enclave_confirmed = now

@@ -16,6 +16,7 @@ import os
 
 def _registry(args, create: bool = False):
     from enclave.config import load_config
+    from enclave.consortium import consortium
     from enclave.projects import ProjectRegistry
     from enclave.state import EnclaveState, open_state
 
@@ -25,7 +26,7 @@ def _registry(args, create: bool = False):
     db_url = EnclaveState(config=config).db_url
     keying.use(config, db_url)
     engine = open_state(db_url, create=create)
-    return ProjectRegistry(engine), config
+    return ProjectRegistry(engine, consortium(config)), config
 
 
 def _actor(args) -> str:
@@ -39,14 +40,17 @@ def _catalog():
 
 
 def request(args) -> int:
+    from enclave.config import load_config
+    from enclave.consortium import consortium
     from enclave.hub.admin import parse_expiry
     from enclave.projects import check_institution, parse_tables
 
     catalog = _catalog()
+    members = consortium(load_config(args.config))
     scopes = {}
     for item in args.institution:  # all checked before the state database is opened
         code, _, tables = item.partition("=")
-        code = check_institution(code.strip())
+        code = check_institution(code.strip(), members)
         scopes[code] = parse_tables(tables or "*", catalog, f"--institution {code}")
     registry, _ = _registry(args, create=True)
     project = registry.request(

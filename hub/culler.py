@@ -2,8 +2,8 @@
 
 A session left open keeps its warehouse access and its memory; the culler stops servers idle for
 ``IdleCuller.timeout`` seconds. The service runs ``python -m enclave.hub.culler``, which reads the
-hub's own config file (``$ENCLAVE_CONFIG``) and then becomes the culler with those settings — so
-``c.IdleCuller.*`` works wherever the hub's configuration sets it.
+settings the hub wrote at start (``$ENCLAVE_SETTINGS_FILE``) and then becomes the culler with
+them — so ``c.IdleCuller.*`` works wherever the hub's configuration sets it.
 """
 
 import os
@@ -18,11 +18,13 @@ NAME = "idle-culler"
 class IdleCuller(Configurable):
     timeout = Integer(
         3600,
+        min=1,
         help="Seconds a session may stay idle before the culler stops its server.",
     ).tag(config=True)
 
     cull_every = Integer(
         300,
+        min=1,
         help="Seconds between two culler passes (a session ends within timeout + this).",
     ).tag(config=True)
 
@@ -36,13 +38,14 @@ class IdleCuller(Configurable):
         ]
 
 
-def service(config_file: str) -> dict:
-    """The ``JupyterHub.services`` entry; ``config_file`` is the file the hub loads."""
-    environment = {k: v for k, v in os.environ.items() if k.startswith("ENCLAVE_")}
+def service(hub_dir) -> dict:
+    """The ``JupyterHub.services`` entry (settings: the file the hub writes in ``hub_dir``)."""
+    from enclave.config import service_environment
+
     return {
         "name": NAME,
         "command": [sys.executable, "-m", "enclave.hub.culler"],
-        "environment": {**environment, "ENCLAVE_CONFIG": config_file},
+        "environment": service_environment(hub_dir),
     }
 
 

@@ -36,6 +36,7 @@ from traitlets import Unicode, default
 from enclave.hub.context import enclave_context
 from enclave.hub.isolation.postgres import SessionRoles
 from enclave.hub.policy import SessionPolicy, refuse
+from enclave.session_env import session_environment
 
 SESSION_LABEL = {"enclave/session": "true"}  # what deploy/'s NetworkPolicies select
 PROJECT_LABEL = "enclave/project"
@@ -67,9 +68,15 @@ class EnclaveKubeSpawner(SessionPolicy, KubeSpawner):
     ).tag(config=True)
 
     review_url = Unicode(
-        "http://proxy-public/services/review/",
-        help="The review service, as sessions reach it ($ENCLAVE_REVIEW_URL).",
+        help="""The review service, as sessions reach it ($ENCLAVE_REVIEW_URL). Defaults to
+        ``http://proxy-public/services/<ReviewService.service_name>/``.""",
     ).tag(config=True)
+
+    @default("review_url")
+    def _review_url_default(self):
+        from enclave.review_service.config import ReviewService
+
+        return f"http://proxy-public/services/{ReviewService(config=self.config).service_name}/"
 
     workspace_pvc_template = Unicode(
         "workspace-{username}--{project}",
@@ -163,10 +170,13 @@ class EnclaveKubeSpawner(SessionPolicy, KubeSpawner):
     def get_env(self):
         env = super().get_env()
         env.update(
-            ENCLAVE_PROJECT=self.session_project,
-            ENCLAVE_WAREHOUSE_URL=getattr(self, "_warehouse_url", None),
-            ENCLAVE_REVIEW_URL=self.review_url,
-            ENCLAVE_OUTPUT_DIR=self.output_dir,
+            session_environment(
+                self.config,
+                project=self.session_project,
+                warehouse_url=getattr(self, "_warehouse_url", None),
+                review_url=self.review_url,
+                output_dir=self.output_dir,
+            )
         )
         return env
 

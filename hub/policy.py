@@ -32,8 +32,8 @@ from jupyterhub.spawner import SpawnException
 from traitlets import HasTraits, Unicode
 
 from enclave.audit.actions import AuditAction
+from enclave.consortium import consortium
 from enclave.errors import EnclaveError
-from enclave.hub.authenticator import RESEARCHERS
 from enclave.hub.context import enclave_context
 from enclave.projects import Project, access_within
 
@@ -92,7 +92,7 @@ class SessionPolicy(HasTraits):
         """The rules a session must meet, to start and at every poll: return its project or
         raise the refusal the user should see."""
         name = self.user.name
-        if RESEARCHERS not in {g.name for g in self.user.groups}:
+        if consortium(self.config).researchers_group not in {g.name for g in self.user.groups}:
             raise refuse(
                 "Only researchers get data sessions; reviewers and data stewards work in the "
                 "review service.",

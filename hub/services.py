@@ -30,6 +30,7 @@ class ManagedServices(Configurable):
 
     poll_interval = Integer(
         1,
+        min=1,
         help="""Seconds between the hub's checks that each managed service (review service,
         idle culler) still runs; a service found dead is started again at once, so a crash
         costs this plus the service's start-up time. JupyterHub's own default is 30 s.""",
@@ -37,6 +38,7 @@ class ManagedServices(Configurable):
 
     stop_timeout = Integer(
         3,
+        min=1,
         help="""Seconds a managed service gets to exit after SIGINT when the hub stops (then
         SIGTERM, and SIGKILL after as long again).""",
     ).tag(config=True)

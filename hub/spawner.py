@@ -38,6 +38,7 @@ from enclave.hub.isolation.session_venv import session_config_dir
 from enclave.hub.isolation.workspaces import open_workspace, prepare_workspace
 from enclave.hub.policy import SessionPolicy, refuse
 from enclave.hub.services import wait_for_exit
+from enclave.session_env import session_environment
 from enclave.warehouse.db import WarehouseSettings, is_postgres
 from enclave.warehouse.query_log import import_queries
 from enclave.warehouse.query_process import QueryProcess, QueryProcessError
@@ -108,22 +109,26 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
     review_url = Unicode(
         help="""The review service as sessions reach it (``$ENCLAVE_REVIEW_URL``: ``enclave
         review submit``, the Lab button, report submissions). Defaults to
-        ``<JupyterHub.bind_url>/services/review/``.""",
+        ``<JupyterHub.bind_url>/services/<ReviewService.service_name>/``.""",
     ).tag(config=True)
 
     @default("review_url")
     def _review_url_default(self):
+        from enclave.review_service.config import ReviewService
+
         bind_url = self.config.JupyterHub.get("bind_url", "http://127.0.0.1:8000")
+        name = ReviewService(config=self.config).service_name
         if bind_url.startswith("https:"):
             # the proxy's certificate names the public host, not the sandbox's gateway: sessions
             # reach the service itself on this machine (through the hub's nftables rules)
             for service in self.config.JupyterHub.get("services", []):
-                if service.get("name") == "review" and service.get("url"):
-                    return service["url"].rstrip("/") + "/services/review/"
-        return bind_url.rstrip("/") + "/services/review/"
+                if service.get("name") == name and service.get("url"):
+                    return service["url"].rstrip("/") + f"/services/{name}/"
+        return bind_url.rstrip("/") + f"/services/{name}/"
 
     max_import_failures = Integer(
         3,
+        min=1,
         help="""Consecutive failed audit-log imports (other than an unreadable log, which
         stops the session at once) after which a running PostgreSQL session is stopped. A
         transient state-database error is retried at the next poll; the statements stay in
@@ -131,10 +136,12 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
     ).tag(config=True)
 
     max_processes = Integer(
-        256, help="RLIMIT_NPROC for the researcher's uid (processes and threads)."
+        256, min=1, help="RLIMIT_NPROC for the researcher's uid (processes and threads)."
     ).tag(config=True)
 
-    max_open_files = Integer(1024, help="RLIMIT_NOFILE per session process.").tag(config=True)
+    max_open_files = Integer(1024, min=16, help="RLIMIT_NOFILE per session process.").tag(
+        config=True
+    )
 
     scratch_size = ByteSpecification(
         "512M",
@@ -628,14 +635,19 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
             JUPYTER_RUNTIME_DIR="/tmp/jupyter-runtime",  # noqa: S108 (the sandbox's private /tmp)
             JUPYTER_PREFER_ENV_PATH="1",
             PYTHONNOUSERSITE="1",
-            ENCLAVE_PROJECT=self.session_project,
-            ENCLAVE_WAREHOUSE_URL=sandbox.rewrite(self._warehouse_url),
-            ENCLAVE_REVIEW_URL=sandbox.rewrite(self.review_url),
-            ENCLAVE_OUTPUT_DIR=self._output_dir,
             # one BLAS thread: the address-space limit must not be eaten by thread arenas
             OPENBLAS_NUM_THREADS="1",
             OMP_NUM_THREADS="1",
             MALLOC_ARENA_MAX="2",
+        )
+        env.update(
+            session_environment(
+                self.config,
+                project=self.session_project,
+                warehouse_url=sandbox.rewrite(self._warehouse_url),
+                review_url=sandbox.rewrite(self.review_url),
+                output_dir=self._output_dir,
+            )
         )
         return env
 

@@ -73,30 +73,30 @@ class StartPage:
     def groups(self) -> set[str]:
         return {g.name for g in self.user.groups} if self.user else set()
 
+    @cached_property
+    def consortium(self):
+        from enclave.consortium import consortium
+
+        return consortium(self.config)
+
     @property
     def is_researcher(self) -> bool:
-        from enclave.hub.authenticator import RESEARCHERS
-
-        return RESEARCHERS in self.groups
+        return self.consortium.researchers_group in self.groups
 
     @property
     def is_reviewer(self) -> bool:
-        from enclave.hub.authenticator import REVIEWERS
-
-        return REVIEWERS in self.groups
+        return self.consortium.reviewers_group in self.groups
 
     @property
     def steward_of(self) -> list[str]:
-        from enclave.hub.authenticator import steward_institutions
-
-        return sorted(steward_institutions(self.groups))
+        return sorted(self.consortium.steward_institutions(self.groups))
 
     @property
     def is_admin(self) -> bool:
-        """In the provider's ``admins`` group (``authenticator.is_admin``)."""
+        """In the consortium's administrators' group (``authenticator.is_admin``)."""
         from enclave.hub.authenticator import is_admin
 
-        return is_admin(self.user)
+        return is_admin(self.user, self.consortium)
 
     # -- step 1: the agreement --------------------------------------------------------------
     @property

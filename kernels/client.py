@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from enclave.kernels.errors import QueryRefused, WarehouseError, explain_query_error
 from enclave.kernels.masked import Masked
+from enclave.session_env import PROJECT, WAREHOUSE_URL
 from enclave.warehouse import lineage
 from enclave.warehouse.query_protocol import (
     ProtocolError,
@@ -50,7 +51,7 @@ class Warehouse:
         """Configured by the hub's spawner, or by whoever started the kernel for a run
         (``environ``: this process's environment unless given)."""
         environ = os.environ if environ is None else environ
-        return cls(url=environ.get("ENCLAVE_WAREHOUSE_URL"), project=environ.get("ENCLAVE_PROJECT"))
+        return cls(url=environ.get(WAREHOUSE_URL), project=environ.get(PROJECT))
 
     def __repr__(self) -> str:
         return f"<enclave warehouse for project {self.project!r}>"

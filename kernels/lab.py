@@ -24,6 +24,7 @@ from tornado.ioloop import IOLoop
 from enclave.bodies import Body, parse_body
 from enclave.errors import EnclaveError
 from enclave.kernels import submit
+from enclave.session_env import NOTEBOOK_ROOT
 
 LABEXTENSIONS = Path(__file__).resolve().parent / "labextensions"
 
@@ -57,7 +58,7 @@ class SubmitFromLab(APIHandler):
                     summary=body.summary,
                     exception_note=body.exception_note,
                     resubmit=body.resubmit.strip() or None,
-                    environ={**os.environ, "ENCLAVE_NOTEBOOK_ROOT": str(self.root)},
+                    environ={**os.environ, NOTEBOOK_ROOT: str(self.root)},
                 ),
             )
         except EnclaveError as e:

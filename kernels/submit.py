@@ -16,8 +16,10 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
+from enclave.config import load_config
 from enclave.errors import EnclaveError
 from enclave.files import FileLimits, open_regular
+from enclave.session_env import HUB_TOKEN, NOTEBOOK_ROOT, PROJECT, REVIEW_URL
 
 TIMEOUT_SECONDS = 600  # the gate runs before the answer comes back
 NOTICES_TIMEOUT = 10  # seconds: Lab asks again soon anyway
@@ -28,12 +30,10 @@ IPYNB = "application/x-ipynb+json"
 
 def service_url(environ: Mapping[str, str] | None = None) -> str:
     environ = os.environ if environ is None else environ
-    url = environ.get("ENCLAVE_REVIEW_URL")
+    url = environ.get(REVIEW_URL)
     if url:
         return url.rstrip("/") + "/"
-    raise EnclaveError(
-        "ENCLAVE_REVIEW_URL: not set; submit from a research session started by the hub."
-    )
+    raise EnclaveError(f"{REVIEW_URL}: not set; submit from a research session started by the hub.")
 
 
 def session_name(path: Path, root: Path) -> str:
@@ -92,7 +92,8 @@ def submit(
     environ = os.environ if environ is None else environ
     path = Path(notebook)
     try:  # checked on the open file: a pipe or a device would never end
-        body = open_regular(path, FileLimits().max_notebook_bytes, "FileLimits.max_notebook_bytes")
+        limit = FileLimits(config=load_config()).max_notebook_bytes  # the hub's, in a session
+        body = open_regular(path, limit, "FileLimits.max_notebook_bytes")
     except OSError as e:
         raise EnclaveError(
             f"{path}: cannot open the notebook ({e.strerror}); give the path of an .ipynb file."
@@ -103,14 +104,13 @@ def submit(
 
 
 def _upload(path: Path, body, purpose, use, summary, exception_note, resubmit, environ) -> dict:
-    token = environ.get("JUPYTERHUB_API_TOKEN")
-    project = environ.get("ENCLAVE_PROJECT")
+    token = environ.get(HUB_TOKEN)
+    project = environ.get(PROJECT)
     if not token or not project:
         raise EnclaveError(
-            "JUPYTERHUB_API_TOKEN / ENCLAVE_PROJECT: not set; submit from a research session "
-            "started by the hub."
+            f"{HUB_TOKEN} / {PROJECT}: not set; submit from a research session started by the hub."
         )
-    root = Path(environ.get("ENCLAVE_NOTEBOOK_ROOT") or environ.get("HOME") or Path.cwd())
+    root = Path(environ.get(NOTEBOOK_ROOT) or environ.get("HOME") or Path.cwd())
     metadata = {
         "notebook": session_name(path, root),
         "project": project,

@@ -188,10 +188,11 @@ class Gate(LoggingConfigurable):
 
 
 def consortium_policies(config) -> tuple[list[str], dict]:
-    """The member institutions and each one's ``disclosure`` settings."""
-    from enclave.consortium import INSTITUTIONS as MEMBERS
+    """The member institutions and each one's ``disclosure`` settings (``Consortium``)."""
+    from enclave.consortium import consortium
 
-    return list(MEMBERS), {}
+    members = consortium(config)
+    return members.codes, members.disclosure()
 
 
 def numbered(findings: list[Finding], nb) -> list[Finding]:

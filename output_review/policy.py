@@ -142,7 +142,7 @@ def institution_rules(base: Rules, entries: dict) -> dict[str, Rules]:
             except Exception:
                 raise PolicyError(
                     f"{where}.{name}: {str(value)[:20]!r} is not a valid value; see "
-                    f"DisclosurePolicy.{name} (jupyterhub --help-all)."
+                    f"DisclosurePolicy.{name} (enclave config --help-all)."
                 ) from None
         own = replace(base, **{name: getattr(probe, name) for name in settings})
         out[code] = base.stricter(own)

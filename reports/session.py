@@ -14,6 +14,7 @@ from traitlets.config import Configurable
 
 from enclave.config import load_config
 from enclave.reports.errors import BadInput
+from enclave.session_env import OUTPUT_DIR, PROJECT, WAREHOUSE_URL
 from enclave.warehouse.db import is_postgres
 from enclave.warehouse.query_protocol import socket_path
 
@@ -42,15 +43,12 @@ class RunContext:
 
         Given whole, not inherited: a batch worker's environment may be older than the run's.
         """
-        return {
-            "ENCLAVE_PROJECT": self.project,
-            "ENCLAVE_WAREHOUSE_URL": self.warehouse_url,
-        }
+        return {PROJECT: self.project, WAREHOUSE_URL: self.warehouse_url}
 
 
 def context_from(args, environ: Mapping[str, str] | None = None) -> RunContext:
     environ = os.environ if environ is None else environ
-    session_project = environ.get("ENCLAVE_PROJECT")
+    session_project = environ.get(PROJECT)
     project = args.project or session_project
     if not project:
         raise BadInput("--project: name the approved project this report runs for.")
@@ -59,7 +57,7 @@ def context_from(args, environ: Mapping[str, str] | None = None) -> RunContext:
             f"--project: this session belongs to project {session_project!r}; a report for "
             f"{project!r} must run in a session of that project."
         )
-    url = args.warehouse_url or environ.get("ENCLAVE_WAREHOUSE_URL")
+    url = args.warehouse_url or environ.get(WAREHOUSE_URL)
     if not url:
         raise BadInput(
             "--warehouse-url: no warehouse access; run inside a project session (it sets "
@@ -71,7 +69,7 @@ def context_from(args, environ: Mapping[str, str] | None = None) -> RunContext:
             "PostgreSQL role URL); a SQLite warehouse is read only through its query process, "
             "which a project session provides."
         )
-    output = args.output_dir or environ.get("ENCLAVE_OUTPUT_DIR")
+    output = args.output_dir or environ.get(OUTPUT_DIR)
     if not output:
         raise BadInput(
             "--output-dir: no output area; run inside a project session (it sets "

@@ -356,7 +356,7 @@ def build_workflow(config):
         engine,
         store,
         settings,
-        ProjectRegistry(engine),
+        ProjectRegistry(engine, settings.consortium),
         Gate(config=config),
         statement_log=WarehouseSettings(config=config).audit_log,
         query_log=QueryProcess(config=config).log_file,

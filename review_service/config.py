@@ -1,9 +1,11 @@
 """Settings of the review service: one traitlets class, configured in ``jupyterhub_config.py``."""
 
-import re
+from functools import cached_property
 
-from traitlets import Dict, Int, Unicode, default, validate
+from traitlets import Int, Unicode, validate
 from traitlets.config import Configurable
+
+from enclave.consortium import Consortium, consortium
 
 
 class ReviewService(Configurable):
@@ -27,28 +29,9 @@ class ReviewService(Configurable):
         from their Content-Length before any of the body is read.""",
     ).tag(config=True)
 
-    institutions = Dict(
-        key_trait=Unicode(),
-        value_trait=Unicode(),
-        help="""Member institutions: code -> display name (name may be empty). An output
-        table that shows a code or a name needs that institution's stewards.""",
-    ).tag(config=True)
-
-    steward_group_prefix = Unicode(
-        "stewards-",
-        help="""Hub groups named PREFIX + institution code hold that institution's stewards,
-        e.g. ``stewards-CC-101``.""",
-    ).tag(config=True)
-
     service_name = Unicode(
         "review", help="""The JupyterHub service name (URL prefix ``/services/<name>/``)."""
     ).tag(config=True)
-
-    @default("institutions")
-    def _warehouse_institutions(self):
-        from enclave.consortium import INSTITUTIONS
-
-        return {code: name for code, (name, _sector) in INSTITUTIONS.items()}
 
     @validate("required_reviewer_approvals")
     def _at_least_one(self, proposal):
@@ -65,13 +48,12 @@ class ReviewService(Configurable):
             raise ValueError("ReviewService.max_upload_bytes must be at least 1024 bytes.")
         return proposal.value
 
-    @validate("institutions")
-    def _codes(self, proposal):
-        for code in proposal.value:
-            if not re.fullmatch(r"[A-Z0-9]+-[0-9]{3}", code):
-                raise ValueError(
-                    f"ReviewService.institutions: {code!r} is not an institution code like CC-101."
-                )
-        if not proposal.value:
-            raise ValueError("ReviewService.institutions must list the member institutions.")
-        return proposal.value
+    @cached_property
+    def consortium(self) -> Consortium:
+        """The members, their stewards' groups and names (``Consortium``, same config)."""
+        return consortium(self.config)
+
+    @property
+    def institutions(self) -> dict[str, str]:
+        """Member code -> name: an output table showing either needs that member's stewards."""
+        return self.consortium.names()

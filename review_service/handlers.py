@@ -41,7 +41,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
             )
         if model.get("kind", "user") != "user":
             raise web.HTTPError(403, "only hub users can use the review service.")
-        return Actor.from_hub_model(model, self.review_settings.steward_group_prefix)
+        return Actor.from_hub_model(model, self.review_settings.consortium.steward_groups())
 
     def set_default_headers(self):
         self.set_header("X-Content-Type-Options", "nosniff")

@@ -10,9 +10,9 @@ import socket
 import sys
 from pathlib import Path
 
+from enclave.config import service_environment
 from enclave.review_service.identity import (
     CUSTOM_SCOPES,
-    REVIEWERS_GROUP,
     SCOPE_ADMIN,
     SCOPE_REVIEW,
     SCOPE_STEWARD,
@@ -21,9 +21,22 @@ from enclave.review_service.identity import (
 from enclave.templates import templates_root
 
 TEMPLATES = templates_root()
-ACCESS = "access:services!service=review"
-# JupyterHub's default "server" role, plus reaching the review service to submit and log queries
-SESSION_TOKEN_SCOPES = ["users:activity!user", "access:servers!server", ACCESS, SCOPE_SUBMIT]
+SERVICE_COMMAND = [sys.executable, "-m", "enclave.review_service"]
+
+
+def access_scope(service_name: str) -> str:
+    """The scope that lets a token reach the review service (``ReviewService.service_name``)."""
+    return f"access:services!service={service_name}"
+
+
+def session_token_scopes(service_name: str) -> list[str]:
+    """JupyterHub's default "server" role, plus reaching the review service to submit."""
+    return [
+        "users:activity!user",
+        "access:servers!server",
+        access_scope(service_name),
+        SCOPE_SUBMIT,
+    ]
 
 
 def free_port() -> int:
@@ -32,52 +45,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def hub_config_file() -> str:
-    """The config file the hub is loading, so the service reads exactly the same settings."""
-    from jupyterhub.app import JupyterHub
-
-    if JupyterHub.initialized():
-        return os.path.abspath(JupyterHub.instance().config_file)
-    return str(TEMPLATES.parent / "jupyterhub_config.py")
-
-
-def configure(c, *, hub_dir: Path, institutions=None) -> None:
+def configure(c, *, hub_dir: Path) -> None:
+    """The roles name the consortium's groups and the service's name as the config says now;
+    at start they follow what the whole config says (``settle_at_start``)."""
+    from enclave.consortium import consortium
+    from enclave.review_service.config import ReviewService
     from enclave.review_service.hub_home import Notices, WaitingCount
 
     hub_dir = Path(hub_dir)
     if "store_dir" not in c.ReviewService:
         c.ReviewService.store_dir = str(hub_dir / "review")
+    name = ReviewService(config=c).service_name
+    members = consortium(c)
+    access = access_scope(name)
     port = int(os.environ.get("ENCLAVE_REVIEW_PORT") or free_port())
     c.JupyterHub.services.append(
         {
-            "name": "review",
+            "name": name,
             "url": f"http://127.0.0.1:{port}",
-            "command": [sys.executable, "-m", "enclave.review_service"],
-            "environment": {
-                "ENCLAVE_CONFIG": hub_config_file(),
-                "ENCLAVE_HUB_DIR": str(hub_dir),
-                # the deployment's own settings; never the hub's OAuth client secret
-                **{k: v for k, v in os.environ.items() if k.startswith("ENCLAVE_")},
-            },
-            "oauth_client_allowed_scopes": [*CUSTOM_SCOPES, ACCESS],
+            "command": SERVICE_COMMAND,
+            # the hub's settings as the hub writes them at start (check_at_start)
+            "environment": {**service_environment(hub_dir), "ENCLAVE_HUB_DIR": str(hub_dir)},
+            "oauth_client_allowed_scopes": [*CUSTOM_SCOPES, access],
             "oauth_no_confirm": True,
         }
     )
     c.JupyterHub.custom_scopes.update(CUSTOM_SCOPES)
-    stewards = [f"stewards-{code}" for code in institutions or default_institutions()]
-    c.JupyterHub.load_roles.extend(
-        [
-            {"name": "review-submit", "groups": ["researchers"], "scopes": [SCOPE_SUBMIT, ACCESS]},
-            {
-                "name": "review-review",
-                "groups": [REVIEWERS_GROUP],
-                "scopes": [SCOPE_REVIEW, ACCESS],
-            },
-            {"name": "review-steward", "groups": stewards, "scopes": [SCOPE_STEWARD, ACCESS]},
-            {"name": "review-admin", "groups": ["admins"], "scopes": [SCOPE_ADMIN, ACCESS]},
-        ]
-    )
-    c.Spawner.server_token_scopes = SESSION_TOKEN_SCOPES
+    c.JupyterHub.load_roles.extend(review_roles(members, access))
+    c.Spawner.server_token_scopes = session_token_scopes(name)
     existing = c.JupyterHub.template_paths
     c.JupyterHub.template_paths = [
         str(TEMPLATES / "service" / "hub"),
@@ -86,13 +81,50 @@ def configure(c, *, hub_dir: Path, institutions=None) -> None:
     ]
     c.JupyterHub.template_vars.update(
         {
-            "review_waiting": WaitingCount(c.EnclaveState.db_url),
-            "review_notices": Notices(c.EnclaveState.db_url),
+            "review_waiting": WaitingCount(c),
+            "review_notices": Notices(c),
+            "review_service_name": name,  # templates/service/hub/home.html links to it
         }
     )
 
 
-def default_institutions():
-    from enclave.consortium import INSTITUTIONS
+def review_roles(members, access: str) -> list[dict]:
+    """The hub roles that grant the review scopes, by the consortium's groups."""
+    stewards = sorted(members.steward_groups())
+    return [
+        {
+            "name": "review-submit",
+            "groups": [members.researchers_group],
+            "scopes": [SCOPE_SUBMIT, access],
+        },
+        {
+            "name": "review-review",
+            "groups": [members.reviewers_group],
+            "scopes": [SCOPE_REVIEW, access],
+        },
+        {"name": "review-steward", "groups": stewards, "scopes": [SCOPE_STEWARD, access]},
+        {"name": "review-admin", "groups": [members.admins_group], "scopes": [SCOPE_ADMIN, access]},
+    ]
 
-    return sorted(INSTITUTIONS)
+
+def settle_at_start(hub) -> None:
+    """At hub start, once every config file is read (a site's config may set ``c.Consortium``
+    or the service's name after ``configure()``, as devstack's does): the review roles, the
+    service's name and scopes and the sessions' token scopes follow the final settings. The
+    hub's authenticator calls it when JupyterHub creates it, before the roles and services
+    are loaded."""
+    from enclave.consortium import consortium
+    from enclave.review_service.config import ReviewService
+
+    name = ReviewService(config=hub.config).service_name
+    access = access_scope(name)
+    final = {role["name"]: role for role in review_roles(consortium(hub.config), access)}
+    for role in hub.load_roles:  # in place: JupyterHub has copied the list, not the roles
+        if role.get("name") in final:
+            role.update(final[role["name"]])
+    for service in hub.services:
+        if service.get("command") == SERVICE_COMMAND:
+            service["name"] = name
+            service["oauth_client_allowed_scopes"] = [*CUSTOM_SCOPES, access]
+    hub.config.Spawner.server_token_scopes = session_token_scopes(name)
+    hub.template_vars["review_service_name"] = name

@@ -7,6 +7,7 @@ it), and the template ``templates/service/hub/home.html`` shows them with links.
 """
 
 import logging
+from functools import cached_property
 
 from enclave.review_service.identity import Actor
 
@@ -16,19 +17,27 @@ log = logging.getLogger(__name__)
 class HubHomeView:
     """What the review service tells a user on the hub's home page (a template variable)."""
 
-    def __init__(self, db_url: str, steward_prefix: str = "stewards-"):
-        self.db_url = db_url
-        self.steward_prefix = steward_prefix
+    def __init__(self, config):
+        # the hub's config as jupyterhub_config.py builds it: read at the first page, when the
+        # whole file has run (settings made after configure_review() count too)
+        self.config = config
         self._workflow = None
+
+    @cached_property
+    def steward_groups(self) -> dict[str, str]:
+        from enclave.consortium import consortium
+
+        return consortium(self.config).steward_groups()
 
     def workflow(self):
         if self._workflow is None:
             from enclave.review_service.config import ReviewService
             from enclave.review_service.workflow import ReviewWorkflow
-            from enclave.state import make_engine
+            from enclave.state import EnclaveState, make_engine
 
-            engine = make_engine(self.db_url)
-            self._workflow = ReviewWorkflow(engine, None, ReviewService(), None, None)
+            engine = make_engine(EnclaveState(config=self.config).db_url)
+            settings = ReviewService(config=self.config)
+            self._workflow = ReviewWorkflow(engine, None, settings, None, None)
         return self._workflow
 
     def actor(self, user) -> Actor:
@@ -38,7 +47,7 @@ class HubHomeView:
             name=user.name,
             scopes=frozenset(s for s in get_scopes_for(user.orm_user) if "!" not in s),
             groups=frozenset(g.name for g in user.groups),
-            steward_prefix=self.steward_prefix,
+            steward_groups=self.steward_groups,
         )
 
 

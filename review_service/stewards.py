@@ -10,8 +10,9 @@ Nothing the session says about its own queries counts.
 2. Without a re-execution (released by a reviewer's exception): every institution approved for
    the project (conservative).
 3. Every project institution whose rows a warehouse relation named in one of this user's
-   server-side records in this project can hold (``k12_*``, ``cc_*``, ``univ_*`` by sector;
-   ``students``, ``institutions`` and any other table every sector): data read interactively
+   server-side records in this project can hold (``k12_*``, ``cc_*``, ``univ_*``: the members
+   whose sector sends that layout, ``Consortium.sectors``; ``students``, ``institutions`` and
+   any other table: every member): data read interactively
    can reach a notebook as literals typed into its source. When the records could not be
    brought up to date at submission: every institution approved for the project (fail closed).
    (Records of the retired text-log importer, ``source: postgresql-log``, name no relations:
@@ -27,7 +28,7 @@ import json
 import re
 from collections.abc import Callable, Iterable
 
-from enclave.consortium import INSTITUTIONS
+from enclave.consortium import EXTRACT_LAYOUTS, Consortium
 from enclave.warehouse.db import SCHEMA
 from enclave.warehouse.query_log import SOURCE as QUERY_PROCESS
 from enclave.warehouse.statement_log import SOURCE as SERVER_LOG
@@ -35,7 +36,6 @@ from enclave.warehouse.statement_log import SOURCE as SERVER_LOG
 TABLE_HTML = re.compile(r"<table\b.*?</table>", re.IGNORECASE | re.DOTALL)
 TEXT_LOG = "postgresql-log"  # ``details.source`` of the retired text-log importer's events
 SERVER_SOURCES = (SERVER_LOG, QUERY_PROCESS, TEXT_LOG)
-SECTORS = ("k12", "cc", "univ")  # a table named <sector>_* holds only that sector's rows
 ANY_TABLE = "every table"  # a record that names no relations
 
 LINEAGE = "read by the re-execution of this notebook"
@@ -69,10 +69,11 @@ def tables_read_server_side(audit_events: Iterable) -> set[str]:
     return tables
 
 
-def holds_rows_of(table: str, code: str) -> bool:
-    """Whether ``table`` can hold ``code``'s rows (unknown institutions: every table can)."""
-    sector = next((s for s in SECTORS if table.startswith(f"{s}_")), None)
-    return sector is None or code not in INSTITUTIONS or INSTITUTIONS[code][1] == sector
+def holds_rows_of(table: str, code: str, consortium: Consortium) -> bool:
+    """Whether ``table`` can hold ``code``'s rows: a ``<layout>_*`` table only those of the
+    members whose sector sends that layout (unknown institutions: every table can)."""
+    layout = next((s for s in EXTRACT_LAYOUTS if table.startswith(f"{s}_")), None)
+    return layout is None or code not in consortium or consortium.layout(code) == layout
 
 
 def _table_texts(nb) -> Iterable[str]:
@@ -120,7 +121,7 @@ def required_institutions(
     run_lineage: Iterable[str] | None,
     query_events: Iterable,
     project_institutions: Callable[[], Iterable[str]],
-    institutions: dict[str, str],
+    consortium: Consortium,
     server_log_read: bool = True,
     release_use: str | None = None,
     recipients: Iterable[str] = (),
@@ -153,17 +154,18 @@ def required_institutions(
         tables = [
             t
             for t in read
-            if t == ANY_TABLE or (holds_rows_of(t, code) and (scope == "*" or t in scope))
+            if t == ANY_TABLE
+            or (holds_rows_of(t, code, consortium) and (scope == "*" or t in scope))
         ]
         if tables:
             need([code], server_read_reason(tables))
     if not server_log_read:
         need(project_institutions(), LOG_UNREADABLE)
-    need(named_in_tables(nb, institutions), NAMED)
+    need(named_in_tables(nb, consortium.names()), NAMED)
     if release_use == "internal":
         need(recipients, RECIPIENT)
     elif release_use == "external":
-        need(institutions, EXTERNAL)
+        need(consortium.codes, EXTERNAL)
     return dict(sorted(reasons.items()))
 
 

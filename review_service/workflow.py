@@ -16,7 +16,7 @@ from enclave.audit.actions import AuditAction, AuditEvent
 from enclave.review_service import approvals, permissions, rules, stewards
 from enclave.review_service.data_access import Changes, ReviewData
 from enclave.review_service.errors import BadSubmission, Conflict
-from enclave.review_service.identity import REVIEWERS_GROUP, Actor
+from enclave.review_service.identity import Actor
 from enclave.review_service.states import (
     AUDIT_ACTIONS,
     OPEN_FOR_DECISION,
@@ -152,7 +152,7 @@ class ReviewWorkflow:
                     run_lineage=None,
                     query_events=self.data.query_events(actor.name, project.name),
                     project_institutions=lambda: project.institutions,
-                    institutions=self.settings.institutions,
+                    consortium=self.settings.consortium,
                     server_log_read=server_log_read,
                     release_use=release_use,
                     recipients=recipients,
@@ -255,12 +255,15 @@ class ReviewWorkflow:
         request needs, that it waits for them (never the requester)."""
         about = {"request": request_id, "project": project, "author": actor.name, "round": round_}
         tx.notify(
-            "request.submitted", groups=[REVIEWERS_GROUP], context=about, exclude=[actor.name]
+            "request.submitted",
+            groups=[self.settings.consortium.reviewers_group],
+            context=about,
+            exclude=[actor.name],
         )
         for code in json.loads(required):
             tx.notify(
                 "request.sign-off",
-                groups=[self.settings.steward_group_prefix + code],
+                groups=[self.settings.consortium.steward_group(code)],
                 context={**about, "institution": code},
                 exclude=[actor.name],
             )
@@ -579,7 +582,7 @@ class ReviewWorkflow:
                     run_lineage=result.institutions,
                     query_events=self.data.query_events(row.author, row.project),
                     project_institutions=lambda: self.projects.get(row.project).institutions,
-                    institutions=self.settings.institutions,
+                    consortium=self.settings.consortium,
                     server_log_read=self._import_statement_log(row.author),
                 )
             )

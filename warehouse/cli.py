@@ -7,6 +7,13 @@ import os
 from enclave.errors import EnclaveError, naming
 
 
+def _consortium(args):
+    from enclave.config import load_config
+    from enclave.consortium import consortium
+
+    return consortium(load_config(args.config))
+
+
 def _limits(args):
     from enclave.config import load_config
     from enclave.files import FileLimits
@@ -45,7 +52,7 @@ def _generate(args) -> int:
 
     if args.students < 1:
         raise EnclaveError("--students: give a positive number of people to simulate.")
-    pop = generate(args.out, args.students, args.seed)
+    pop = generate(args.out, args.students, args.seed, _consortium(args))
     rows = sum(len(df) for df in pop.files.values())
     print(f"wrote {len(pop.files)} extracts ({rows:,} rows) and manifest.json to {args.out}")
     return 0
@@ -72,6 +79,7 @@ def _load(args) -> int:
         args.quarantine,
         limits=_limits(args),
         on_sweep=lambda swept: _report_sweep(args, swept),
+        consortium=_consortium(args),
     )
     print(format_summary(result))
     _remove_raw(args, result)
@@ -120,7 +128,7 @@ def _check(args) -> int:
     from enclave.warehouse.load import quarantine_path, read_extracts, write_quarantine
     from enclave.warehouse.summary import format_files
 
-    extracts = read_extracts(Path(args.extracts), _limits(args))
+    extracts = read_extracts(Path(args.extracts), _limits(args), _consortium(args))
     quarantine = quarantine_path(args.extracts, args.quarantine)
     write_quarantine(quarantine, extracts)
     rejected = sum(len(ex.rejected) for ex in extracts)
@@ -136,7 +144,7 @@ def _grant(args) -> int:
     institutions = [i.strip() for i in args.institutions.split(",") if i.strip()]
     url = _url(args)
     with naming(shown(url)):
-        where = grant_project(url, args.project, institutions)
+        where = grant_project(url, args.project, institutions, _consortium(args))
     print(
         f"project {args.project}: read access to {', '.join(sorted(set(institutions)))} via {where}"
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from enclave.consortium import INSTITUTIONS
+from enclave.consortium import Consortium, demo
 from enclave.warehouse.schema import (
     AWARDS,
     DEGREES,
@@ -30,6 +30,7 @@ from enclave.warehouse.schema import (
 # roughly a California public-school mix, in the order of schema.ETHNICITIES
 ETHNICITY_SHARES = [0.42, 0.25, 0.13, 0.06, 0.04, 0.01, 0.01, 0.05, 0.03]
 FORMAT = "enclave-extracts/1"
+COLLEGE_LETTERS = "CSTVWXYZ"  # the first letter of each college's local ids, in member order
 COURSES = [
     f"{d}-{n}"
     for d in ("MATH", "ENGL", "BIOL", "CHEM", "HIST", "PSYC", "ECON", "CSCI", "ARTS", "SPAN")
@@ -181,9 +182,28 @@ def _terms(start_year: np.ndarray, count: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"owner": owner, "k": k, "term": np.char.add(year.astype(str), season)})
 
 
-def _k12(people: pd.DataFrame, rng) -> tuple[dict, pd.Series]:
+def _usual(n: int, members: list[str], first_share: float, rng) -> np.ndarray:
+    """Each person's usual institution among ``members``: with two, the first has
+    ``first_share`` of the people; with more, the others share the rest (weights 2 *
+    first_share : 2 * (1 - first_share) each); one member needs no draw."""
+    if len(members) == 1:
+        return np.full(n, members[0], dtype=object)
+    weights = np.array([2 * first_share] + [2 * (1 - first_share)] * (len(members) - 1))
+    bounds = np.cumsum(weights / weights.sum())
+    bounds[-1] = np.inf
+    return np.asarray(members, dtype=object)[np.searchsorted(bounds, rng.random(n), side="right")]
+
+
+def _next(members: list[str], usual: np.ndarray) -> np.ndarray:
+    """Each person's other institution: the member after their usual one (for movers)."""
+    index = {code: i for i, code in enumerate(members)}
+    following = np.asarray([members[(i + 1) % len(members)] for i in range(len(members))])
+    return following[[index[code] for code in usual]].astype(object)
+
+
+def _k12(people: pd.DataFrame, members: list[str], rng) -> tuple[dict, pd.Series]:
     n = len(people)
-    district = np.where(rng.random(n) < 0.55, "K12-001", "K12-002")
+    district = _usual(n, members, 0.55, rng)
     in_k12 = rng.random(n) < 0.85
     moved = in_k12 & (rng.random(n) < 0.04)
     last_grade = np.where(rng.random(n) < 0.08, rng.integers(9, 12, size=n), 12)
@@ -194,15 +214,15 @@ def _k12(people: pd.DataFrame, rng) -> tuple[dict, pd.Series]:
     )
     grades = grades[grades.grade_level <= last_grade[grades.p]]
     grades["academic_year"] = people.birth_year.to_numpy()[grades.p] + 5 + grades.grade_level
-    other = np.where(district == "K12-001", "K12-002", "K12-001")
+    other = _next(members, district)
     grades["institution"] = np.where(
         moved[grades.p] & (grades.grade_level >= 11), other[grades.p], district[grades.p]
     )
     files = {}
-    for inst in ("K12-001", "K12-002"):
+    for inst in members:
         g = grades[grades.institution == inst]
         who = people.loc[pd.unique(g.p)]
-        ident = who if inst == "K12-001" else _noisy_identity(who, rng)
+        ident = who if inst == members[0] else _noisy_identity(who, rng)
         files[(inst, "students")] = ident[RAW_TABLES["k12", "students"].column_names]
         school = np.char.add(f"{inst[-3:]}-HS", (people.person.to_numpy()[g.p] % 4 + 1).astype(str))
         files[(inst, "enrollments")] = pd.DataFrame(
@@ -256,18 +276,21 @@ def _contact(ident: pd.DataFrame, rng, domain: str) -> pd.Series:
     return (local + domain).where(rng.random(len(ident)) < 0.85, "")
 
 
-def _cc(people: pd.DataFrame, k12_grad: np.ndarray, in_k12: np.ndarray, rng) -> tuple[dict, dict]:
+def _cc(
+    people: pd.DataFrame, members: list[str], k12_grad: np.ndarray, in_k12: np.ndarray, rng
+) -> tuple[dict, dict]:
     n = len(people)
     in_cc = rng.random(n) < np.where(k12_grad, 0.5, 0.35)
-    college = np.where(rng.random(n) < 0.6, "CC-101", "CC-102")
-    both = in_cc & (rng.random(n) < 0.05)
+    college = _usual(n, members, 0.6, rng) if members else np.full(n, "", dtype=object)
+    both = in_cc & (rng.random(n) < 0.05)  # also at the college before their usual one
     start = people.birth_year.to_numpy() + 18 + np.where(k12_grad, 0, rng.integers(0, 4, size=n))
     count = rng.integers(2, 7, size=n)
     files, ids = {}, {}
-    for inst, letter in (("CC-101", "C"), ("CC-102", "S")):
-        attends = in_cc & ((college == inst) | both)
+    for i, inst in enumerate(members):
+        attends = in_cc & ((college == inst) | (both & (college == members[i - 1])))
         ident = _noisy_identity(people[attends], rng)
-        ident["college_id"] = letter + ident.college_id.str[1:]
+        # each college's own id letter (a later one may reuse a letter: ids are per college)
+        ident["college_id"] = COLLEGE_LETTERS[i % len(COLLEGE_LETTERS)] + ident.college_id.str[1:]
         ids[inst] = pd.Series(ident.college_id.to_numpy(), index=ident.index)
         ident["ssn"] = ident.ssn.where(rng.random(len(ident)) < 0.7, "")
         ident["statewide_id"] = ident.ssid.where(
@@ -315,7 +338,8 @@ def _cc(people: pd.DataFrame, k12_grad: np.ndarray, in_k12: np.ndarray, rng) -> 
     return files, {"in_cc": in_cc, "start": start, "count": count, "ids": ids}
 
 
-def _univ(people: pd.DataFrame, k12_grad, in_k12, cc: dict, rng) -> dict:
+def _univ(people: pd.DataFrame, members: dict, k12_grad, in_k12, cc: dict, rng) -> dict:
+    """The universities' extracts (``members``: code -> name)."""
     n = len(people)
     transfer = cc["in_cc"] & (cc["count"] >= 4) & (rng.random(n) < 0.35)
     first_year = k12_grad & ~cc["in_cc"] & (rng.random(n) < 0.3)
@@ -325,63 +349,78 @@ def _univ(people: pd.DataFrame, k12_grad, in_k12, cc: dict, rng) -> dict:
         transfer, cc["start"] + (cc["count"] + 1) // 2, people.birth_year.to_numpy() + 18
     )
     count = np.where(transfer, rng.integers(3, 7, size=n), rng.integers(4, 11, size=n))
-    ident = _noisy_identity(people[admitted], rng)
-    ident["ssn"] = ident.ssn.where(rng.random(len(ident)) < 0.95, "")
-    ident["email"] = _contact(ident, rng, "@pcsu.example.edu")
-    uid = ident.univ_id.to_numpy()
-    terms = _terms(start[admitted], count[admitted])
-    first = terms[terms.k == 0]
-    done = terms.groupby("owner").tail(1)
-    needed = np.where(transfer[admitted], 4, 8)[done.owner]
-    degree = done[(count[admitted][done.owner] >= needed) & (rng.random(len(done)) < 0.75)]
-    units = rng.choice([12.0, 15.0, 16.0, 9.0, 18.0], size=len(terms))
-    return {
-        ("UNI-201", "students"): ident[RAW_TABLES["univ", "students"].column_names],
-        ("UNI-201", "admissions"): pd.DataFrame(
+    university = _usual(n, list(members), 0.6, rng) if members else np.full(n, "", dtype=object)
+    files = {}
+    for inst, name in members.items():
+        mine = admitted & (university == inst)
+        ident = _noisy_identity(people[mine], rng)
+        ident["ssn"] = ident.ssn.where(rng.random(len(ident)) < 0.95, "")
+        ident["email"] = _contact(ident, rng, f"@{_initials(name)}.example.edu")
+        uid = ident.univ_id.to_numpy()
+        terms = _terms(start[mine], count[mine])
+        first = terms[terms.k == 0]
+        done = terms.groupby("owner").tail(1)
+        needed = np.where(transfer[mine], 4, 8)[done.owner]
+        degree = done[(count[mine][done.owner] >= needed) & (rng.random(len(done)) < 0.75)]
+        units = rng.choice([12.0, 15.0, 16.0, 9.0, 18.0], size=len(terms))
+        files[(inst, "students")] = ident[RAW_TABLES["univ", "students"].column_names]
+        files[(inst, "admissions")] = pd.DataFrame(
             {
                 "univ_id": uid[first.owner],
                 "term": first.term,
-                "admit_type": np.where(transfer[admitted][first.owner], "transfer", "first_year"),
+                "admit_type": np.where(transfer[mine][first.owner], "transfer", "first_year"),
             }
-        ),
-        ("UNI-201", "enrollments"): pd.DataFrame(
+        )
+        files[(inst, "enrollments")] = pd.DataFrame(
             {
                 "univ_id": uid[terms.owner],
                 "term": terms.term,
                 "units": units,
                 "term_gpa": np.clip(rng.normal(3.0, 0.55, size=len(terms)), 0, 4).round(2),
             }
-        ),
-        ("UNI-201", "degrees"): pd.DataFrame(
+        )
+        files[(inst, "degrees")] = pd.DataFrame(
             {
                 "univ_id": uid[degree.owner],
                 "term": degree.term,
                 "degree": rng.choice(DEGREES, size=len(degree)),
             }
-        ),
-    }
+        )
+    return files
 
 
-def generate(out: str | Path, students: int, seed: int = 0) -> Population:
-    """Write one CSV per institution per table plus ``manifest.json`` under ``out``."""
+def _initials(name: str) -> str:
+    """An e-mail domain's first label from a name: "Pacific Coast State University" -> pcsu."""
+    return "".join(word[0] for word in name.lower().split() if word[0].isalnum()) or "univ"
+
+
+def generate(
+    out: str | Path, students: int, seed: int = 0, consortium: Consortium | None = None
+) -> Population:
+    """Write one CSV per institution per table plus ``manifest.json`` under ``out``: one
+    extract set for each member of ``consortium`` (the demo's five without one), in its
+    sector's layout; people move from districts to colleges to universities among them."""
+    members = consortium or demo()
     rng = np.random.default_rng(seed)
     people = _people(students, rng, _pools(seed))
-    files, k12_grad = _k12(people, rng)
+    districts = members.in_layout("k12")
+    if districts:
+        files, k12_grad = _k12(people, districts, rng)
+    else:
+        files, k12_grad = {}, pd.Series(False, index=people.index)
     in_k12 = people.index.isin(
         pd.unique(
-            np.concatenate(
-                [files[(i, "students")].index.to_numpy() for i in ("K12-001", "K12-002")]
-            )
+            np.concatenate([files[(i, "students")].index.to_numpy() for i in districts] or [[]])
         )
     )
-    cc_files, cc = _cc(people, k12_grad.to_numpy(), in_k12, rng)
+    cc_files, cc = _cc(people, members.in_layout("cc"), k12_grad.to_numpy(), in_k12, rng)
     files |= cc_files
-    files |= _univ(people, k12_grad.to_numpy(), in_k12, cc, rng)
+    universities = {code: members.name(code) for code in members.in_layout("univ")}
+    files |= _univ(people, universities, k12_grad.to_numpy(), in_k12, cc, rng)
 
     truth = people.copy()
-    for inst in INSTITUTIONS:
-        sector = INSTITUTIONS[inst][1]
-        local = files[(inst, "students")][LOCAL_ID[sector]]
+    for inst in members.codes:
+        local = files[(inst, "students")][LOCAL_ID[members.layout(inst)]]
         truth[inst] = local.groupby(level=0).first().reindex(truth.index, fill_value="")
 
     out = Path(out)

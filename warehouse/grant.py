@@ -34,7 +34,7 @@ from urllib.parse import quote
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from enclave.consortium import INSTITUTIONS
+from enclave.consortium import Consortium, demo
 from enclave.errors import EnclaveError
 from enclave.scratch import Scratch
 from enclave.warehouse.db import SCHEMA, is_postgres, pg_connect, sqlite_path
@@ -106,22 +106,24 @@ def check_project(project: str) -> str:
     return project
 
 
-def check_request(project: str, institutions: list[str]) -> list[str]:
+def check_request(
+    project: str, institutions: list[str], consortium: Consortium | None = None
+) -> list[str]:
     check_project(project)
-    unknown = [i for i in institutions if i not in INSTITUTIONS]
-    if unknown or not institutions:
-        raise EnclaveError(
-            f"--institutions: {'unknown code(s) ' + ', '.join(unknown) if unknown else 'none'}; "
-            f"choose from {', '.join(INSTITUTIONS)}."
-        )
+    if not institutions:
+        raise EnclaveError("--institutions: none given; name the approved institutions.")
+    (consortium or demo()).require(institutions, "--institutions")
     return sorted(set(institutions))
 
 
-def grant_project(url: str, project: str, institutions) -> str:
+def grant_project(
+    url: str, project: str, institutions, consortium: Consortium | None = None
+) -> str:
     """Grant ``project`` read access to ``institutions``' rows (a list: every table of each;
-    a dict: institution -> its approved scope); return the role or extract path."""
+    a dict: institution -> its approved scope), members of ``consortium`` (the deployment's;
+    the demo's without one); return the role or extract path."""
     scopes = institutions if isinstance(institutions, dict) else None
-    institutions = check_request(project, list(institutions))
+    institutions = check_request(project, list(institutions), consortium)
     if scopes is None:
         scopes = dict.fromkeys(institutions, "*")
     if is_postgres(url):
@@ -134,11 +136,13 @@ def grant_project(url: str, project: str, institutions) -> str:
     return str(target)
 
 
-def apply_access(url: str, project: str, scopes: dict) -> str | None:
-    """The project's access for ``scopes`` (institution -> approved scope), built anew; with
-    none left, every grant revoked (None)."""
+def apply_access(
+    url: str, project: str, scopes: dict, consortium: Consortium | None = None
+) -> str | None:
+    """The project's access for ``scopes`` (institution -> approved scope, members of
+    ``consortium``), built anew; with none left, every grant revoked (None)."""
     if scopes:
-        return grant_project(url, project, scopes)
+        return grant_project(url, project, scopes, consortium)
     check_project(project)
     if is_postgres(url):
         _revoke_postgres(url, project)

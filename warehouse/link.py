@@ -22,8 +22,6 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from enclave.consortium import INSTITUTIONS
-
 RECORD_COLUMNS = ("institution", "local_id", "ssid", "ssn", "name_key")
 
 
@@ -128,30 +126,23 @@ def _cluster_info(records: pd.DataFrame, roots: np.ndarray, wanted: np.ndarray) 
 def _compatible_groups(records: pd.DataFrame, roots: np.ndarray, pairs: pd.DataFrame) -> pd.Series:
     """Per group (``pairs``: one row per group and cluster root): may its clusters merge?
 
-    Vectorized form of the rule: the clusters' institutions are disjoint (bit masks whose sum
-    has as many bits as they have together), and together they hold at most one statewide id
-    and at most one SSN.
+    Vectorized form of the rule: the clusters' institutions are disjoint (the group's clusters
+    hold as many distinct institutions together as they do one by one, for any number of
+    members), and together they hold at most one statewide id and at most one SSN.
     """
     keep = np.isin(roots, pairs.root.unique())
     rec = pd.DataFrame(
         {
             "root": roots[keep],
-            "bit": np.left_shift(
-                1,
-                pd.Categorical(
-                    records.institution.to_numpy(object)[keep], categories=list(INSTITUTIONS)
-                ).codes,
-            ),
+            "institution": records.institution.to_numpy(object)[keep],
             "ssid": records.ssid.to_numpy(object)[keep],
             "ssn": records.ssn.to_numpy(object)[keep],
         }
     )
-    per_root = rec.drop_duplicates(["root", "bit"]).groupby("root").bit.sum().rename("mask")
-    joined = pairs.join(per_root, on="root")
-    joined["bits"] = np.bitwise_count(joined["mask"].to_numpy())
-    by_group = joined.groupby("g")
-    ok = np.bitwise_count(by_group["mask"].sum().to_numpy()) == by_group.bits.sum().to_numpy()
-    ok = pd.Series(ok, index=by_group["mask"].sum().index)
+    at = rec[["root", "institution"]].drop_duplicates()
+    one_by_one = pairs.join(at.groupby("root").size().rename("n"), on="root").groupby("g").n.sum()
+    together = pairs.merge(at, on="root").groupby("g").institution.nunique()
+    ok = one_by_one == together.reindex(one_by_one.index)
     for column in ("ssid", "ssn"):
         values = rec.loc[rec[column] != "", ["root", column]].drop_duplicates()
         distinct = pairs.merge(values, on="root").groupby("g")[column].nunique()
@@ -201,8 +192,9 @@ def _link_one_by_one(records: pd.DataFrame, clusters: _Clusters, groups: list, r
     return ambiguous
 
 
-def link(records: pd.DataFrame) -> tuple[pd.Series, LinkStats]:
-    """Person identifier (to pseudonymize) per record, aligned with ``records``' rows."""
+def link(records: pd.DataFrame, order=None) -> tuple[pd.Series, LinkStats]:
+    """Person identifier (to pseudonymize) per record, aligned with ``records``' rows.
+    ``order``: institution codes in the order the pair rates list them (the consortium's)."""
     records = records.reset_index(drop=True)
     clusters = _Clusters(len(records))
     stats = LinkStats(records=len(records))
@@ -231,21 +223,18 @@ def link(records: pd.DataFrame) -> tuple[pd.Series, LinkStats]:
         local = smallest(local, np.isin(roots, person.index[fallback]))
         person[fallback] = "local:" + local
     stats.people = len(person)
-    stats.pairs = _pair_rates(records.institution, roots)
+    stats.pairs = _pair_rates(records.institution, roots, order)
     return pd.Series(person.reindex(roots).to_numpy(), index=records.index), stats
 
 
-def _pair_rates(institution: pd.Series, roots: np.ndarray) -> list:
+def _pair_rates(institution: pd.Series, roots: np.ndarray, order=None) -> list:
     """For each pair of institutions: people at both, as a share of each one's students."""
-    seen = set(pd.unique(institution.to_numpy(object)).tolist())
-    names = [i for i in INSTITUTIONS if i in seen]  # consortium order: K-12 first
-    codes = pd.Categorical(institution, categories=names).codes
-    present = np.zeros(len(roots), dtype=np.int64)  # per root: one bit per institution
-    np.bitwise_or.at(present, roots, np.left_shift(1, codes))
-    present = present[present != 0]
+    seen = pd.unique(institution.to_numpy(object)).tolist()
+    names = [i for i in order if i in set(seen)] if order is not None else seen
+    codes = institution.to_numpy(object)
+    people_at = [np.unique(roots[codes == name]) for name in names]
     rows = []
-    for (i, a), (j, b) in combinations(enumerate(names), 2):
-        at_a, at_b = (present >> i) & 1, (present >> j) & 1
-        both = int((at_a & at_b).sum())
-        rows.append((a, b, both, both / at_a.sum(), both / at_b.sum()))
+    for (a, at_a), (b, at_b) in combinations(zip(names, people_at, strict=True), 2):
+        both = len(np.intersect1d(at_a, at_b, assume_unique=True))
+        rows.append((a, b, both, both / len(at_a), both / len(at_b)))
     return rows

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from enclave.consortium import INSTITUTIONS
+from enclave.consortium import Consortium, demo
 from enclave.errors import EnclaveError, naming
 from enclave.files import FileLimits, read_regular
 from enclave.scratch import Scratch, Swept, sweep
@@ -61,7 +61,7 @@ def quarantine_path(root: str | os.PathLike, given: str | os.PathLike | None) ->
     return Path(given) if given else Path(root) / "quarantine.csv"
 
 
-def _manifest(root: Path, limits: FileLimits) -> list[dict]:
+def _manifest(root: Path, limits: FileLimits, members: Consortium) -> list[dict]:
     if not root.is_dir():
         raise EnclaveError(
             f"{root}: not a folder of extracts; give the folder holding {MANIFEST}.", FILE_ERROR
@@ -86,15 +86,12 @@ def _manifest(root: Path, limits: FileLimits) -> list[dict]:
     seen = set()
     for n, (inst, table, rel) in enumerate(entries, 1):
         where = f"{path}: files[{n}]"
-        if inst not in INSTITUTIONS:
+        members.require([inst], where, FILE_ERROR)
+        layout = members.layout(inst)
+        if (layout, table) not in RAW_TABLES:
+            names = sorted(t for s, t in RAW_TABLES if s == layout)
             raise EnclaveError(
-                f"{where}: unknown institution; use one of {', '.join(INSTITUTIONS)}.", FILE_ERROR
-            )
-        sector = INSTITUTIONS[inst][1]
-        if (sector, table) not in RAW_TABLES:
-            names = sorted(t for s, t in RAW_TABLES if s == sector)
-            raise EnclaveError(
-                f"{where}: a {sector} institution sends no table {table!r}; "
+                f"{where}: {inst} (sector {members.sector(inst)}) sends no table {table!r}; "
                 f"use {', '.join(names)}.",
                 FILE_ERROR,
             )
@@ -108,7 +105,10 @@ def _manifest(root: Path, limits: FileLimits) -> list[dict]:
     for inst in {i for i, _ in seen}:
         if (inst, "students") not in seen:
             raise EnclaveError(f"{path}: {inst} sends no students file; add it.", FILE_ERROR)
-    return [{"institution": i, "table": t, "path": p} for i, t, p in entries]
+    return [
+        {"institution": i, "table": t, "path": p, "layout": members.layout(i)}
+        for i, t, p in entries
+    ]
 
 
 def _progress(total: int):
@@ -124,40 +124,38 @@ def _validated(root: Path, entry: dict, refs: dict, limits: FileLimits) -> Extra
     """One file read and validated. ``refs``: institution -> (accepted student id -> value an
     events file's id becomes); an events row without an accepted student is rejected."""
     inst = entry["institution"]
-    sector = INSTITUTIONS[inst][1]
-    table = RAW_TABLES[sector, entry["table"]]
+    table = RAW_TABLES[entry["layout"], entry["table"]]
     csv_rows = read_csv(root / entry["path"], entry["path"], table, limits)
     ex = validate(csv_rows, Extract(inst, table, entry["path"]), refs.get(inst))
     if table.name == "students":
-        reject_shared_ids(ex, LOCAL_ID[sector])
+        reject_shared_ids(ex, LOCAL_ID[table.layout])
     return ex
 
 
-def _in_order(root: Path, limits: FileLimits):
+def _in_order(root: Path, limits: FileLimits, members: Consortium):
     """Manifest entries, students files first; and a progress bar over their bytes."""
     # students first (linkage needs them all), then one warehouse table after another
     order = {name: n for n, name in enumerate(WAREHOUSE_TABLES)}
     entries = sorted(
-        _manifest(root, limits),
-        key=lambda e: (
-            order[warehouse_table(INSTITUTIONS[e["institution"]][1], e["table"])],
-            e["institution"],
-        ),
+        _manifest(root, limits, members),
+        key=lambda e: (order[warehouse_table(e["layout"], e["table"])], e["institution"]),
     )
     total = sum((root / e["path"]).stat().st_size for e in entries if (root / e["path"]).exists())
     return entries, _progress(total)
 
 
-def read_extracts(root: Path, limits: FileLimits | None = None) -> list[Extract]:
+def read_extracts(
+    root: Path, limits: FileLimits | None = None, consortium: Consortium | None = None
+) -> list[Extract]:
     """Every file validated, nothing loaded (``enclave warehouse check``)."""
     limits = limits or FileLimits()
-    entries, bar = _in_order(root, limits)
+    entries, bar = _in_order(root, limits, consortium or demo())
     extracts, ids = [], {}
     with bar:
         for e in entries:
             ex = _validated(root, e, ids, limits)
             if ex.table.name == "students":  # events refer to accepted ids, which stay ids
-                local = ex.rows[LOCAL_ID[ex.table.sector]].to_numpy()
+                local = ex.rows[LOCAL_ID[ex.table.layout]].to_numpy()
                 ids[ex.institution] = pd.Series(local, index=local)
             extracts.append(ex)
             bar.update((root / e["path"]).stat().st_size)
@@ -168,10 +166,11 @@ def _records(students: list[Extract]) -> pd.DataFrame:
     """The identifiers linkage needs, one row per accepted student row."""
     frames = []
     for ex in students:
-        rows, sector = ex.rows, ex.table.sector
-        local = rows[LOCAL_ID[sector]]
+        rows, layout = ex.rows, ex.table.layout
+        local = rows[LOCAL_ID[layout]]
+        # a district's own id is the statewide student id; others may record it beside theirs
         ssid = (
-            local if sector == "k12" else rows.get("statewide_id", pd.Series("", index=rows.index))
+            local if layout == "k12" else rows.get("statewide_id", pd.Series("", index=rows.index))
         )
         frames.append(
             pd.DataFrame(
@@ -187,19 +186,22 @@ def _records(students: list[Extract]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _keys(records: pd.DataFrame, key: bytes | None) -> tuple[pd.Series, LinkStats | None]:
+def _keys(records: pd.DataFrame, key: bytes | None, order) -> tuple[pd.Series, LinkStats | None]:
     """The student key per record: linked and pseudonymized, or (``key=None``) neither."""
     if key is None:  # the benchmark's baseline: institution + local id, no linkage, no hashing
         return records.institution + ":" + records.local_id, None
-    person, stats = link(records)
+    person, stats = link(records, order)
     unique = pd.unique(person.to_numpy(object)).tolist()
     return person.map(dict(zip(unique, pseudonyms(unique, key), strict=True))), stats
 
 
-def key_map(extracts: list[Extract], key: bytes | None) -> tuple[dict, LinkStats | None]:
-    """institution -> (local id -> student key), from the accepted student rows."""
+def key_map(
+    extracts: list[Extract], key: bytes | None, order=None
+) -> tuple[dict, LinkStats | None]:
+    """institution -> (local id -> student key), from the accepted student rows (``order``:
+    the consortium's, for the pair rates)."""
     records = _records([e for e in extracts if e.table.name == "students"])
-    student_key, stats = _keys(records, key)
+    student_key, stats = _keys(records, key, order)
     key_of = {
         inst: pd.Series(student_key.to_numpy()[pos], index=records.local_id.to_numpy()[pos])
         for inst, pos in records.groupby("institution").indices.items()
@@ -207,9 +209,9 @@ def key_map(extracts: list[Extract], key: bytes | None) -> tuple[dict, LinkStats
     return key_of, stats
 
 
-def institutions_table() -> pd.DataFrame:
+def institutions_table(members: Consortium) -> pd.DataFrame:
     return pd.DataFrame(
-        [(code, name, sector) for code, (name, sector) in INSTITUTIONS.items()],
+        [(code, members.name(code), members.sector(code)) for code in members.codes],
         columns=["institution", "name", "sector"],
     )
 
@@ -222,7 +224,7 @@ def students_table(students: list[Extract], key_of: dict) -> pd.DataFrame:
         out = pd.DataFrame(
             {
                 # an institution without accepted students has no keys
-                "student_key": rows[LOCAL_ID[ex.table.sector]].map(key_of.get(ex.institution, {})),
+                "student_key": rows[LOCAL_ID[ex.table.layout]].map(key_of.get(ex.institution, {})),
                 "institution": ex.institution,
                 "birth_year": rows.birth_date.str[:4].astype(np.int64),
                 "gender": rows.gender,
@@ -242,7 +244,7 @@ def event_table(ex: Extract) -> pd.DataFrame:
     """An events extract in warehouse form (validation already put keys in the id column)."""
     rows = ex.rows
     out = pd.DataFrame(
-        {"student_key": rows[LOCAL_ID[ex.table.sector]], "institution": ex.institution}
+        {"student_key": rows[LOCAL_ID[ex.table.layout]], "institution": ex.institution}
     )
     for col in ex.table.column_names[1:]:
         out[col] = rows[col]
@@ -284,13 +286,16 @@ def load(
     clear_ids_baseline: bool = False,
     limits: FileLimits | None = None,
     on_sweep=None,
+    consortium: Consortium | None = None,
 ) -> LoadResult:
     """Load the extracts into the warehouse at ``url``; all or nothing.
 
     ``key=None`` with ``clear_ids_baseline=True`` skips linkage and pseudonymization and
     stores local ids in clear: only the privacy-cost benchmark does that, never real data.
     Before anything, the scratch interrupted loads left is removed; ``on_sweep(swept)`` hears
-    of it (to report and record it) before the load goes on.
+    of it (to report and record it) before the load goes on. ``consortium``: the members
+    whose extracts may be loaded (``Consortium`` in the deployment's config; the demo's five
+    when not given).
     """
     if key is None and not clear_ids_baseline:
         raise ValueError("load() needs a pseudonymization key")
@@ -298,8 +303,9 @@ def load(
     started = time.perf_counter()
     root = Path(extracts_dir)
     limits = limits or FileLimits()
+    members = consortium or demo()
     sink = _sink(url)
-    entries, bar = _in_order(root, limits)
+    entries, bar = _in_order(root, limits, members)
     result = LoadResult([], target=shown(str(url)))
     result.quarantine = quarantine_path(root, quarantine)
     if not result.quarantine.parent.is_dir():  # found now, not after the whole load
@@ -312,7 +318,7 @@ def load(
         result.swept = sink.sweep() + sweep(result.quarantine.parent)
         if result.swept and on_sweep:
             on_sweep(result.swept)
-        _load_into(sink, root, entries, bar, key, limits, result, accept_rejects)
+        _load_into(sink, root, entries, bar, key, limits, result, accept_rejects, members)
     if not is_postgres(url):  # each project's extract follows the new warehouse
         from enclave.warehouse.grant import refresh_extracts
 
@@ -327,7 +333,7 @@ def load(
     return result
 
 
-def _load_into(sink, root, entries, bar, key, limits, result, accept_rejects) -> None:
+def _load_into(sink, root, entries, bar, key, limits, result, accept_rejects, members) -> None:
     """Validate, link and pseudonymize file by file, the writer publishing at the end."""
     from enclave.warehouse.writer import BackgroundWriter
 
@@ -345,13 +351,13 @@ def _load_into(sink, root, entries, bar, key, limits, result, accept_rejects) ->
             writer.write(name, df)
 
         students = [validated(e) for e in entries if e["table"] == "students"]
-        keys, result.link = key_map(students, key)
+        keys, result.link = key_map(students, key, members.codes)
         key_of.update(keys)
-        write("institutions", institutions_table())
+        write("institutions", institutions_table(members))
         write("students", students_table(students, key_of))
         for e in entries[len(students) :]:
             ex = validated(e)
-            write(warehouse_table(ex.table.sector, ex.table.name), event_table(ex))
+            write(warehouse_table(ex.table.layout, ex.table.name), event_table(ex))
         write_quarantine(result.quarantine, result.extracts)
         _refuse_rejects(result, accept_rejects)
         writer.finish()

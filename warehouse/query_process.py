@@ -64,6 +64,7 @@ class QueryProcess(Configurable):
 
     memory_limit = Integer(
         4 * 1024**3,
+        min=0,
         help="""Address-space limit (bytes) of a query process; a query whose result would
         need more is refused. 0: none.""",
     ).tag(config=True)

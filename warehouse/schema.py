@@ -64,9 +64,10 @@ class Column:
 
 @dataclass(frozen=True)
 class RawTable:
-    """One extract file: ``<institution>/<name>.csv``, keyed by the sector's local id column."""
+    """One extract file: ``<institution>/<name>.csv``, keyed by the layout's local id column.
+    ``layout``: the records a sector's members send (``enclave.consortium.EXTRACT_LAYOUTS``)."""
 
-    sector: str
+    layout: str
     name: str
     columns: tuple[Column, ...]
 
@@ -75,17 +76,17 @@ class RawTable:
         return [c.name for c in self.columns]
 
 
-# the local student id column of each sector's extracts
+# the local student id column of each layout's extracts
 LOCAL_ID = {"k12": "ssid", "cc": "college_id", "univ": "univ_id"}
 
 
-def _id(sector: str) -> Column:
-    return Column(LOCAL_ID[sector], "id", identifier=True)
+def _id(layout: str) -> Column:
+    return Column(LOCAL_ID[layout], "id", identifier=True)
 
 
-def _ref(sector: str) -> Column:
+def _ref(layout: str) -> Column:
     """An events file's student id: valid when students.csv has an accepted row for it."""
-    return Column(LOCAL_ID[sector], "ref", identifier=True)
+    return Column(LOCAL_ID[layout], "ref", identifier=True)
 
 
 def _person(*extra: Column) -> tuple[Column, ...]:
@@ -108,7 +109,7 @@ _TERM = Column("term", "term")
 _UNITS = Column("units", "float", low=0, high=30)
 
 RAW_TABLES = {
-    (t.sector, t.name): t
+    (t.layout, t.name): t
     for t in (
         RawTable(
             "k12",
@@ -271,9 +272,10 @@ WAREHOUSE_TABLES = {
 }
 
 
-def warehouse_table(sector: str, raw_name: str) -> str:
-    """The warehouse table a raw extract feeds: ``students`` or ``<sector>_<name>``."""
-    return "students" if raw_name == "students" else f"{sector}_{raw_name}"
+def warehouse_table(layout: str, raw_name: str) -> str:
+    """The warehouse table a raw extract feeds: ``students`` or ``<layout>_<name>`` (every
+    sector whose members send that layout)."""
+    return "students" if raw_name == "students" else f"{layout}_{raw_name}"
 
 
 # indexes built after the bulk load: the join key (institution has too few values to help)

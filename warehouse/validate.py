@@ -117,7 +117,7 @@ def read_csv(
             )
         raise _fail(
             name,
-            f"{'; '.join(parts)}; the {table.sector} {table.name} extract has exactly the "
+            f"{'; '.join(parts)}; the {table.layout} {table.name} extract has exactly the "
             f"columns {','.join(table.column_names)}.",
         )
     df.index = physical_lines(text, len(df))

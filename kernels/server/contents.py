@@ -29,6 +29,7 @@ _copying = contextvars.ContextVar("copying", default=False)  # per request (torn
 class EnclaveContentsManager(AsyncLargeFileManager):
     max_file_size = Integer(
         128 * 1024,
+        min=1,
         help="""Largest file (bytes) whose text the contents API returns, e.g. for JupyterLab's
         editor. Notebooks are not limited (JupyterLab must open them); binary files and base64
         content are always refused.""",

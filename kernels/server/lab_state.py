@@ -34,12 +34,13 @@ from traitlets.config import Configurable
 class LabState(Configurable):
     max_bytes = Integer(
         64 * 1024,
+        min=1,
         help="""Largest user-settings or workspace file JupyterLab may save or be served
         (bytes); larger files are ignored, larger saves refused.""",
     ).tag(config=True)
 
     max_workspaces = Integer(
-        20, help="Most workspaces the workspaces API lists (the first by name)."
+        20, min=1, help="Most workspaces the workspaces API lists (the first by name)."
     ).tag(config=True)
 
 

@@ -12,10 +12,12 @@ class Oversized(OutputCheck):
     rule = "oversized"
 
     max_output_chars = Int(
-        100_000, help="Longest representation of one output, in characters, that passes."
+        100_000, min=1, help="Longest representation of one output, in characters, that passes."
     ).tag(config=True)
 
-    max_table_rows = Int(1_000, help="Most rows a table in an output may have.").tag(config=True)
+    max_table_rows = Int(1_000, min=1, help="Most rows a table in an output may have.").tag(
+        config=True
+    )
 
     def preprocess_cell(self, cell, resources, index):
         for text in cell_texts(cell):

@@ -45,11 +45,14 @@ class RecordListings(OutputCheck):
     ).tag(config=True)
 
     min_quasi_identifiers = Int(
-        2, help="How many quasi-identifier columns, with no aggregate column, make a listing."
+        2,
+        min=1,
+        help="How many quasi-identifier columns, with no aggregate column, make a listing.",
     ).tag(config=True)
 
     min_listing_columns = Int(
         3,
+        min=1,
         help="""How many columns a table of rows listed by position (not keyed by groups)
         needs to be a listing whatever its columns are called.""",
     ).tag(config=True)

@@ -53,7 +53,7 @@ def test_local_profile_is_the_default(tmp_path, monkeypatch):
 
 
 def test_idle_culler_reads_its_traitlets_from_the_hub_config(tmp_path, monkeypatch):
-    from enclave.config import load_config
+    from enclave.config import load_config, settings_of, write_settings
     from enclave.hub.culler import IdleCuller
 
     monkeypatch.delenv("ENCLAVE_PROFILE", raising=False)
@@ -69,8 +69,14 @@ def test_idle_culler_reads_its_traitlets_from_the_hub_config(tmp_path, monkeypat
     c = PyFileConfigLoader(site.name, path=str(tmp_path)).load_config()
     culler = next(s for s in c.JupyterHub.services if s["name"] == "idle-culler")
     assert culler["command"][1:] == ["-m", "enclave.hub.culler"]
-    assert culler["environment"]["ENCLAVE_CONFIG"] == str(REPO / "jupyterhub_config.py")
-    assert culler["environment"]["ENCLAVE_HUB_DIR"] == str(tmp_path / "hub")
+    # the settings the hub writes at start, never its config file (which makes folders, ports)
+    assert "ENCLAVE_CONFIG" not in culler["environment"]
+    settings = tmp_path / "hub" / "enclave-settings.json"
+    assert culler["environment"]["ENCLAVE_SETTINGS_FILE"] == str(settings)
+    write_settings(settings, settings_of(c))
+    monkeypatch.setenv("ENCLAVE_SETTINGS_FILE", str(settings))
+    monkeypatch.delenv("ENCLAVE_CONFIG", raising=False)
+    assert IdleCuller(config=load_config()).command()[2:] == command[2:]
 
 
 def test_unknown_profile_is_refused(tmp_path, monkeypatch):
@@ -197,12 +203,17 @@ def test_the_warehouse_egress_rule_selects_the_warehouse_pods(kube_config):
 def test_sessions_reach_the_review_service_through_the_chart_proxy(kube_config):
     """Submissions go to the review service behind the chart's proxy (a hub service on the
     hub's loopback is out of a session pod's reach)."""
+    from types import SimpleNamespace
     from urllib.parse import urlparse
 
     from enclave.hub.kube import EnclaveKubeSpawner
 
-    url = kube_config.EnclaveKubeSpawner.get("review_url") or (
-        EnclaveKubeSpawner.review_url.default_value
-    )
+    def default(config):  # the trait's dynamic default, without a cluster to spawn on
+        return EnclaveKubeSpawner._review_url_default(SimpleNamespace(config=config))
+
+    url = kube_config.EnclaveKubeSpawner.get("review_url") or default(kube_config)
     assert urlparse(url).hostname == "proxy-public"
     assert url.endswith("/services/review/")
+    # the service's name, wherever it is set, is the one sessions reach
+    kube_config.ReviewService.service_name = "airlock"
+    assert default(kube_config) == "http://proxy-public/services/airlock/"

@@ -2,8 +2,9 @@
 
 import pytest
 
+from enclave.consortium import demo
 from enclave.hub.agreement import AgreementRecords, DataUseAgreement
-from enclave.hub.authenticator import EnclaveAuthenticator, enclave_roles
+from enclave.hub.authenticator import EnclaveAuthenticator
 
 
 @pytest.mark.parametrize(
@@ -20,7 +21,7 @@ from enclave.hub.authenticator import EnclaveAuthenticator, enclave_roles
     ],
 )
 def test_roles_from_provider_groups(groups, roles):
-    assert enclave_roles(groups) == roles
+    assert demo().roles(groups) == roles
 
 
 @pytest.mark.parametrize(

@@ -108,7 +108,7 @@ def test_steward_groups_without_the_steward_scope_grant_nothing():
 
 def test_filtered_scopes_are_not_role_grants():
     actor = Actor.from_hub_model(
-        {"name": "x", "scopes": [f"{SCOPE_REVIEW}!user=x"], "groups": ["reviewers"]}
+        {"name": "x", "scopes": [f"{SCOPE_REVIEW}!user=x"], "groups": ["reviewers"]}, {}
     )
     assert not actor.is_reviewer
 

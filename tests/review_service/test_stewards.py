@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+from enclave.consortium import demo
 from enclave.review_service.stewards import (
     ANY_TABLE,
     LINEAGE,
@@ -45,7 +46,7 @@ def test_project_institutions_apply_only_without_a_re_execution():
         run_lineage={"CC-101"},
         query_events=[],
         project_institutions=lambda: ["CC-101", "CC-102"],
-        institutions=NAMES,
+        consortium=demo(),
     )
     assert rerun == {"CC-101": [LINEAGE]}
     without = required_institutions(
@@ -53,7 +54,7 @@ def test_project_institutions_apply_only_without_a_re_execution():
         run_lineage=None,
         query_events=[],
         project_institutions=lambda: ["CC-101", "CC-102"],
-        institutions=NAMES,
+        consortium=demo(),
     )
     assert without == {"CC-101": [NO_RERUN], "CC-102": [NO_RERUN]}
 
@@ -65,7 +66,7 @@ def test_a_re_execution_that_read_nothing_needs_only_the_named_stewards():
         run_lineage=set(),
         query_events=[],
         project_institutions=lambda: ["CC-101"],
-        institutions=NAMES,
+        consortium=demo(),
     )
     assert reasons == {"UNI-201": [NAMED]}
 
@@ -77,7 +78,7 @@ def test_institutions_named_in_tables_need_their_stewards_even_with_lineage():
         run_lineage={"CC-101"},
         query_events=[],
         project_institutions=lambda: [],
-        institutions=NAMES,
+        consortium=demo(),
     )
     assert reasons == {"CC-101": [LINEAGE], "UNI-201": [NAMED]}
 
@@ -130,7 +131,7 @@ def stewards_for(events, run_lineage=("CC-101",), **kwargs):
         run_lineage=run_lineage,
         query_events=events,
         project_institutions=lambda: PROJECT,
-        institutions=NAMES,
+        consortium=demo(),
         **kwargs,
     )
 

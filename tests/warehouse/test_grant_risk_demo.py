@@ -50,7 +50,7 @@ def test_a_sqlite_grant_is_an_extract_of_the_approved_rows(warehouse_file, cli):
 
 
 def test_sqlite_grant_refusals(warehouse_file, tmp_path):
-    with pytest.raises(EnclaveError, match="unknown code"):
+    with pytest.raises(EnclaveError, match="unknown institution"):
         grant_project(str(warehouse_file), "p", ["CC-999"])
     with pytest.raises(EnclaveError, match="not a project name"):
         grant_project(str(warehouse_file), "../escape", ["CC-101"])

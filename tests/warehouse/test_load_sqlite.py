@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from enclave.consortium import INSTITUTIONS
+from enclave.consortium import demo
 from enclave.warehouse.db import connect_readonly
 from enclave.warehouse.load import key_map, load, read_extracts
 from enclave.warehouse.pseudonymize import KEY_PATTERN, read_key, write_key
@@ -32,7 +32,7 @@ def loaded(population, tmp_path_factory):
 def raw_identifier_values(pop) -> set[str]:
     values = set()
     for (inst, table), df in pop.files.items():
-        for col in RAW_TABLES[INSTITUTIONS[inst][1], table].columns:
+        for col in RAW_TABLES[demo().layout(inst), table].columns:
             if col.identifier:
                 values.update(v for v in df[col.name].astype(str) if v)
     return values
@@ -92,7 +92,7 @@ def test_linkage_against_the_ground_truth(loaded, population):
     keys, stats = key_map(read_extracts(population[0]), loaded["key"])
     people = loaded["pop"].people
     per_person, places = {}, {}
-    for inst in INSTITUTIONS:
+    for inst in demo().codes:
         present = people[people[inst] != ""]
         for person, local in zip(present.person, present[inst], strict=True):
             per_person.setdefault(person, set()).add(keys[inst][local])
@@ -121,7 +121,7 @@ def test_counts_reconcile_per_file(loaded):
 def test_rows_follow_the_contract(loaded):
     wh = loaded["wh"]
     assert all(KEY_PATTERN.fullmatch(k) for k in wh["students"].student_key)
-    assert set(wh["institutions"].institution) == set(INSTITUTIONS)
+    assert set(wh["institutions"].institution) == set(demo().codes)
     assert not wh["students"].duplicated(["student_key", "institution"]).any()
     assert wh["students"].zip3.str.fullmatch(r"\d{3}").all()
     outcomes = wh["cc_course_outcomes"]

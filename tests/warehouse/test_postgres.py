@@ -197,7 +197,7 @@ def test_a_regrant_replaces_the_approved_institutions(warehouse_pg):
 
 def test_grant_refuses_bad_requests(warehouse_pg):
     url, _ = warehouse_pg
-    with pytest.raises(EnclaveError, match="unknown code"):
+    with pytest.raises(EnclaveError, match="unknown institution"):
         grant_project(url, "p6", ["K12-001", "UNI-999"])
     with pytest.raises(EnclaveError, match="not a project name"):
         grant_project(url, "Robert'); DROP TABLE students;--", ["K12-001"])
