@@ -33,6 +33,7 @@ SERVICE = "airlock"  # ReviewService.service_name: the roles, the sessions' URL,
 CONFIG = (
     forty.config_lines()
     + f"c.ReviewService.service_name = {SERVICE!r}\n"
+    + "c.Reexecution.enabled = False\n"  # the notebook is made by hand, as in review_hub.py
     # who runs this file: the hub (and the commands given --config), never its services
     + 'open(os.path.join(os.environ["ENCLAVE_HUB_DIR"], "config-runs"), "a").write("x\\n")\n'
 )
@@ -126,7 +127,10 @@ def test_forty_members_from_the_config_file_alone(enclave, tmp_path):
     )  # fmt: skip
     enclave_command(enclave, "project", "add-member", "adults", enclave.names["ria"], *project)
     for code in ("ADULT-301", "ADULT-302"):
-        enclave_command(enclave, "project", "approve", "adults", "--institution", code, *project)
+        enclave_command(
+            enclave, "project", "approve", "adults", "--institution", code,
+            "--reason", f"{code}'s board approved the study", *project,
+        )  # fmt: skip
 
     # session -> submission: the session reads exactly the approved adult schools' rows
     ria = Researcher.sign_on(enclave.hub.url, enclave.names["ria"], enclave.password)
