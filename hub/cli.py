@@ -304,3 +304,23 @@ def register(groups) -> None:
     p.add_argument("project")
 
     add("list", list_projects, "list projects with status, institutions and members")
+
+
+def _config(args) -> int:
+    from enclave.hub.config_app import run
+
+    return run(args)
+
+
+def register_config(groups) -> None:
+    """``enclave config``: its traitlets Application is imported only when it runs (``enclave
+    --help`` stays quick)."""
+    parser = groups.add_parser(
+        "config",
+        help="every enclave setting with its help (--help-all), a commented config "
+        "(--generate-config)",
+        add_help=False,
+        prefix_chars="+",  # every argument, --help-all too, is the Application's to parse
+    )
+    parser.add_argument("rest", nargs="*")
+    parser.set_defaults(func=_config)

@@ -166,19 +166,8 @@ class EnclaveConfig(Application):
 
 
 def run(args) -> int:
+    """``enclave config ARGS``: the Application parses every argument itself."""
     app = EnclaveConfig()
     app.initialize(args.rest)
     app.start()
     return 0
-
-
-def register(groups) -> None:
-    parser = groups.add_parser(
-        "config",
-        help="every enclave setting with its help (--help-all), a commented config "
-        "(--generate-config)",
-        add_help=False,
-        prefix_chars="+",  # every argument, --help-all too, is the Application's to parse
-    )
-    parser.add_argument("rest", nargs="*")
-    parser.set_defaults(func=run)

@@ -2,8 +2,9 @@
 
 The hub starts it (``python -m enclave.review_service``) with its OAuth client and API token
 in the environment; it reads the settings the hub wrote at start (``$ENCLAVE_SETTINGS_FILE``,
-never running the hub's config file) for the state database, the frozen store and the rules. All state lives in the database and the store, so
-a restart loses nothing; approved requests whose package was not built yet are built at start.
+never running the hub's config file) for the state database, the frozen store and the rules.
+All state lives in the database and the store, so a restart loses nothing; approved requests
+whose package was not built yet are built at start.
 """
 
 import asyncio
