@@ -150,7 +150,7 @@ def test_a_declined_institution_may_be_asked_again(registry):
     [
         (
             lambda r: requested(r, scopes={"CC-999": ALL}),
-            "--institution 'CC-999': unknown institution",
+            "--institution: unknown institution CC-999; use one of",
         ),
         (
             lambda r: requested(r, scopes={"CC-101": {"grades": None}}),
