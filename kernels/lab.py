@@ -98,13 +98,15 @@ class NoticesForLab(APIHandler):
 
 
 class MembersForLab(APIHandler):
-    """The consortium's member institutions (code -> name), for the dialog's recipients."""
+    """The consortium's member institutions (code -> name), for the dialog's recipients: the
+    hub's ``Consortium``, as the session's settings carry it (``ENCLAVE_SETTINGS``)."""
 
     @web.authenticated
     def get(self):
-        from enclave.consortium import INSTITUTIONS
+        from enclave.config import load_config
+        from enclave.consortium import consortium
 
-        self.finish({code: name for code, (name, _) in INSTITUTIONS.items()})
+        self.finish(consortium(load_config()).names())
 
 
 def _jupyter_server_extension_points():
