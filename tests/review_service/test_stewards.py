@@ -193,7 +193,7 @@ def test_a_withdrawn_institution_whose_rows_were_read_before_still_signs_off():
         run_lineage=("CC-101",),
         query_events=[server("warehouse.students")],
         project_institutions=lambda: ["CC-101"],
-        institutions=NAMES,
+        consortium=demo(),
         ever_approved=lambda: {"CC-101": "*", "UNI-201": {"students": None}},
     )
     assert reasons == {"CC-101": [LINEAGE, students], "UNI-201": [students]}
@@ -207,7 +207,7 @@ def test_a_table_outside_an_institutions_approved_scope_never_held_its_rows():
         run_lineage=(),
         query_events=[server("warehouse.cc_awards")],
         project_institutions=lambda: ["CC-101", "CC-102"],
-        institutions=NAMES,
+        consortium=demo(),
         ever_approved=lambda: {"CC-101": "*", "CC-102": {"students": ["gender"]}},
     )
     assert reasons == {"CC-101": [server_read_reason(["cc_awards"])]}
