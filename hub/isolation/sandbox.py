@@ -214,7 +214,7 @@ class Sandbox:
 
     async def wait(self) -> int:
         """Wait for the command to end and its output to be read; its exit status."""
-        code = await asyncio.get_running_loop().run_in_executor(None, self.process.wait)
+        code = await exited(self.process)
         if self._relay is not None:
             await self._relay
         return code
@@ -223,8 +223,29 @@ class Sandbox:
         """End the sandbox (if still running) and forget its link."""
         if self.process is not None and self.process.poll() is None:
             self.process.kill()  # bwrap's --die-with-parent takes everything inside with it
-            await asyncio.get_running_loop().run_in_executor(None, self.process.wait)
+            await exited(self.process)
         await self.link.remove()
+
+
+async def exited(process: subprocess.Popen) -> int:
+    """``process``'s exit status, awaited on a pidfd: no thread is held while it runs (a
+    ``process.wait`` in the default executor held one per running session, and with more
+    sessions than its workers every other blocking step of the hub queued behind them)."""
+    if process.returncode is not None:
+        return process.returncode
+    loop = asyncio.get_running_loop()
+    pidfd = os.pidfd_open(process.pid)  # not reaped yet (only ``process`` reaps it): still ours
+    try:
+        done = loop.create_future()
+        loop.add_reader(pidfd, lambda: done.done() or done.set_result(None))
+        try:
+            if process.poll() is None:
+                await done
+        finally:
+            loop.remove_reader(pidfd)
+    finally:
+        os.close(pidfd)
+    return process.wait()
 
 
 def _read_info(fd: int) -> bytes:
