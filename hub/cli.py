@@ -96,10 +96,18 @@ def remove_member(args) -> int:
 
 
 def withdraw(args) -> int:
+    project = _rebuild_access(args, "withdraw")
+    print(f"withdrew {args.institution}'s approval: {_show(project)}")
+    return 0
+
+
+def _rebuild_access(args, move: str):
+    """An administrator's ``approve`` or ``withdraw`` (``enclave.hub.admin``): the project after
+    its warehouse access is rebuilt."""
     from enclave.hub import admin
 
     registry, config = _registry(args)
-    project = admin.withdraw(
+    return getattr(admin, move)(
         registry,
         config,
         args.project,
@@ -108,8 +116,6 @@ def withdraw(args) -> int:
         reason=args.reason,
         url=args.url or "",
     )
-    print(f"withdrew {args.institution}'s approval: {_show(project)}")
-    return 0
 
 
 def _show(project, closure: str | None = None) -> str:
@@ -142,18 +148,7 @@ def add_member(args) -> int:
 
 
 def approve(args) -> int:
-    from enclave.hub import admin
-
-    registry, config = _registry(args)
-    project = admin.approve(
-        registry,
-        config,
-        args.project,
-        args.institution,
-        actor=_actor(args),
-        reason=args.reason,
-        url=args.url or "",
-    )
+    project = _rebuild_access(args, "approve")
     print(f"approved (administrator's override) {_show(project)}")
     return 0
 
