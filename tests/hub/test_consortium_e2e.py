@@ -52,7 +52,8 @@ nb = new_notebook(
 nbformat.write(nb, os.path.expanduser("~/adults.ipynb"))
 done = subprocess.run(
     ["enclave", "review", "submit", os.path.expanduser("~/adults.ipynb"),
-     "--purpose", "Adult school course completion", "--summary", "Two term counts"],
+     "--purpose", "Adult school course completion", "--summary", "Two term counts",
+     "--use", "internal", "--recipients", "ADULT-301,ADULT-302"],
     capture_output=True, text=True,
 )
 print("SUBMIT", done.returncode, done.stdout, done.stderr)
