@@ -19,7 +19,7 @@ from collections import OrderedDict
 from pathlib import Path
 from urllib.parse import urlparse
 
-from jupyterhub.services.auth import HubOAuthCallbackHandler
+from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
 from jupyterhub.utils import url_path_join
 from tornado import web
 from tornado.ioloop import IOLoop
@@ -396,6 +396,12 @@ def deliver_mail(workflow) -> None:
     log.info("e-mail notifications through %s:%d", mail.smtp_host, mail.port)
 
 
+def hub_auth(settings) -> HubOAuth:
+    """The service's one HubOAuth (its handlers' ``hub_auth``), asking the hub again about a
+    token or cookie every ``ReviewService.token_check_age`` seconds, so revocation reaches it."""
+    return HubOAuth.instance(cache_max_age=settings.token_check_age)
+
+
 def main(argv=None) -> None:
     from enclave.config import load_config
     from enclave.errors import EnclaveError
@@ -409,6 +415,7 @@ def main(argv=None) -> None:
         log.critical("%s", e)
         raise SystemExit(1) from None
     sweep_store(workflow)
+    hub_auth(settings)
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{settings.service_name}/")
     url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
     app = ReviewApplication(

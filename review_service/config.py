@@ -33,6 +33,14 @@ class ReviewService(Configurable):
         "review", help="""The JupyterHub service name (URL prefix ``/services/<name>/``)."""
     ).tag(config=True)
 
+    token_check_age = Int(
+        10,
+        min=0,
+        help="""Seconds the service trusts the hub's answer about a token or cookie before asking
+        again (jupyterhub's HubAuth.cache_max_age, 300 s by default): how long a user the hub
+        has revoked can still open the service's pages.""",
+    ).tag(config=True)
+
     @validate("required_reviewer_approvals")
     def _at_least_one(self, proposal):
         if proposal.value < 1:
