@@ -17,6 +17,8 @@ import asyncio
 import os
 import pwd
 import time
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -48,6 +50,17 @@ _networks: dict[str, SandboxNetwork] = {}
 SESSION_PORT = 8888  # the session's server, on its sandbox's own address
 _clusters_ready: set[tuple[str, str]] = set()
 _import_lock = asyncio.Lock()  # one statement-log import at a time in this hub
+
+
+_executors = weakref.WeakKeyDictionary()  # loop -> the executor this module gave it
+
+
+def _enough_threads(workers: int) -> None:
+    """Give the running loop a default executor of ``workers`` threads, once."""
+    loop = asyncio.get_running_loop()
+    if loop not in _executors:
+        _executors[loop] = ThreadPoolExecutor(workers, thread_name_prefix="enclave-spawner")
+        loop.set_default_executor(_executors[loop])
 
 
 async def _in_thread_to_the_end(func, *args):
@@ -143,6 +156,15 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         config=True
     )
 
+    blocking_threads = Integer(
+        32,
+        min=4,
+        help="""Worker threads of the hub's default executor, where spawns and stops wait on
+        blocking steps (the query process, cgroups, PostgreSQL roles, statement imports).
+        Python's default is min(32, cores + 4): 6 on two cores, so 20 researchers starting
+        at once queued behind each other's waits.""",
+    ).tag(config=True)
+
     scratch_size = ByteSpecification(
         "512M",
         help="""Size of each of the sandbox's private tmpfs (``/tmp``, ``/var/tmp``,
@@ -190,6 +212,7 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
     # -- start and stop ------------------------------------------------------------------------
     async def start(self):
         began = time.perf_counter()
+        _enough_threads(self.blocking_threads)
         self._start_task = asyncio.current_task()  # a stop meanwhile interrupts it
         ctx, project = self.check_may_start()
         account = self.unix_account()
