@@ -49,6 +49,8 @@ from enclave.errors import EnclaveError
 def check_transport_at_start(hub, log) -> None:
     """Stop the hub at start, in one line, on plain HTTP beyond loopback or a private file
     others could read (``transport.py``); on TLS, make its cookies Secure and send HSTS."""
+    from traitlets import TraitError
+
     from enclave.errors import EnclaveError
     from enclave.hub.transport import (
         check_private_files,
@@ -58,9 +60,12 @@ def check_transport_at_start(hub, log) -> None:
 
     try:
         check_transport(hub)
-        check_private_files(hub.config)
+        check_private_files(hub.config)  # reads ReviewService's settings: their checks run
     except EnclaveError as e:
         log.critical("%s", e)
+        raise SystemExit(1) from None
+    except (TraitError, ValueError) as e:  # a setting's own check (as check_at_start says it)
+        log.critical("%s", str(e).splitlines()[0])
         raise SystemExit(1) from None
     secure_tornado_settings(hub)
 
@@ -119,6 +124,12 @@ def settings_checked_at_start(hub) -> list[type]:
     ]
 
 
+def _hub_as_services_see_it(hub) -> dict:
+    """What the services read of the hub's own settings: where people reach it (the links in
+    mail) and whether it serves TLS (their cookies are Secure then); no secret, no path to one."""
+    return {"bind_url": hub.bind_url, "public_url": hub.public_url, "ssl_cert": hub.ssl_cert}
+
+
 def check_at_start(hub, log) -> None:
     """Stop the hub at start, in one line, on settings it must not run with: an enclave setting
     that fails its checks (a typo, a bad value, a consortium that does not hold together), or a
@@ -149,7 +160,7 @@ def check_at_start(hub, log) -> None:
                 role["groups"] = [members.admins_group]
         Gate(config=hub.config)
         session_settings(hub.config)
-        settings = settings_of(hub.config)
+        settings = {**settings_of(hub.config), "JupyterHub": _hub_as_services_see_it(hub)}
         for service in hub.services:
             path = (service.get("environment") or {}).get(SETTINGS_FILE)
             if path:

@@ -426,13 +426,16 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
             await asyncio.wait([self._start_task])
         uses_postgres = self._uses_postgres()  # super().stop() clears the state
         project = self.session_project
+        # counted while the link stands: once the server is gone its network namespace, the
+        # link's host end and with it the counter go too (at once, or a moment later)
+        sent = await self._bytes_served(self._sandbox)
         try:
             await super().stop(now=now)
         finally:
             sandbox, self._sandbox = self._sandbox, None
             if sandbox is not None:
                 try:
-                    await self._record_output(sandbox, project)
+                    await self._record_output(sent, project)
                 finally:
                     await sandbox.close()
             await self._close_warehouse(uses_postgres)
@@ -452,13 +455,18 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
             "session to go on"
         )
 
-    async def _record_output(self, sandbox: Sandbox, project: str | None) -> None:
-        """The ``session.output`` event: what the session's server sent to the browser."""
+    async def _bytes_served(self, sandbox: Sandbox | None) -> int | None:
+        if sandbox is None:
+            return None
         try:
-            sent = await sandbox.link.bytes_served()
+            return await sandbox.link.bytes_served()
         except NetworkError as e:
             self.log.error("Output of %s's session not counted: %s", self.user.name, e)
-            sent = None
+            return None
+
+    async def _record_output(self, sent: int | None, project: str | None) -> None:
+        """The ``session.output`` event: what the session's server sent to the browser (None:
+        it could not be counted)."""
         enclave_context(self.config).audit.append(
             actor=self.user.name,
             action=AuditAction.SESSION_OUTPUT,
