@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -64,13 +65,36 @@ def timed_run(command) -> float:
 
 def killed_after(command, seconds: float) -> int | None:
     """Run ``command``, SIGKILL it after ``seconds``; its status if it finished first."""
+    return killed_when(command, lambda elapsed: elapsed >= seconds)
+
+
+def killed_when(command, due) -> int | None:
+    """Run ``command``, SIGKILL it as soon as ``due(seconds since its start)`` holds; its status
+    if it finished first."""
+    began = time.monotonic()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        return process.wait(seconds)
-    except subprocess.TimeoutExpired:
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
-        return None
+    while process.poll() is None:
+        if due(time.monotonic() - began):
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+            return None
+        time.sleep(0.005)
+    return process.returncode
+
+
+def holds_data(folder: Path):
+    """A kill point: a scratch copy under ``folder`` holds data (whatever the machine's speed)."""
+
+    def due(_elapsed) -> bool:
+        for path in folder.rglob(f"{PREFIX}*"):
+            try:
+                if path.is_file() and path.stat().st_size > 0:
+                    return True
+            except FileNotFoundError:  # renamed or removed meanwhile
+                continue
+        return False
+
+    return due
 
 
 def sweeps(state_url: str) -> list:
@@ -106,9 +130,10 @@ def test_a_killed_sqlite_load_leaves_the_previous_warehouse_and_no_copy(
     )
     new_students = counts_sqlite(tmp_path / "x.sqlite")
     left_data = 0
-    for fraction in FRACTIONS:
+    points = [lambda elapsed, s=whole * f: elapsed >= s for f in FRACTIONS]
+    for fraction, due in zip([*FRACTIONS, "scratch"], [*points, holds_data(target.parent)]):
         load(population[0], str(target), key, quarantine=tmp_path / "q.csv")  # the good state
-        status = killed_after(command, whole * fraction)
+        status = killed_when(command, due)
         assert counts_sqlite(target) in (old_students, new_students)  # one or the other, whole
         residue = {str(p): p.stat().st_size for p in target.parent.rglob(f"{PREFIX}*")}
         left_data += sum(residue.values()) > 0
