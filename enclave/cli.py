@@ -9,7 +9,7 @@ imports the parts above it; handlers import their heavy dependencies lazily so t
 import argparse
 import logging
 import sys
-from importlib.metadata import entry_points
+from importlib.metadata import distribution
 
 from enclave import __version__
 from enclave.errors import EnclaveError, explain
@@ -48,7 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
     groups = parser.add_subparsers(dest="group", metavar="COMMAND")
     groups.required = True
-    for entry_point in sorted(entry_points(group=COMMANDS_ENTRY_POINT), key=lambda e: e.name):
+    # the project's own entry points only: scanning every installed distribution's for the
+    # group cost `enclave --help` about 20 ms of CPU in a full venv
+    commands = distribution("enclave").entry_points.select(group=COMMANDS_ENTRY_POINT)
+    for entry_point in sorted(commands, key=lambda e: e.name):
         entry_point.load()(groups)
     return parser
 
