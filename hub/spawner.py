@@ -610,24 +610,20 @@ class EnclaveSpawner(SessionPolicy, LocalProcessSpawner):
         return allowed
 
     def _open_workspace(self, account: pwd.struct_passwd, project: str) -> int:
-        try:
-            return open_workspace(account, project)
-        except OSError as e:
-            self.log.error("Workspace %s of %s: %s", project, account.pw_name, e)
-            raise refuse(
-                f"Your workspace for project {project!r} could not be opened "
-                f"({e.strerror}); ask an administrator.",
-                reason="workspace",
-            ) from None
+        return self._workspace(open_workspace, "opened", account, project)
 
     def _make_workspace(self, account: pwd.struct_passwd, project: str) -> str:
         """The project's workspace (the session's home); returns its output directory."""
+        return self._workspace(prepare_workspace, "prepared", account, project)
+
+    def _workspace(self, step, done: str, account: pwd.struct_passwd, project: str):
+        """``step(account, project)``; an OS error is the researcher's one-line refusal."""
         try:
-            return prepare_workspace(account, project)
+            return step(account, project)
         except OSError as e:
             self.log.error("Workspace %s of %s: %s", project, account.pw_name, e)
             raise refuse(
-                f"Your workspace for project {project!r} could not be prepared "
+                f"Your workspace for project {project!r} could not be {done} "
                 f"({e.strerror}); ask an administrator.",
                 reason="workspace",
             ) from None
